@@ -1,0 +1,6 @@
+/**
+ * bkend-effect: an Effect-native SDK for bkend.
+ *
+ * @since 0.1.0
+ */
+export {}
