@@ -1,0 +1,401 @@
+/**
+ * The local object store behind presigned URLs: HMAC-signed URLs on the server's own host, an in-memory
+ * byte store, S3-style multipart state, and the `/_storage/*` route that plays the role of the bucket.
+ *
+ * @since 0.1.0
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+
+/**
+ * URL path under which the local server serves stored objects.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const STORAGE_PATH = "/_storage"
+
+/**
+ * Lifetime of upload and download URLs (15 minutes, CONTRACT F1).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_URL_TTL_MS = 15 * 60 * 1000
+
+/**
+ * One stored object.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredObject {
+  readonly key: string
+  readonly bytes: Uint8Array
+  readonly contentType: string | undefined
+  readonly etag: string
+  readonly createdAt: number
+}
+
+/**
+ * One uploaded part of a multipart upload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadedPart {
+  readonly partNumber: number
+  readonly bytes: Uint8Array
+  readonly etag: string
+}
+
+/**
+ * An in-progress multipart upload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MultipartUpload {
+  readonly uploadId: string
+  readonly key: string
+  readonly contentType: string | undefined
+  readonly ownerId: string | undefined
+  readonly createdAt: number
+  readonly parts: Map<number, UploadedPart>
+}
+
+/**
+ * The mutable storage state: objects by key and multipart uploads by upload id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StorageState {
+  readonly objects: Map<string, StoredObject>
+  readonly uploads: Map<string, MultipartUpload>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeStorageState = (): StorageState => ({ objects: new Map(), uploads: new Map() })
+
+/**
+ * S3-style ETag of a byte string: the quoted MD5 hex digest.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const etagOf = (bytes: Uint8Array): string => `"${createHash("md5").update(bytes).digest("hex")}"`
+
+/**
+ * @since 0.1.0
+ * @category signing
+ */
+export const newStorageSecret = (): Uint8Array => randomBytes(32)
+
+/**
+ * What a presigned URL grants: one method on one key (optionally one part of one multipart upload) until
+ * `expiresAt` (epoch milliseconds).
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export interface SignedTarget {
+  readonly method: "PUT" | "GET"
+  readonly key: string
+  readonly uploadId?: string | undefined
+  readonly partNumber?: number | undefined
+  readonly expiresAt: number
+}
+
+const canonical = (t: SignedTarget): string =>
+  [t.method, t.key, t.uploadId ?? "", t.partNumber === undefined ? "" : String(t.partNumber), String(t.expiresAt)].join(
+    "\n"
+  )
+
+/**
+ * HMAC-SHA256 (hex) over method, key, upload id, part number and expiry.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const signTarget = (secret: Uint8Array, target: SignedTarget): string =>
+  createHmac("sha256", secret).update(canonical(target)).digest("hex")
+
+/**
+ * Encodes a key as a URL path (each `/`-separated segment percent-encoded).
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const encodeKeyPath = (key: string): string => key.split("/").map(encodeURIComponent).join("/")
+
+/**
+ * Builds a presigned URL on `baseUrl` (no trailing slash needed): `<base>/_storage/<key>?expires=…&signature=…`
+ * plus `uploadId` and `partNumber` for part uploads.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const presignUrl = (baseUrl: string, secret: Uint8Array, target: SignedTarget): string => {
+  const params = new URLSearchParams()
+  if (target.uploadId !== undefined) params.set("uploadId", target.uploadId)
+  if (target.partNumber !== undefined) params.set("partNumber", String(target.partNumber))
+  params.set("expires", String(target.expiresAt))
+  params.set("signature", signTarget(secret, target))
+  return `${baseUrl.replace(/\/+$/, "")}${STORAGE_PATH}/${encodeKeyPath(target.key)}?${params.toString()}`
+}
+
+/**
+ * Result of checking a request against its presigned URL.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export type VerifyResult =
+  | { readonly _tag: "Valid"; readonly target: SignedTarget }
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Malformed" }
+  | { readonly _tag: "Expired" }
+  | { readonly _tag: "BadSignature" }
+
+const DIGITS = /^[0-9]+$/
+const HEX64 = /^[0-9a-f]{64}$/
+
+/**
+ * Decodes the key from a request path (`/_storage/<encoded key>`), or `undefined` when the path is not a
+ * storage path or is badly encoded.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const keyFromPath = (pathname: string): string | undefined => {
+  const prefix = `${STORAGE_PATH}/`
+  if (!pathname.startsWith(prefix)) return undefined
+  const rest = pathname.slice(prefix.length)
+  if (rest === "") return undefined
+  try {
+    return rest.split("/").map(decodeURIComponent).join("/")
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Verifies the signature and expiry carried in the query string for `method` on `key` at time `now`.
+ * The signature is checked before the expiry, so a tampered expiry is reported as a bad signature.
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const verifyRequest = (
+  secret: Uint8Array,
+  method: "PUT" | "GET",
+  key: string,
+  params: URLSearchParams,
+  now: number
+): VerifyResult => {
+  const signature = params.get("signature")
+  const expires = params.get("expires")
+  if (signature === null || expires === null) return { _tag: "Missing" }
+  const uploadId = params.get("uploadId") ?? undefined
+  const partRaw = params.get("partNumber")
+  if (!DIGITS.test(expires) || (partRaw !== null && !DIGITS.test(partRaw))) return { _tag: "Malformed" }
+  if (!HEX64.test(signature)) return { _tag: "BadSignature" }
+  const target: SignedTarget = {
+    method,
+    key,
+    uploadId,
+    partNumber: partRaw === null ? undefined : Number(partRaw),
+    expiresAt: Number(expires)
+  }
+  const expected = Buffer.from(signTarget(secret, target), "hex")
+  if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) return { _tag: "BadSignature" }
+  if (now > target.expiresAt) return { _tag: "Expired" }
+  return { _tag: "Valid", target }
+}
+
+/**
+ * Stores (or replaces) a whole object and returns it.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const putObject = (
+  state: StorageState,
+  key: string,
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  now: number
+): StoredObject => {
+  const object: StoredObject = { key, bytes, contentType, etag: etagOf(bytes), createdAt: now }
+  state.objects.set(key, object)
+  return object
+}
+
+/**
+ * Starts a multipart upload for `key`.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const initMultipart = (
+  state: StorageState,
+  options: {
+    readonly uploadId: string
+    readonly key: string
+    readonly contentType: string | undefined
+    readonly ownerId: string | undefined
+    readonly now: number
+  }
+): MultipartUpload => {
+  const upload: MultipartUpload = {
+    uploadId: options.uploadId,
+    key: options.key,
+    contentType: options.contentType,
+    ownerId: options.ownerId,
+    createdAt: options.now,
+    parts: new Map()
+  }
+  state.uploads.set(options.uploadId, upload)
+  return upload
+}
+
+/**
+ * Finds an in-progress upload by id, checking that it belongs to `key`.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const findUpload = (state: StorageState, key: string, uploadId: string): MultipartUpload | undefined => {
+  const upload = state.uploads.get(uploadId)
+  return upload !== undefined && upload.key === key ? upload : undefined
+}
+
+/**
+ * Smallest and largest S3 part numbers.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const PART_NUMBER_MIN = 1
+
+/**
+ * @since 0.1.0
+ * @category multipart
+ */
+export const PART_NUMBER_MAX = 10000
+
+/**
+ * @since 0.1.0
+ * @category multipart
+ */
+export const isValidPartNumber = (n: number): boolean =>
+  Number.isInteger(n) && n >= PART_NUMBER_MIN && n <= PART_NUMBER_MAX
+
+/**
+ * Stores one part (replacing an earlier upload of the same part number) and returns its ETag, or
+ * `undefined` when the upload does not exist (aborted or completed).
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const putPart = (
+  state: StorageState,
+  key: string,
+  uploadId: string,
+  partNumber: number,
+  bytes: Uint8Array
+): string | undefined => {
+  const upload = findUpload(state, key, uploadId)
+  if (upload === undefined || !isValidPartNumber(partNumber)) return undefined
+  const etag = etagOf(bytes)
+  upload.parts.set(partNumber, { partNumber, bytes, etag })
+  return etag
+}
+
+/**
+ * A part as listed by the client on complete.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export interface CompletedPart {
+  readonly partNumber: number
+  readonly etag: string
+}
+
+/**
+ * Result of completing a multipart upload.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export type CompleteResult =
+  | { readonly _tag: "Completed"; readonly object: StoredObject }
+  | { readonly _tag: "NoSuchUpload" }
+  | { readonly _tag: "InvalidParts"; readonly reason: string }
+
+const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, "$1")
+
+/**
+ * Completes a multipart upload: the listed parts must be non-empty, unique, uploaded, and carry the ETag the
+ * part PUT returned (compared with or without the surrounding quotes). The object is assembled in
+ * `partNumber` order; its ETag is S3's `"md5(part md5s)-N"`. Unlisted uploaded parts are discarded.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const completeMultipart = (
+  state: StorageState,
+  key: string,
+  uploadId: string,
+  parts: ReadonlyArray<CompletedPart>,
+  now: number
+): CompleteResult => {
+  const upload = findUpload(state, key, uploadId)
+  if (upload === undefined) return { _tag: "NoSuchUpload" }
+  if (parts.length === 0) return { _tag: "InvalidParts", reason: "parts must not be empty" }
+  const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber)
+  const chosen: Array<UploadedPart> = []
+  for (const [i, part] of sorted.entries()) {
+    if (!isValidPartNumber(part.partNumber)) {
+      return { _tag: "InvalidParts", reason: `invalid partNumber ${part.partNumber}` }
+    }
+    if (i > 0 && sorted[i - 1]?.partNumber === part.partNumber) {
+      return { _tag: "InvalidParts", reason: `duplicate partNumber ${part.partNumber}` }
+    }
+    const uploaded = upload.parts.get(part.partNumber)
+    if (uploaded === undefined) return { _tag: "InvalidParts", reason: `part ${part.partNumber} was not uploaded` }
+    if (unquote(part.etag) !== unquote(uploaded.etag)) {
+      return { _tag: "InvalidParts", reason: `ETag mismatch for part ${part.partNumber}` }
+    }
+    chosen.push(uploaded)
+  }
+  const total = chosen.reduce((n, p) => n + p.bytes.length, 0)
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const p of chosen) {
+    bytes.set(p.bytes, offset)
+    offset += p.bytes.length
+  }
+  const md5s = Buffer.concat(chosen.map((p) => Buffer.from(unquote(p.etag), "hex")))
+  const etag = `"${createHash("md5").update(md5s).digest("hex")}-${chosen.length}"`
+  const object: StoredObject = { key, bytes, contentType: upload.contentType, etag, createdAt: now }
+  state.objects.set(key, object)
+  state.uploads.delete(uploadId)
+  return { _tag: "Completed", object }
+}
+
+/**
+ * Aborts a multipart upload, discarding its parts. Returns `false` when there was no such upload.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const abortMultipart = (state: StorageState, key: string, uploadId: string): boolean => {
+  if (findUpload(state, key, uploadId) === undefined) return false
+  state.uploads.delete(uploadId)
+  return true
+}
