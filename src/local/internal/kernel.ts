@@ -1,0 +1,1143 @@
+/**
+ * Kernel of bkend-local: options, in-memory state, errors, envelopes, caller resolution, body parsing.
+ *
+ * How to write a route (DATA / FILES+USERS helpers):
+ *
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect, Schema } from "effect"
+ * import * as K from "./kernel.js"
+ *
+ * const CreateBody = Schema.Struct({ name: Schema.String })
+ *
+ * export const usersRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+ *   HttpRouter.post("/v1/users", Effect.gen(function* () {
+ *     const caller = yield* K.requireUser("users")            // key check + bearer (401 user/unauthorized)
+ *     const input = yield* K.body(CreateBody, "common/invalid-parameters") // 400 on bad JSON / schema
+ *     const { state } = yield* K.Local                         // plain mutable Maps; no yield between read+write
+ *     if (caller.role !== "admin") return yield* K.fail(403, "user/forbidden", "Admins only")
+ *     const user = K.createUser(state, { email: input.email, name: input.name }, yield* K.now)
+ *     return yield* K.ok(K.userView(user), 201)                // honours envelope=wrapped|bare
+ *   }))
+ * )
+ * ```
+ *
+ * Path params: `const { userId } = yield* HttpRouter.params`. Query: `yield* K.query` (a record of strings).
+ * Never render errors yourself: fail with `K.fail(status, code, message)`; LocalServer renders the envelope.
+ * Time comes only from `K.now` (Clock, TestClock-injectable). Ids: `K.uuid()`, `K.hex24()`.
+ * Storage objects live under the `STORAGE_PREFIX` path (body-size limit uses `maxUploadBytes` there).
+ *
+ * @since 0.1.0
+ */
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Clock, Context, Data, Effect, Either, ParseResult, Schema } from "effect"
+import * as crypto from "node:crypto"
+import * as Jwt from "./jwt.js"
+import type * as Storage from "./storage.js"
+import type * as Tables from "./tables.js"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * One fault-injection rule. `route` is matched against `"METHOD /path"` (e.g. `"POST /v1/auth/refresh"`); `*` matches
+ * any run of characters, so `"* /v1/data/*"` hits every data route. Decisions use a seeded PRNG (`faultSeed`).
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface FaultRule {
+  readonly route: string
+  readonly kind: "500" | "503" | "429" | "reset" | "delay"
+  /** Probability in [0, 1]; default 1. */
+  readonly probability?: number | undefined
+  /** For `delay`: milliseconds to wait (Clock-based). Default 1000. */
+  readonly delayMillis?: number | undefined
+  /** Stop after this many injections. Default: unlimited. */
+  readonly times?: number | undefined
+}
+
+/**
+ * Server options (defaults per CONTRACT §14 "Server:").
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export interface LocalOptions {
+  /** I-02: success bodies `{ success: true, data }` (default) or bare. */
+  readonly envelope: "wrapped" | "bare"
+  /** I-01: error body shape. `domain` = E-B (default). */
+  readonly errors: "domain" | "ref-auth" | "nest" | "superset"
+  /** I-03: per-endpoint documented pagination fields, or all eight everywhere. */
+  readonly pagination: "documented" | "union"
+  /** I-04: deletes answer 200 with the documented body (default) or 204. */
+  readonly deletes: "200" | "204"
+  readonly accessTokenTtlSeconds: number
+  readonly refreshTokenTtlSeconds: number
+  /** I-12: `default` = at least 6 chars; `strict` = 8–128 chars with upper, lower, digit and special. */
+  readonly passwordPolicy: "default" | "strict"
+  readonly tables: ReadonlyArray<Tables.TableConfig>
+  /** Permissive mode: unknown tables are created on first write. */
+  readonly devMode: boolean
+  readonly rateLimit: { readonly limit: number; readonly windowSeconds: number } | undefined
+  /** Limit for API request bodies (413 above it). */
+  readonly maxBodyBytes: number
+  /** Limit for storage PUT bodies under STORAGE_PREFIX. */
+  readonly maxUploadBytes: number
+  readonly faults: ReadonlyArray<FaultRule>
+  readonly faultSeed: number
+  /** Public base URL for links (presigned URLs, mails). Default: derived from the request Host header. */
+  readonly baseUrl: string | undefined
+  /** Fixed keys (default: random at start). */
+  readonly publishableKey: string | undefined
+  readonly secretKey: string | undefined
+  readonly magicLinkEnabled: boolean
+  readonly magicLinkTtlMinutes: number
+  /** Sign-in requires a verified e-mail (403 auth/email-not-verified). */
+  readonly requireEmailVerification: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const defaultOptions: LocalOptions = {
+  envelope: "wrapped",
+  errors: "domain",
+  pagination: "documented",
+  deletes: "200",
+  accessTokenTtlSeconds: 3600,
+  refreshTokenTtlSeconds: 7 * 24 * 3600,
+  passwordPolicy: "default",
+  tables: [],
+  devMode: false,
+  rateLimit: undefined,
+  maxBodyBytes: 1024 * 1024,
+  maxUploadBytes: 100 * 1024 * 1024,
+  faults: [],
+  faultSeed: 1,
+  baseUrl: undefined,
+  publishableKey: undefined,
+  secretKey: undefined,
+  magicLinkEnabled: true,
+  magicLinkTtlMinutes: 15,
+  requireEmailVerification: false
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export const resolveOptions = (partial?: Partial<LocalOptions>): LocalOptions => ({ ...defaultOptions, ...partial })
+
+/**
+ * Path prefix of the object store (presigned PUT/GET). Owned by storage.ts; the body-limit middleware uses it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const STORAGE_PREFIX = "/_storage/"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export type Role = "admin" | "user" | "guest"
+
+/**
+ * A linked sign-in method. The e-mail/password credential is provider `email`.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export interface LinkedAccount {
+  id: string
+  provider: string
+  providerAccountId: string
+  email: string
+  connectedAt: string
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface UserRecord {
+  id: string
+  email: string
+  name: string
+  role: Role
+  /** scrypt hash (`salt:hash` hex), undefined for passwordless users. */
+  passwordHash: string | undefined
+  emailVerified: string | null
+  image: string | null
+  nickname: string | null
+  mobile: string | null
+  gender: string | null
+  bio: string | null
+  socialLinks: { github: string | null; twitter: string | null; linkedin: string | null } | null
+  preferences: { locale: string | null; timezone: string | null; theme: string | null }
+  notifications: {
+    service: boolean
+    marketing: boolean
+    push: boolean
+    email: boolean
+    sms: boolean
+    nightTime: boolean
+    securityAlerts: boolean
+  }
+  /** Stored verbatim (U16/U17); `status` feeds `onboardingStatus` on /me. */
+  onboarding: Record<string, unknown>
+  publicSettings: { slug: string | null; isPublic: boolean }
+  mfa: { enabled: boolean; secret: string | undefined; pendingSecret: string | undefined; backupCodes: Array<string> }
+  accounts: Array<LinkedAccount>
+  organizationId: string | undefined
+  createdAt: string
+  updatedAt: string
+  deletedAt: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface SessionRecord {
+  id: string
+  userId: string
+  userAgent: string
+  ipAddress: string
+  deviceInfo: string
+  organizationId: string | undefined
+  createdAt: number
+  lastActivityAt: number
+  /** Session end (7 days by default = refresh TTL). */
+  expiresAt: number
+  /** jti of the only refresh token currently valid for this session. */
+  refreshJti: string
+  revokedAt: number | undefined
+}
+
+/**
+ * Every refresh token ever issued, by jti (for rotation and replay detection).
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export interface RefreshTokenRecord {
+  jti: string
+  sessionId: string
+  userId: string
+  status: "active" | "rotated" | "revoked"
+  expiresAt: number
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export type MailKind = "signup-verification" | "email-verification" | "password-reset" | "magic-link" | "invitation"
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface Mail {
+  readonly to: string
+  readonly kind: MailKind
+  readonly token: string
+  readonly link: string | undefined
+  readonly createdAt: string
+}
+
+/**
+ * One-time tokens (reset, verification, magic link) by token value.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export interface OneTimeToken {
+  token: string
+  kind: MailKind
+  email: string
+  userId: string | undefined
+  expiresAt: number
+  usedAt: number | undefined
+  callbackUrl: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface InvitationRecord {
+  id: string
+  token: string
+  resourceType: string
+  resourceId: string
+  resourceName: string | null
+  resourceRole: string
+  email: string
+  name: string | null
+  inviterName: string | null
+  status: "pending" | "accepted" | "rejected" | "expired" | "revoked"
+  expiresAt: number
+  invitedBy: string
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * Registered file metadata (FILES area).
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export interface FileRecord {
+  id: string
+  s3Key: string
+  originalName: string
+  mimeType: string
+  size: number
+  visibility: string
+  ownerId: string
+  ownerType: string
+  metadata: Record<string, unknown>
+  bucket: string | undefined
+  width: number | undefined
+  height: number | undefined
+  createdAt: string
+  updatedAt: string
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface Counters {
+  requests: number
+  byRoute: Record<string, number>
+  byStatus: Record<string, number>
+  signIns: number
+  signUps: number
+  refreshCalls: number
+  refreshSucceeded: number
+  replaysDetected: number
+  rateLimited: number
+  faultsInjected: number
+}
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export interface RequestLogEntry {
+  readonly at: string
+  readonly method: string
+  readonly path: string
+  readonly status: number
+}
+
+/**
+ * All server state: plain mutable Maps. Handlers run on one JS thread; do each read-modify-write without yielding.
+ * Fields are reassigned wholesale by snapshot import, so never cache a Map across requests.
+ *
+ * @since 0.1.0
+ * @category state
+ */
+export interface LocalState {
+  keys: { publishable: string; secret: string }
+  /** HMAC secret for JWTs and presigned URLs (hex). */
+  signingSecret: string
+  users: Map<string, UserRecord>
+  sessions: Map<string, SessionRecord>
+  refreshTokens: Map<string, RefreshTokenRecord>
+  oneTimeTokens: Map<string, OneTimeToken>
+  invitations: Map<string, InvitationRecord>
+  outbox: Array<Mail>
+  counters: Counters
+  requestLog: Array<RequestLogEntry>
+  /** Rate-limit windows per API key: window start millis + count. */
+  rateWindows: Map<string, { windowStart: number; count: number }>
+  /** Fault rule index → injections so far; PRNG state. */
+  faultHits: Map<number, number>
+  faultRng: number
+  /** DATA area (tables.ts). */
+  tables: Map<string, Tables.TableState>
+  /** FILES area: registered metadata by file id. */
+  files: Map<string, FileRecord>
+  /** FILES area (storage.ts): objects by key, multipart uploads by upload id; HMAC secret for presigned URLs. */
+  objects: Map<string, Storage.StoredObject>
+  uploads: Map<string, Storage.MultipartUpload>
+  storageSecret: Uint8Array
+}
+
+const randomHex = (bytes: number): string => crypto.randomBytes(bytes).toString("hex")
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export const emptyCounters = (): Counters => ({
+  requests: 0,
+  byRoute: {},
+  byStatus: {},
+  signIns: 0,
+  signUps: 0,
+  refreshCalls: 0,
+  refreshSucceeded: 0,
+  replaysDetected: 0,
+  rateLimited: 0,
+  faultsInjected: 0
+})
+
+/**
+ * @since 0.1.0
+ * @category state
+ */
+export const makeState = (options: LocalOptions): LocalState => ({
+  keys: {
+    publishable: options.publishableKey ?? `pk_${randomHex(32)}`,
+    secret: options.secretKey ?? `sk_${randomHex(32)}`
+  },
+  signingSecret: randomHex(32),
+  users: new Map(),
+  sessions: new Map(),
+  refreshTokens: new Map(),
+  oneTimeTokens: new Map(),
+  invitations: new Map(),
+  outbox: [],
+  counters: emptyCounters(),
+  requestLog: [],
+  rateWindows: new Map(),
+  faultHits: new Map(),
+  faultRng: options.faultSeed >>> 0,
+  tables: new Map(),
+  files: new Map(),
+  objects: new Map(),
+  uploads: new Map(),
+  storageSecret: new Uint8Array(crypto.randomBytes(32))
+})
+
+/**
+ * The running server's options and state.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Local extends Context.Tag("bkend-local/Local")<
+  Local,
+  {
+    readonly options: LocalOptions
+    readonly state: LocalState
+    readonly keys: { readonly publishable: string; readonly secret: string }
+  }
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeLocal = (options: LocalOptions, state: LocalState = makeState(options)): Local["Type"] => ({
+  options,
+  state,
+  get keys() {
+    return state.keys
+  }
+})
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Errors and envelopes
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * A documented API error; rendered by LocalServer with the configured error envelope.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApiError extends Data.TaggedError("ApiError")<{
+  readonly status: number
+  readonly code: string
+  readonly message: string
+  readonly headers?: Record<string, string> | undefined
+}> {}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const fail = (
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>
+): Effect.Effect<never, ApiError> => Effect.fail(new ApiError({ status, code, message, headers }))
+
+const upperSnakeAliases: Record<string, string> = {
+  "auth/unauthorized": "UNAUTHORIZED",
+  "auth/invalid-token": "INVALID_TOKEN",
+  "auth/token-expired": "TOKEN_EXPIRED",
+  "data/permission-denied": "PERMISSION_DENIED",
+  "data/scope-insufficient": "SCOPE_INSUFFICIENT",
+  "data/system-table-access": "SYSTEM_TABLE_ACCESS",
+  "data/project-access-denied": "PROJECT_ACCESS_DENIED",
+  "data/environment-not-found": "ENVIRONMENT_NOT_FOUND",
+  "data/validation-error": "VALIDATION_ERROR",
+  "data/table-not-found": "TABLE_NOT_FOUND",
+  "data/not-found": "RECORD_NOT_FOUND",
+  "auth/email-already-exists": "EMAIL_ALREADY_EXISTS",
+  "data/rate-limit-exceeded": "RATE_LIMIT_EXCEEDED",
+  "common/authentication-required": "AUTHENTICATION_REQUIRED",
+  "data/invalid-header": "MISSING_HEADER",
+  "file/file-too-large": "FILE_TOO_LARGE",
+  "data/duplicate-value": "DUPLICATE_VALUE"
+}
+
+/**
+ * UPPER_SNAKE twin of a domain code (§13.2 last table; otherwise the name part upper-cased).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const upperSnake = (code: string): string => {
+  const alias = upperSnakeAliases[code]
+  if (alias !== undefined) return alias
+  const name = code.includes("/") ? code.slice(code.indexOf("/") + 1) : code
+  return name.replace(/[^A-Za-z0-9]+/g, "_").toUpperCase()
+}
+
+/**
+ * The error body for the configured shape (I-01).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const errorBody = (options: LocalOptions, status: number, code: string, message: string): object => {
+  switch (options.errors) {
+    case "ref-auth":
+      return { error: { code, message } }
+    case "nest":
+      return { statusCode: status, error: upperSnake(code), message }
+    case "superset":
+      return { success: false, error: { code, message }, statusCode: status, message }
+    default:
+      return { success: false, error: { code, message } }
+  }
+}
+
+/**
+ * Renders an ApiError as a response.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const renderError = (options: LocalOptions, e: ApiError): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(errorBody(options, e.status, e.code, e.message), {
+    status: e.status,
+    ...(e.headers !== undefined ? { headers: e.headers } : {})
+  })
+
+/**
+ * Success response honouring `envelope` (I-02).
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const ok = (
+  payload: unknown,
+  status = 200
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Local> =>
+  Effect.map(Local, ({ options }) =>
+    HttpServerResponse.unsafeJson(options.envelope === "wrapped" ? { success: true, data: payload } : payload, {
+      status
+    })
+  )
+
+/**
+ * A body that is already in its final documented form (e.g. A32's `{ success: true, data }`): never wrapped again.
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const okRaw = (body: unknown, status = 200): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.succeed(HttpServerResponse.unsafeJson(body, { status }))
+
+/**
+ * Delete / "no content" response (I-04): 204 when `deletes=204`; otherwise 200 with the documented body.
+ * `payload === undefined` gives the data-delete body `{ success: true }` in both envelope modes.
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const deleted = (payload?: unknown): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Local> =>
+  Effect.flatMap(Local, ({ options }) => {
+    if (options.deletes === "204") return Effect.succeed(HttpServerResponse.empty({ status: 204 }))
+    if (payload === undefined) return Effect.succeed(HttpServerResponse.unsafeJson({ success: true }))
+    return ok(payload)
+  })
+
+/**
+ * @since 0.1.0
+ * @category responses
+ */
+export type PaginationKind = "data" | "files" | "users" | "short"
+
+/**
+ * Pagination object with the documented fields per kind (I-03), or all eight when `pagination=union`.
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const paginationOf = (
+  options: LocalOptions,
+  kind: PaginationKind,
+  page: number,
+  limit: number,
+  total: number
+): Record<string, number | boolean> => {
+  const totalPages = limit > 0 ? Math.ceil(total / limit) : 0
+  const hasNext = page < totalPages
+  const hasPrev = page > 1
+  if (options.pagination === "union") {
+    return { total, page, limit, totalPages, hasNext, hasPrev, hasNextPage: hasNext, hasPrevPage: hasPrev }
+  }
+  switch (kind) {
+    case "data":
+      return { total, page, limit, totalPages, hasNext, hasPrev }
+    case "files":
+      return { total, page, limit, totalPages, hasNextPage: hasNext, hasPrevPage: hasPrev }
+    case "users":
+      return { page, limit, total, totalPages }
+    case "short":
+      return { page, limit, total }
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category responses
+ */
+export const pagination = (
+  kind: PaginationKind,
+  page: number,
+  limit: number,
+  total: number
+): Effect.Effect<Record<string, number | boolean>, never, Local> =>
+  Effect.map(Local, ({ options }) => paginationOf(options, kind, page, limit, total))
+
+/**
+ * Parses `page` / `limit` query values (1-based page, limit clamped to [1, max]); invalid → 400 with `code`.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const pageParams = (
+  query: Readonly<Record<string, string>>,
+  defaults: { readonly limit: number; readonly max: number },
+  code: string
+): Effect.Effect<{ page: number; limit: number }, ApiError> => {
+  const parse = (raw: string | undefined, fallback: number, name: string) => {
+    if (raw === undefined || raw === "") return Either.right(fallback)
+    const n = Number(raw)
+    return Number.isInteger(n) && n >= 1 ? Either.right(n) : Either.left(`${name} must be a positive integer`)
+  }
+  const page = parse(query.page, 1, "page")
+  const limit = parse(query.limit, defaults.limit, "limit")
+  if (Either.isLeft(page)) return fail(400, code, page.left)
+  if (Either.isLeft(limit)) return fail(400, code, limit.left)
+  if (limit.right > defaults.max) return fail(400, code, `limit must be at most ${defaults.max}`)
+  return Effect.succeed({ page: page.right, limit: limit.right })
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Time and ids
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * The only time source (TestClock-injectable).
+ *
+ * @since 0.1.0
+ * @category time
+ */
+export const now: Effect.Effect<number> = Clock.currentTimeMillis
+
+/**
+ * @since 0.1.0
+ * @category time
+ */
+export const iso = (millis: number): string => new Date(millis).toISOString()
+
+/**
+ * @since 0.1.0
+ * @category ids
+ */
+export const uuid = (): string => crypto.randomUUID()
+
+/**
+ * 24-hex id (table rows).
+ *
+ * @since 0.1.0
+ * @category ids
+ */
+export const hex24 = (): string => randomHex(12)
+
+/**
+ * Alias of `uuid` (users, sessions, files, invitations).
+ *
+ * @since 0.1.0
+ * @category ids
+ */
+export const newId = uuid
+
+/**
+ * Opaque random token (url-safe).
+ *
+ * @since 0.1.0
+ * @category ids
+ */
+export const randomToken = (bytes = 24): string => crypto.randomBytes(bytes).toString("base64url")
+
+/**
+ * @since 0.1.0
+ * @category ids
+ */
+export const sha256Hex = (s: string): string => crypto.createHash("sha256").update(s).digest("hex")
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category requests
+ */
+export type Area = "auth" | "data" | "users" | "files"
+
+/**
+ * @since 0.1.0
+ * @category requests
+ */
+export interface Caller {
+  readonly role: Role
+  readonly keyKind: "pk" | "sk"
+  readonly userId: string | undefined
+  readonly sessionId: string | undefined
+}
+
+const unauthorizedCode = (area: Area): string =>
+  area === "users" ? "user/unauthorized" : area === "files" ? "common/authentication-required" : "auth/unauthorized"
+
+/**
+ * Header lookup (Node lower-cases names).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const header = (req: HttpServerRequest.HttpServerRequest, name: string): string | undefined => {
+  const v = req.headers[name.toLowerCase()]
+  return typeof v === "string" ? v : undefined
+}
+
+/**
+ * Checks `X-API-Key`: missing → 400 `data/invalid-header` (area data) or 401 `auth/unauthorized`; unknown → 401.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const apiKey = (area: Area): Effect.Effect<"pk" | "sk", ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const { state } = yield* Local
+    const key = header(req, "x-api-key")
+    if (key === undefined || key === "") {
+      return area === "data"
+        ? yield* fail(400, "data/invalid-header", "The X-API-Key header is required")
+        : yield* fail(401, "auth/unauthorized", "The X-API-Key header is required")
+    }
+    if (key === state.keys.publishable) return "pk" as const
+    if (key === state.keys.secret) return "sk" as const
+    return yield* fail(401, "auth/unauthorized", "Invalid API key")
+  })
+
+/**
+ * Verifies an access token against the signing secret, expiry, and session/user state.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const verifyAccessToken = (
+  local: Local["Type"],
+  token: string,
+  nowMillis: number
+): Either.Either<{ user: UserRecord; session: SessionRecord }, { code: "invalid" | "expired"; message: string }> => {
+  const claims = Jwt.verify(token, local.state.signingSecret)
+  if (claims === undefined || claims.typ !== "access") {
+    return Either.left({ code: "invalid", message: "Invalid access token" })
+  }
+  if (claims.exp * 1000 <= nowMillis) return Either.left({ code: "expired", message: "Access token expired" })
+  const session = local.state.sessions.get(claims.sid)
+  if (session === undefined || session.revokedAt !== undefined || session.userId !== claims.sub) {
+    return Either.left({ code: "invalid", message: "Session is no longer active" })
+  }
+  if (session.expiresAt <= nowMillis) return Either.left({ code: "expired", message: "Session expired" })
+  const user = local.state.users.get(claims.sub)
+  if (user === undefined || user.deletedAt !== undefined) {
+    return Either.left({ code: "invalid", message: "User no longer exists" })
+  }
+  return Either.right({ user, session })
+}
+
+/**
+ * Resolves the caller (§3): key check first, then the bearer token. An invalid or expired token is a 401, never
+ * downgraded to guest.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const caller = (area: Area): Effect.Effect<Caller, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.gen(function* () {
+    const keyKind = yield* apiKey(area)
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const local = yield* Local
+    const authorization = header(req, "authorization")
+    if (authorization === undefined || authorization === "") {
+      return { role: keyKind === "sk" ? "admin" : "guest", keyKind, userId: undefined, sessionId: undefined } as const
+    }
+    const match = /^Bearer (\S+)$/.exec(authorization)
+    const areaCode = (code: string) => (area === "auth" || area === "data" ? code : unauthorizedCode(area))
+    if (match === null || match[1] === undefined) {
+      return yield* fail(401, areaCode("auth/invalid-token"), "Malformed Authorization header")
+    }
+    const verified = verifyAccessToken(local, match[1], yield* now)
+    if (Either.isLeft(verified)) {
+      const code = verified.left.code === "expired" ? "auth/token-expired" : "auth/invalid-token"
+      return yield* fail(401, areaCode(code), verified.left.message)
+    }
+    const { session, user } = verified.right
+    session.lastActivityAt = yield* now
+    const role: Role = keyKind === "sk" ? "admin" : user.role
+    return { role, keyKind, userId: user.id, sessionId: session.id }
+  })
+
+/**
+ * Like `caller`, but 401 (area code) without a valid bearer token. An `sk_` key counts as authenticated for the
+ * data and users areas (then `userId` may be undefined).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const requireUser = (area: Area): Effect.Effect<Caller, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.flatMap(caller(area), (c) => {
+    if (c.userId !== undefined) return Effect.succeed(c)
+    if (c.keyKind === "sk" && (area === "data" || area === "users")) return Effect.succeed(c)
+    return fail(401, unauthorizedCode(area), "Authentication required")
+  })
+
+/**
+ * Query-string parameters as a record (last value wins).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const query: Effect.Effect<Record<string, string>, never, HttpServerRequest.HttpServerRequest> = Effect.map(
+  HttpServerRequest.HttpServerRequest,
+  (req) => {
+    const out: Record<string, string> = {}
+    const i = req.url.indexOf("?")
+    if (i >= 0) {
+      for (const [k, v] of new URLSearchParams(req.url.slice(i + 1))) out[k] = v
+    }
+    return out
+  }
+)
+
+/**
+ * Every value of a repeated query parameter.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const queryAll = (
+  name: string
+): Effect.Effect<ReadonlyArray<string>, never, HttpServerRequest.HttpServerRequest> =>
+  Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
+    const i = req.url.indexOf("?")
+    return i >= 0 ? new URLSearchParams(req.url.slice(i + 1)).getAll(name) : []
+  })
+
+/**
+ * Raw request body bytes, enforcing `limit` (413 `common/payload-too-large`).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const rawBody = (limit: number): Effect.Effect<Uint8Array, ApiError, HttpServerRequest.HttpServerRequest> =>
+  Effect.gen(function* () {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const declared = Number(header(req, "content-length") ?? "0")
+    if (declared > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
+    const buf = yield* Effect.mapError(
+      req.arrayBuffer,
+      () => new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
+    )
+    if (buf.byteLength > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
+    return new Uint8Array(buf)
+  })
+
+const describeIssues = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const parts = issues.slice(0, 3).map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join(".") : "body"
+    return issue._tag === "Missing" ? `${path} is required` : `${path} is invalid`
+  })
+  return `Invalid request body: ${parts.join("; ")}`
+}
+
+/**
+ * Parsed JSON of the request body (`undefined` when empty); malformed JSON → 400 with `code`.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const jsonBody = (code: string): Effect.Effect<unknown, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.gen(function* () {
+    const { options } = yield* Local
+    const bytes = yield* rawBody(options.maxBodyBytes)
+    const text = new TextDecoder().decode(bytes)
+    if (text.trim() === "") return undefined
+    try {
+      return JSON.parse(text) as unknown
+    } catch {
+      return yield* fail(400, code, "Malformed JSON body")
+    }
+  })
+
+/**
+ * Decodes the JSON body with a Schema; malformed JSON or a schema mismatch → 400 with `code`. Messages name the
+ * failing fields but never echo values.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const body = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  code: string
+): Effect.Effect<A, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.flatMap(jsonBody(code), (json) => {
+    if (json === undefined) return fail(400, code, "A JSON body is required")
+    const decoded = Schema.decodeUnknownEither(schema)(json, { errors: "all", onExcessProperty: "ignore" })
+    return Either.isLeft(decoded) ? fail(400, code, describeIssues(decoded.left)) : Effect.succeed(decoded.right)
+  })
+
+/**
+ * Base URL for links: `options.baseUrl`, else `http://<Host header>`.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const publicBaseUrl: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest | Local> = Effect.gen(
+  function* () {
+    const { options } = yield* Local
+    if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, "")
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const host = header(req, "host") ?? "127.0.0.1"
+    return `http://${host}`
+  }
+)
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Users, passwords, sessions (shared by auth.ts and users.ts)
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category users
+ */
+export const isEmail = (s: string): boolean => s.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s)
+
+/**
+ * @since 0.1.0
+ * @category users
+ */
+export const normalizeEmail = (s: string): string => s.trim().toLowerCase()
+
+/**
+ * scrypt password hash (`salt:hash`, hex). Cost kept low: this is a test server.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const hashPassword = (password: string): string => {
+  const salt = crypto.randomBytes(16)
+  const hash = crypto.scryptSync(password, salt, 32, { N: 1024, r: 8, p: 1 })
+  return `${salt.toString("hex")}:${hash.toString("hex")}`
+}
+
+/**
+ * @since 0.1.0
+ * @category users
+ */
+export const verifyPassword = (password: string, stored: string | undefined): boolean => {
+  if (stored === undefined) return false
+  const [saltHex, hashHex] = stored.split(":")
+  if (saltHex === undefined || hashHex === undefined) return false
+  const expected = Buffer.from(hashHex, "hex")
+  const actual = crypto.scryptSync(password, Buffer.from(saltHex, "hex"), expected.length, { N: 1024, r: 8, p: 1 })
+  return crypto.timingSafeEqual(expected, actual)
+}
+
+/**
+ * Password policy check (I-12); returns a message on violation.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const passwordProblem = (options: LocalOptions, password: string): string | undefined => {
+  if (options.passwordPolicy === "strict") {
+    if (password.length < 8 || password.length > 128) return "Password must be 8 to 128 characters"
+    if (
+      !/[a-z]/.test(password) ||
+      !/[A-Z]/.test(password) ||
+      !/[0-9]/.test(password) ||
+      !/[^A-Za-z0-9]/.test(password)
+    ) {
+      return "Password must contain upper and lower case letters, a digit and a special character"
+    }
+    return undefined
+  }
+  return password.length < 6 ? "Password must be at least 6 characters" : undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category users
+ */
+export const findUserByEmail = (state: LocalState, email: string): UserRecord | undefined => {
+  const wanted = normalizeEmail(email)
+  for (const u of state.users.values()) if (u.deletedAt === undefined && u.email === wanted) return u
+  return undefined
+}
+
+/**
+ * Creates and stores a user (no uniqueness check: callers check `findUserByEmail` first).
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const createUser = (
+  state: LocalState,
+  input: {
+    readonly email: string
+    readonly name: string
+    readonly role?: Role | undefined
+    readonly password?: string | undefined
+    readonly emailVerified?: boolean | undefined
+    readonly image?: string | null | undefined
+  },
+  nowMillis: number
+): UserRecord => {
+  const at = iso(nowMillis)
+  const email = normalizeEmail(input.email)
+  const id = uuid()
+  const user: UserRecord = {
+    id,
+    email,
+    name: input.name,
+    role: input.role ?? "user",
+    passwordHash: input.password !== undefined ? hashPassword(input.password) : undefined,
+    emailVerified: input.emailVerified === true ? at : null,
+    image: input.image ?? null,
+    nickname: null,
+    mobile: null,
+    gender: null,
+    bio: null,
+    socialLinks: null,
+    preferences: { locale: null, timezone: null, theme: null },
+    notifications: {
+      service: true,
+      marketing: false,
+      push: true,
+      email: true,
+      sms: false,
+      nightTime: false,
+      securityAlerts: true
+    },
+    onboarding: { status: "pending" },
+    publicSettings: { slug: null, isPublic: false },
+    mfa: { enabled: false, secret: undefined, pendingSecret: undefined, backupCodes: [] },
+    accounts:
+      input.password !== undefined
+        ? [{ id: uuid(), provider: "email", providerAccountId: email, email, connectedAt: at }]
+        : [],
+    organizationId: undefined,
+    createdAt: at,
+    updatedAt: at,
+    deletedAt: undefined
+  }
+  state.users.set(id, user)
+  return user
+}
+
+/**
+ * The `User` shape of `GET /v1/auth/me` (plus `updatedAt`, I-43).
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const userView = (u: UserRecord) => ({
+  id: u.id,
+  role: u.role,
+  name: u.name,
+  email: u.email,
+  emailVerified: u.emailVerified,
+  image: u.image,
+  onboardingStatus: typeof u.onboarding.status === "string" ? u.onboarding.status : "pending",
+  createdAt: u.createdAt,
+  updatedAt: u.updatedAt
+})
+
+/**
+ * Ends every active session of a user (their access and refresh tokens stop working).
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const revokeUserSessions = (state: LocalState, userId: string, nowMillis: number): number => {
+  let n = 0
+  for (const s of state.sessions.values()) {
+    if (s.userId === userId && s.revokedAt === undefined) {
+      s.revokedAt = nowMillis
+      n++
+    }
+  }
+  for (const t of state.refreshTokens.values()) if (t.userId === userId && t.status === "active") t.status = "revoked"
+  return n
+}
+
+/**
+ * Soft-deletes a user: sessions ended, social links removed (§5.3, I-21).
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const softDeleteUser = (state: LocalState, user: UserRecord, nowMillis: number): void => {
+  revokeUserSessions(state, user.id, nowMillis)
+  user.deletedAt = iso(nowMillis)
+  user.updatedAt = iso(nowMillis)
+  user.accounts = user.accounts.filter((a) => a.provider === "email")
+}
+
+/**
+ * Appends a mail to the outbox.
+ *
+ * @since 0.1.0
+ * @category mail
+ */
+export const sendMail = (state: LocalState, mail: Mail): void => {
+  state.outbox.push(mail)
+}
