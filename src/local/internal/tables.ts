@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Data, Schema } from "effect"
+import { Data, Either, Schema } from "effect"
+import * as vm from "node:vm"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -179,3 +180,1131 @@ export class TableError extends Data.TaggedError("TableError")<{
   readonly code: string
   readonly message: string
 }> {}
+
+const invalid = (message: string) =>
+  Either.left(new TableError({ status: 400, code: "data/validation-error", message }))
+const denied = (code: string, message: string) => Either.left(new TableError({ status: 403, code, message }))
+
+/**
+ * The system fields every row carries; clients cannot set them (values they send are ignored).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const systemFields: ReadonlyArray<string> = ["id", "createdBy", "createdAt", "updatedAt"]
+
+const isSystemField = (field: string): boolean => systemFields.includes(field)
+const isDateSystemField = (field: string): boolean => field === "createdAt" || field === "updatedAt"
+
+const TABLE_NAME = /^[a-zA-Z_][a-zA-Z0-9_-]*$/
+
+/**
+ * Checks a table name (`^[a-zA-Z_][a-zA-Z0-9_-]*$`, at most 64 characters). Anything else — path separators,
+ * dots, percent-encoded segments — is 400 `data/validation-error` and never addresses a table.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateTableName = (name: string): Either.Either<string, TableError> =>
+  name.length <= 64 && TABLE_NAME.test(name) ? Either.right(name) : invalid("Invalid table name")
+
+/**
+ * Tables whose name starts with `_` are system tables (CONTRACT §10.3 step 2).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isSystemTable = (name: string): boolean => name.startsWith("_")
+
+interface Normalized {
+  readonly columns: ReadonlyMap<string, ColumnConfig>
+  readonly patterns: ReadonlyMap<string, RegExp>
+}
+
+const normalizedCache = new WeakMap<TableConfig, Normalized>()
+
+const normalize = (config: TableConfig): Normalized => {
+  const cached = normalizedCache.get(config)
+  if (cached !== undefined) return cached
+  const columns = new Map<string, ColumnConfig>()
+  const patterns = new Map<string, RegExp>()
+  for (const [name, column] of Object.entries(config.columns ?? {})) {
+    const full: ColumnConfig = typeof column === "string" ? { type: column } : column
+    columns.set(name, full)
+    if (full.pattern !== undefined) patterns.set(name, new RegExp(full.pattern))
+  }
+  const result = { columns, patterns }
+  normalizedCache.set(config, result)
+  return result
+}
+
+const hasSchema = (config: TableConfig): boolean => config.columns !== undefined && config.additionalFields !== true
+
+const isDateField = (config: TableConfig, field: string): boolean =>
+  isDateSystemField(field) || normalize(config).columns.get(field)?.type === "date"
+
+const knownField = (config: TableConfig, field: string): boolean =>
+  isSystemField(field) || !hasSchema(config) || normalize(config).columns.has(field)
+
+const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Permissions (CONTRACT §10.2–§10.3)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation = "create" | "read" | "update" | "delete" | "list"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Group = "admin" | "user" | "guest"
+
+/**
+ * Who is calling, as far as RLS is concerned.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Principal {
+  readonly role: Group
+  readonly userId: string | undefined
+}
+
+/**
+ * Fully resolved permissions: every group has every operation as a boolean.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EffectivePermissions {
+  readonly admin: Readonly<Record<Operation, boolean>>
+  readonly user: Readonly<Record<Operation, boolean>>
+  readonly guest: Readonly<Record<Operation, boolean>>
+  readonly self: Readonly<Record<Exclude<Operation, "create">, boolean>>
+}
+
+const allOps = { create: true, read: true, update: true, delete: true, list: true } as const
+
+/**
+ * The defaults of CONTRACT §10.2 for a table without configured permissions.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPermissions: TablePermissions = {
+  admin: allOps,
+  user: { create: true, read: true, update: false, delete: false, list: true },
+  guest: { create: false, read: true, update: false, delete: false, list: true }
+}
+
+/**
+ * What `devMode` gives tables it creates on first write: every group may do everything.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const permissivePermissions: TablePermissions = { admin: allOps, user: allOps, guest: allOps }
+
+/**
+ * The configuration `devMode` uses for a table created on first write: schemaless and permissive.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const devTableConfig = (name: string): TableConfig => ({ name, permissions: permissivePermissions })
+
+type OpFlags = Schema.Schema.Type<typeof OperationPermissions>
+
+const resolveGroup = (flags: OpFlags | undefined): Record<Operation, boolean> => ({
+  create: flags?.create === true,
+  read: flags?.read === true,
+  update: flags?.update === true,
+  delete: flags?.delete === true,
+  list: flags?.list ?? flags?.read === true
+})
+
+/**
+ * Resolves a table's permissions: configured object or the defaults; absent groups grant nothing; `list` falls
+ * back to `read`; `admin` is always fully allowed.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const effectivePermissions = (config: TableConfig): EffectivePermissions => {
+  const p = config.permissions ?? defaultPermissions
+  const self = p.self
+  return {
+    admin: { ...allOps },
+    user: resolveGroup(p.user),
+    guest: resolveGroup(p.guest),
+    self: {
+      read: self?.read === true,
+      update: self?.update === true,
+      delete: self?.delete === true,
+      list: self?.list ?? self?.read === true
+    }
+  }
+}
+
+/**
+ * The outcome of an allowed check: `all` rows, or only the caller's own rows (`self`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Access = "all" | "self"
+
+const hasUserId = (principal: Principal): principal is Principal & { readonly userId: string } =>
+  principal.userId !== undefined && principal.userId !== ""
+
+/**
+ * CONTRACT §10.3: admin always; system table without permissions → 403 `data/system-table-access`; the group's
+ * flag → all rows; otherwise `self.<op>` for an authenticated caller → own rows only; otherwise 403
+ * `data/permission-denied`.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const authorize = (
+  config: TableConfig,
+  op: Operation,
+  principal: Principal
+): Either.Either<Access, TableError> => {
+  if (principal.role === "admin") return Either.right("all")
+  if (isSystemTable(config.name) && config.permissions === undefined) {
+    return denied("data/system-table-access", `Access to system table '${config.name}' is restricted to admin`)
+  }
+  const perms = effectivePermissions(config)
+  if (perms[principal.role][op]) return Either.right("all")
+  if (op !== "create" && hasUserId(principal) && perms.self[op]) return Either.right("self")
+  return denied("data/permission-denied", `Permission denied: ${principal.role} may not ${op} on '${config.name}'`)
+}
+
+/**
+ * Whether `row` belongs to the caller. An empty or missing id never matches (guest rows carry `createdBy: ""`).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const ownsRow = (row: Row, principal: Principal): boolean =>
+  hasUserId(principal) && row.createdBy === principal.userId
+
+/**
+ * The per-row half of a `self` grant for read/update/delete.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const checkRowAccess = (
+  access: Access,
+  row: Row,
+  principal: Principal,
+  op: Operation
+): Either.Either<void, TableError> =>
+  access === "all" || ownsRow(row, principal)
+    ? Either.void
+    : denied("data/permission-denied", `Permission denied: ${op} is limited to your own rows`)
+
+/**
+ * Spec access (CONTRACT D6, I-35): admin, or an authenticated group holding `read` on the table. The caller must
+ * already be authenticated (the router answers 401 otherwise).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const authorizeSpec = (config: TableConfig, principal: Principal): Either.Either<void, TableError> => {
+  if (principal.role === "admin") return Either.void
+  if (isSystemTable(config.name) && config.permissions === undefined) {
+    return denied("data/system-table-access", `Access to system table '${config.name}' is restricted to admin`)
+  }
+  return effectivePermissions(config)[principal.role].read
+    ? Either.void
+    : denied("data/permission-denied", `Permission denied: ${principal.role} may not read the spec of '${config.name}'`)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Record validation (CONTRACT §8.2)
+// ---------------------------------------------------------------------------------------------------------------
+
+const badFieldName = (field: string): boolean =>
+  field === "" ||
+  field.length > 128 ||
+  field.startsWith("$") ||
+  field.includes(".") ||
+  field === "__proto__" ||
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  /[\u0000-\u001f]/.test(field)
+
+const typeNames: Record<ColumnType, string> = {
+  string: "a string",
+  reference: "a string id",
+  number: "a number",
+  double: "a number",
+  int: "an integer",
+  boolean: "a boolean",
+  date: "an ISO 8601 date string",
+  object: "an object",
+  array: "an array"
+}
+
+const checkType = (label: string, type: ColumnType, value: unknown): Either.Either<unknown, TableError> => {
+  const wrong = () => invalid(`Field '${label}' must be ${typeNames[type]}`)
+  switch (type) {
+    case "string":
+      return typeof value === "string" ? Either.right(value) : wrong()
+    case "reference":
+      return typeof value === "string" && value !== "" ? Either.right(value) : wrong()
+    case "number":
+    case "double":
+      return typeof value === "number" && Number.isFinite(value) ? Either.right(value) : wrong()
+    case "int":
+      return typeof value === "number" && Number.isSafeInteger(value) ? Either.right(value) : wrong()
+    case "boolean":
+      return typeof value === "boolean" ? Either.right(value) : wrong()
+    case "date": {
+      if (typeof value !== "string") return wrong()
+      const ms = Date.parse(value)
+      return Number.isNaN(ms) ? wrong() : Either.right(new Date(ms).toISOString())
+    }
+    case "object":
+      return isPlainObject(value) ? Either.right(value) : wrong()
+    case "array":
+      return Array.isArray(value) ? Either.right(value) : wrong()
+  }
+}
+
+const checkColumn = (
+  config: TableConfig,
+  field: string,
+  column: ColumnConfig,
+  value: unknown
+): Either.Either<unknown, TableError> => {
+  if (value === null) {
+    return column.required === true ? invalid(`Field '${field}' is required`) : Either.right(null)
+  }
+  const typed = checkType(field, column.type, value)
+  if (Either.isLeft(typed)) return typed
+  let out = typed.right
+  if (column.type === "array" && column.items !== undefined && Array.isArray(out)) {
+    const elements: Array<unknown> = []
+    for (const [i, element] of out.entries()) {
+      const checked = checkType(`${field}[${i}]`, column.items, element)
+      if (Either.isLeft(checked)) return checked
+      elements.push(checked.right)
+    }
+    out = elements
+  }
+  if (column.enum !== undefined && !column.enum.some((allowed) => allowed === out)) {
+    return invalid(`Field '${field}' must be one of: ${column.enum.map((e) => JSON.stringify(e)).join(", ")}`)
+  }
+  if (typeof out === "string") {
+    const pattern = normalize(config).patterns.get(field)
+    if (pattern !== undefined && !pattern.test(out)) return invalid(`Field '${field}' does not match the pattern`)
+  }
+  if (typeof out === "string" || Array.isArray(out)) {
+    const unit = typeof out === "string" ? "characters" : "items"
+    if (column.minLength !== undefined && out.length < column.minLength) {
+      return invalid(`Field '${field}' must have at least ${column.minLength} ${unit}`)
+    }
+    if (column.maxLength !== undefined && out.length > column.maxLength) {
+      return invalid(`Field '${field}' must have at most ${column.maxLength} ${unit}`)
+    }
+  }
+  if (typeof out === "number") {
+    if (column.minimum !== undefined && out < column.minimum) {
+      return invalid(`Field '${field}' must be >= ${column.minimum}`)
+    }
+    if (column.maximum !== undefined && out > column.maximum) {
+      return invalid(`Field '${field}' must be <= ${column.maximum}`)
+    }
+  }
+  return Either.right(out)
+}
+
+const bodyFields = (
+  config: TableConfig,
+  body: unknown
+): Either.Either<ReadonlyArray<readonly [string, unknown]>, TableError> => {
+  if (Array.isArray(body)) return invalid("Request body must be a single JSON object; array bodies are not supported")
+  if (!isPlainObject(body)) return invalid("Request body must be a JSON object")
+  const { columns } = normalize(config)
+  const out: Array<readonly [string, unknown]> = []
+  for (const [field, value] of Object.entries(body)) {
+    if (isSystemField(field)) continue
+    if (badFieldName(field)) return invalid(`Invalid field name '${field.slice(0, 64)}'`)
+    const column = columns.get(field)
+    if (column === undefined) {
+      if (hasSchema(config)) return invalid(`Unknown field '${field}'`)
+      out.push([field, value])
+      continue
+    }
+    const checked = checkColumn(config, field, column, value)
+    if (Either.isLeft(checked)) return Either.left(checked.left)
+    out.push([field, checked.right])
+  }
+  return Either.right(out)
+}
+
+/**
+ * Builds a new row from a create body: validates every field, fills the system fields (client values for them are
+ * ignored), enforces `required`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const prepareCreate = (
+  config: TableConfig,
+  body: unknown,
+  meta: { readonly id: string; readonly createdBy: string; readonly now: string }
+): Either.Either<Row, TableError> => {
+  const fields = bodyFields(config, body)
+  if (Either.isLeft(fields)) return Either.left(fields.left)
+  const present = new Map(fields.right)
+  for (const [field, column] of normalize(config).columns) {
+    if (column.required === true && (present.get(field) ?? null) === null) {
+      return invalid(`Field '${field}' is required`)
+    }
+  }
+  return Either.right({
+    ...Object.fromEntries([["id", meta.id], ...fields.right]),
+    id: meta.id,
+    createdBy: meta.createdBy,
+    createdAt: meta.now,
+    updatedAt: meta.now
+  })
+}
+
+/**
+ * Applies a partial update: only the sent fields change (each validated), `updatedAt` is refreshed, and the system
+ * fields keep their stored values.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const prepareUpdate = (
+  config: TableConfig,
+  existing: Row,
+  body: unknown,
+  now: string
+): Either.Either<Row, TableError> => {
+  const fields = bodyFields(config, body)
+  if (Either.isLeft(fields)) return Either.left(fields.left)
+  return Either.right({
+    ...Object.fromEntries([...Object.entries(existing), ...fields.right]),
+    id: existing.id,
+    createdBy: existing.createdBy,
+    createdAt: existing.createdAt,
+    updatedAt: now
+  })
+}
+
+const sameValue = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+const uniqueKeys = (config: TableConfig): ReadonlyArray<ReadonlyArray<string>> => {
+  const keys: Array<ReadonlyArray<string>> = []
+  for (const [field, column] of normalize(config).columns) if (column.unique === true) keys.push([field])
+  for (const index of config.indexes ?? []) if (index.unique === true) keys.push(Object.keys(index.key))
+  return keys
+}
+
+/**
+ * Unique columns (and unique indexes) → 409 `data/duplicate-value`. Missing and `null` values never collide.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkUnique = (
+  config: TableConfig,
+  rows: Iterable<Row>,
+  candidate: Row
+): Either.Either<void, TableError> => {
+  const keys = uniqueKeys(config).filter((key) => key.every((f) => (candidate[f] ?? null) !== null))
+  if (keys.length === 0) return Either.void
+  for (const row of rows) {
+    if (row.id === candidate.id) continue
+    for (const key of keys) {
+      if (key.every((f) => sameValue(row[f], candidate[f]))) {
+        return Either.left(
+          new TableError({
+            status: 409,
+            code: "data/duplicate-value",
+            message: `Duplicate value for unique field${key.length > 1 ? "s" : ""} '${key.join("', '")}'`
+          })
+        )
+      }
+    }
+  }
+  return Either.void
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ids
+// ---------------------------------------------------------------------------------------------------------------
+
+let sequence = Math.floor(Math.random() * 2 ** 40)
+
+/**
+ * A 24-hex row id: 8 hex of Unix seconds then a 16-hex process-wide counter, so ids sort by creation order (the
+ * default list order is by `id`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const newRowId = (nowMillis: number): string => {
+  sequence += 1
+  const seconds = Math.max(0, Math.floor(nowMillis / 1000)) % 2 ** 32
+  return seconds.toString(16).padStart(8, "0") + sequence.toString(16).padStart(16, "0")
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRowId = (id: string): boolean => /^[0-9a-f]{24}$/.test(id)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Filters (CONTRACT §9.2)
+// ---------------------------------------------------------------------------------------------------------------
+
+type Scalar = string | number | boolean | null
+
+/**
+ * One parsed operator condition on one field.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Condition =
+  | { readonly op: "$eq" | "$ne"; readonly value: Scalar }
+  | { readonly op: "$gt" | "$gte" | "$lt" | "$lte"; readonly value: string | number }
+  | { readonly op: "$in" | "$nin"; readonly values: ReadonlyArray<Scalar> }
+  | { readonly op: "$regex"; readonly regex: RegExp }
+  | { readonly op: "$exists"; readonly value: boolean }
+
+/**
+ * A parsed filter object: one entry per top-level key, each with its conditions (all must hold).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Filter = ReadonlyArray<{ readonly field: string; readonly conditions: ReadonlyArray<Condition> }>
+
+/**
+ * The operators accepted in `andFilters` / `orFilters`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const operators: ReadonlyArray<string> = [
+  "$eq",
+  "$ne",
+  "$gt",
+  "$gte",
+  "$lt",
+  "$lte",
+  "$in",
+  "$nin",
+  "$regex",
+  "$exists"
+]
+
+/**
+ * The longest `$regex` pattern accepted.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxRegexLength = 200
+
+const isScalar = (u: unknown): u is Scalar =>
+  u === null || typeof u === "string" || typeof u === "boolean" || (typeof u === "number" && Number.isFinite(u))
+
+/**
+ * Static guard against catastrophic backtracking: rejects long patterns, backreferences, and quantified groups that
+ * themselves contain a quantifier or an alternation (`(a+)+`, `(a|a)*`, `(\w*)*`). Returns the reason, or
+ * `undefined` when the pattern is acceptable. Evaluation additionally runs under a time budget.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const unsafeRegexReason = (source: string): string | undefined => {
+  if (source.length > maxRegexLength) return `longer than ${maxRegexLength} characters`
+  if (/\\[1-9]|\\k</.test(source)) return "backreferences are not allowed"
+  const stack: Array<{ quantified: boolean; alternation: boolean }> = [{ quantified: false, alternation: false }]
+  // Length of the repeating quantifier starting at `i` (0 when none; `?` and `{0,1}`/`{n}` do not repeat).
+  const repeatingAt = (i: number): number => {
+    const c = source[i]
+    if (c === "*" || c === "+") return 1
+    if (c === "{") {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i))
+      if (m === null) return 0
+      if (m[2] === undefined) return Number(m[1]) > 1 ? m[0].length : 0
+      return m[3] === "" || Number(m[3]) > 1 ? m[0].length : 0
+    }
+    return 0
+  }
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]
+    const top = stack[stack.length - 1]!
+    if (c === "\\") {
+      i++
+    } else if (c === "[") {
+      i++
+      if (source[i] === "^") i++
+      if (source[i] === "]") i++
+      while (i < source.length && source[i] !== "]") {
+        if (source[i] === "\\") i++
+        i++
+      }
+    } else if (c === "(") {
+      stack.push({ quantified: false, alternation: false })
+      if (source[i + 1] === "?") i++
+    } else if (c === ")") {
+      if (stack.length === 1) return "unbalanced parenthesis"
+      const group = stack.pop()!
+      const parent = stack[stack.length - 1]!
+      const q = repeatingAt(i + 1)
+      if (q > 0 && (group.quantified || group.alternation)) return "nested quantifiers are not allowed"
+      parent.quantified = parent.quantified || group.quantified || q > 0
+    } else if (c === "|") {
+      top.alternation = true
+    } else if (repeatingAt(i) > 0) {
+      top.quantified = true
+    }
+  }
+  return undefined
+}
+
+const parseRegex = (field: string, operand: unknown): Either.Either<Condition, TableError> => {
+  if (typeof operand !== "string") return invalid(`Operator $regex on field '${field}' expects a string`)
+  const reason = unsafeRegexReason(operand)
+  if (reason !== undefined) return invalid(`Rejected $regex on field '${field}': ${reason}`)
+  try {
+    return Either.right({ op: "$regex", regex: new RegExp(operand) })
+  } catch {
+    return invalid(`Invalid regular expression for field '${field}'`)
+  }
+}
+
+const dateOperand = (config: TableConfig, field: string, operand: string): Either.Either<string, TableError> => {
+  if (!isDateField(config, field)) return Either.right(operand)
+  const ms = Date.parse(operand)
+  return Number.isNaN(ms)
+    ? invalid(`Field '${field}' compares with an ISO 8601 date string`)
+    : Either.right(new Date(ms).toISOString())
+}
+
+const scalarOperand = (config: TableConfig, field: string, operand: Scalar): Either.Either<Scalar, TableError> =>
+  typeof operand === "string" ? dateOperand(config, field, operand) : Either.right(operand)
+
+const parseCondition = (
+  config: TableConfig,
+  field: string,
+  op: string,
+  operand: unknown
+): Either.Either<Condition, TableError> => {
+  switch (op) {
+    case "$eq":
+    case "$ne": {
+      if (!isScalar(operand)) return invalid(`Operator ${op} on field '${field}' expects a scalar`)
+      return Either.map(scalarOperand(config, field, operand), (value) => ({ op, value }))
+    }
+    case "$gt":
+    case "$gte":
+    case "$lt":
+    case "$lte": {
+      if (!(typeof operand === "string" || (typeof operand === "number" && Number.isFinite(operand)))) {
+        return invalid(`Operator ${op} on field '${field}' expects a number or an ISO 8601 string`)
+      }
+      const type = normalize(config).columns.get(field)?.type
+      if (type === "boolean" || type === "object" || type === "array") {
+        return invalid(`Operator ${op} is not supported on ${type} field '${field}'`)
+      }
+      if (typeof operand === "number") return Either.right({ op, value: operand })
+      if (type === "number" || type === "int" || type === "double") {
+        return invalid(`Field '${field}' compares with a number`)
+      }
+      return Either.map(dateOperand(config, field, operand), (value) => ({ op, value }))
+    }
+    case "$in":
+    case "$nin": {
+      if (!Array.isArray(operand) || !operand.every(isScalar)) {
+        return invalid(`Operator ${op} on field '${field}' expects an array of scalars`)
+      }
+      if (operand.length > 1000) return invalid(`Operator ${op} on field '${field}' accepts at most 1000 values`)
+      const values: Array<Scalar> = []
+      for (const v of operand) {
+        const c = scalarOperand(config, field, v)
+        if (Either.isLeft(c)) return Either.left(c.left)
+        values.push(c.right)
+      }
+      return Either.right({ op, values })
+    }
+    case "$regex":
+      return parseRegex(field, operand)
+    case "$exists":
+      return typeof operand === "boolean"
+        ? Either.right({ op, value: operand })
+        : invalid(`Operator $exists on field '${field}' expects a boolean`)
+    default:
+      return invalid(`Unknown operator '${op.slice(0, 32)}' on field '${field}'`)
+  }
+}
+
+/**
+ * Parses one `andFilters` / `orFilters` value (already URL-decoded by the query-string parser; a value that is
+ * still percent-encoded is decoded once more). Each key is a field; each value a scalar (equality) or an object of
+ * operators. Non-JSON, non-objects, unknown fields (on tables with a schema), unknown operators and operands of the
+ * wrong type are 400 `data/validation-error`.
+ *
+ * @since 0.1.0
+ * @category filters
+ */
+export const parseFilter = (config: TableConfig, param: string, raw: string): Either.Either<Filter, TableError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(raw)
+  } catch {
+    try {
+      json = JSON.parse(decodeURIComponent(raw))
+    } catch {
+      return invalid(`${param} must be a URL-encoded JSON object`)
+    }
+  }
+  if (!isPlainObject(json)) return invalid(`${param} must be a JSON object`)
+  const out: Array<{ field: string; conditions: ReadonlyArray<Condition> }> = []
+  for (const [field, value] of Object.entries(json)) {
+    if (field.startsWith("$")) return invalid(`Unsupported top-level operator '${field.slice(0, 32)}' in ${param}`)
+    if (badFieldName(field)) return invalid(`Invalid field name in ${param}`)
+    if (!knownField(config, field)) return invalid(`Unknown field '${field}' in ${param}`)
+    if (Array.isArray(value)) return invalid(`Field '${field}' in ${param}: use $in to match several values`)
+    if (!isPlainObject(value)) {
+      if (!isScalar(value)) return invalid(`Field '${field}' in ${param} has an unsupported value`)
+      const c = parseCondition(config, field, "$eq", value)
+      if (Either.isLeft(c)) return Either.left(c.left)
+      out.push({ field, conditions: [c.right] })
+      continue
+    }
+    const entries = Object.entries(value)
+    if (entries.length === 0) return invalid(`Field '${field}' in ${param} has an empty operator object`)
+    const conditions: Array<Condition> = []
+    for (const [op, operand] of entries) {
+      const c = parseCondition(config, field, op, operand)
+      if (Either.isLeft(c)) return Either.left(c.left)
+      conditions.push(c.right)
+    }
+    out.push({ field, conditions })
+  }
+  return Either.right(out)
+}
+
+const fieldValue = (row: Row, field: string): unknown => (Object.hasOwn(row, field) ? row[field] : undefined)
+
+const equalsScalar = (value: unknown, operand: Scalar): boolean => {
+  if (operand === null) return value === undefined || value === null
+  if (Array.isArray(value)) return value.some((element) => element === operand)
+  return value === operand
+}
+
+const compareOp = (value: unknown, op: "$gt" | "$gte" | "$lt" | "$lte", operand: string | number): boolean => {
+  if (Array.isArray(value)) return value.some((element) => compareOp(element, op, operand))
+  let order: number
+  if (typeof value === "number" && typeof operand === "number") order = value - operand
+  else if (typeof value === "string" && typeof operand === "string")
+    order = value < operand ? -1 : value > operand ? 1 : 0
+  else return false
+  switch (op) {
+    case "$gt":
+      return order > 0
+    case "$gte":
+      return order >= 0
+    case "$lt":
+      return order < 0
+    case "$lte":
+      return order <= 0
+  }
+}
+
+const matchCondition = (value: unknown, c: Condition, regexHits: ReadonlyMap<RegExp, ReadonlySet<string>>): boolean => {
+  switch (c.op) {
+    case "$eq":
+      return equalsScalar(value, c.value)
+    case "$ne":
+      return !equalsScalar(value, c.value)
+    case "$gt":
+    case "$gte":
+    case "$lt":
+    case "$lte":
+      return compareOp(value, c.op, c.value)
+    case "$in":
+      return c.values.some((v) => equalsScalar(value, v))
+    case "$nin":
+      return !c.values.some((v) => equalsScalar(value, v))
+    case "$exists":
+      return (value !== undefined) === c.value
+    case "$regex": {
+      const hits = regexHits.get(c.regex)
+      if (hits === undefined) return false
+      if (typeof value === "string") return hits.has(value)
+      return Array.isArray(value) && value.some((e) => typeof e === "string" && hits.has(e))
+    }
+  }
+}
+
+const matchEntry = (row: Row, entry: Filter[number], regexHits: ReadonlyMap<RegExp, ReadonlySet<string>>): boolean => {
+  const value = fieldValue(row, entry.field)
+  return entry.conditions.every((c) => matchCondition(value, c, regexHits))
+}
+
+/**
+ * The time budget for evaluating all `$regex` conditions of one query.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const regexBudgetMillis = 250
+
+const regexSandbox: { re?: RegExp; values?: ReadonlyArray<string> } = {}
+const regexContext = vm.createContext(regexSandbox)
+const regexScript = new vm.Script(
+  "(() => { const out = []; for (let i = 0; i < values.length; i++) if (re.test(values[i])) out.push(i); return out })()"
+)
+
+/**
+ * Tests `regex` against every value inside a `node:vm` timeout, so a pathological pattern that slipped through the
+ * static guard cannot block the event loop.
+ */
+const regexMatches = (regex: RegExp, values: ReadonlyArray<string>): Either.Either<ReadonlySet<string>, TableError> => {
+  const sandbox = regexSandbox
+  sandbox.re = regex
+  sandbox.values = values
+  try {
+    const hits: unknown = regexScript.runInContext(regexContext, { timeout: regexBudgetMillis })
+    const out = new Set<string>()
+    if (Array.isArray(hits))
+      for (const i of hits) if (typeof i === "number" && values[i] !== undefined) out.add(values[i])
+    return Either.right(out)
+  } catch {
+    return invalid("$regex is too expensive to evaluate")
+  } finally {
+    delete sandbox.re
+    delete sandbox.values
+  }
+}
+
+const evaluateRegexes = (
+  filters: ReadonlyArray<Filter>,
+  rows: ReadonlyArray<Row>
+): Either.Either<ReadonlyMap<RegExp, ReadonlySet<string>>, TableError> => {
+  const out = new Map<RegExp, ReadonlySet<string>>()
+  for (const filter of filters) {
+    for (const entry of filter) {
+      for (const c of entry.conditions) {
+        if (c.op !== "$regex") continue
+        const values = new Set<string>()
+        for (const row of rows) {
+          const v = fieldValue(row, entry.field)
+          if (typeof v === "string") values.add(v)
+          else if (Array.isArray(v)) for (const e of v) if (typeof e === "string") values.add(e)
+        }
+        const hits = regexMatches(c.regex, [...values])
+        if (Either.isLeft(hits)) return Either.left(hits.left)
+        out.set(c.regex, hits.right)
+      }
+    }
+  }
+  return Either.right(out)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// List queries (CONTRACT §9.1)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A parsed list request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListQuery {
+  readonly page: number
+  readonly limit: number
+  readonly sortBy: string
+  readonly sortDirection: "asc" | "desc"
+  readonly search: string | undefined
+  readonly searchType: string | undefined
+  readonly andFilters: Filter
+  readonly orFilters: Filter
+  readonly select: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Query parameters as the platform parses them (`HttpServerRequest.ParsedSearchParams`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QueryParams = Readonly<Record<string, string | ReadonlyArray<string>>>
+
+/**
+ * Default and maximum page size (CONTRACT §9.1, I-30).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultLimit = 20
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxLimit = 100
+
+const single = (params: QueryParams, name: string): Either.Either<string | undefined, TableError> => {
+  const v = params[name]
+  if (v === undefined || typeof v === "string") return Either.right(v)
+  if (v.length === 1) return Either.right(v[0])
+  return invalid(`Query parameter '${name}' must be given once`)
+}
+
+const all = (params: QueryParams, name: string): ReadonlyArray<string> => {
+  const v = params[name]
+  return v === undefined ? [] : typeof v === "string" ? [v] : v
+}
+
+const positiveInt = (name: string, raw: string, min: number, max: number): Either.Either<number, TableError> => {
+  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN
+  return Number.isInteger(n) && n >= min && n <= max
+    ? Either.right(n)
+    : invalid(`${name} must be an integer between ${min} and ${max}`)
+}
+
+const checkField = (config: TableConfig, param: string, field: string): Either.Either<string, TableError> =>
+  badFieldName(field) || !knownField(config, field)
+    ? invalid(`Unknown field '${field.slice(0, 64)}' in ${param}`)
+    : Either.right(field)
+
+/**
+ * Parses and bounds-checks the list parameters: `page` ≥ 1 (default 1), 1 ≤ `limit` ≤ 100 (default 20), `sortBy`
+ * (default `id`), `sortDirection` `asc`|`desc` (default `desc`), `search` + `searchType`, `andFilters`,
+ * `orFilters`, `select` (comma-separated and/or repeated). Lenient aliases (I-29): `offset` when `page` is absent,
+ * `fields` for `select`. Every violation is 400 `data/validation-error`.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const parseListQuery = (config: TableConfig, params: QueryParams): Either.Either<ListQuery, TableError> =>
+  Either.gen(function* () {
+    const rawLimit = yield* single(params, "limit")
+    const limit = rawLimit === undefined ? defaultLimit : yield* positiveInt("limit", rawLimit, 1, maxLimit)
+    const rawPage = yield* single(params, "page")
+    const rawOffset = yield* single(params, "offset")
+    let page = 1
+    if (rawPage !== undefined) page = yield* positiveInt("page", rawPage, 1, 1_000_000_000)
+    else if (rawOffset !== undefined) {
+      page = Math.floor((yield* positiveInt("offset", rawOffset, 0, 1_000_000_000)) / limit) + 1
+    }
+    const rawSortBy = yield* single(params, "sortBy")
+    const sortBy = rawSortBy === undefined || rawSortBy === "" ? "id" : yield* checkField(config, "sortBy", rawSortBy)
+    const rawDirection = yield* single(params, "sortDirection")
+    const direction = rawDirection?.toLowerCase()
+    if (direction !== undefined && direction !== "asc" && direction !== "desc") {
+      return yield* invalid("sortDirection must be 'asc' or 'desc'")
+    }
+    const search = yield* single(params, "search")
+    if (search !== undefined && search.length > 200) return yield* invalid("search must be at most 200 characters")
+    const rawSearchType = yield* single(params, "searchType")
+    const searchType =
+      rawSearchType === undefined || rawSearchType === ""
+        ? undefined
+        : yield* checkField(config, "searchType", rawSearchType)
+    const rawAnd = yield* single(params, "andFilters")
+    const andFilters = rawAnd === undefined || rawAnd === "" ? [] : yield* parseFilter(config, "andFilters", rawAnd)
+    const rawOr = yield* single(params, "orFilters")
+    const orFilters = rawOr === undefined || rawOr === "" ? [] : yield* parseFilter(config, "orFilters", rawOr)
+    const selectParts = [...all(params, "select"), ...all(params, "fields")]
+      .flatMap((s) => s.split(","))
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+    const select: Array<string> = []
+    for (const field of selectParts) select.push(yield* checkField(config, "select", field))
+    return {
+      page,
+      limit,
+      sortBy,
+      sortDirection: direction ?? "desc",
+      search: search === "" ? undefined : search,
+      searchType,
+      andFilters,
+      orFilters,
+      select: selectParts.length === 0 ? undefined : select
+    }
+  })
+
+const matchesSearch = (row: Row, needle: string, searchType: string | undefined): boolean => {
+  const hit = (v: unknown): boolean =>
+    (typeof v === "string" && v.toLowerCase().includes(needle)) ||
+    (Array.isArray(v) && v.some((e) => typeof e === "string" && e.toLowerCase().includes(needle)))
+  if (searchType !== undefined) return hit(fieldValue(row, searchType))
+  for (const [field, v] of Object.entries(row)) if (!isSystemField(field) && hit(v)) return true
+  return false
+}
+
+// BSON-like ordering across types: missing/null < numbers < strings < objects < arrays < booleans.
+const typeRank = (v: unknown): number => {
+  if (v === undefined || v === null) return 0
+  if (typeof v === "number") return 1
+  if (typeof v === "string") return 2
+  if (Array.isArray(v)) return 4
+  if (typeof v === "object") return 3
+  if (typeof v === "boolean") return 5
+  return 6
+}
+
+const compareValues = (a: unknown, b: unknown): number => {
+  const ra = typeRank(a)
+  const rb = typeRank(b)
+  if (ra !== rb) return ra - rb
+  if (typeof a === "number" && typeof b === "number") return a - b
+  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0
+  if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b)
+  if (ra === 0) return 0
+  const ja = JSON.stringify(a)
+  const jb = JSON.stringify(b)
+  return ja < jb ? -1 : ja > jb ? 1 : 0
+}
+
+/**
+ * Keeps the system fields and the selected fields of a row.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const project = (row: Row, select: ReadonlyArray<string> | undefined): Row => {
+  if (select === undefined) return row
+  const keep = new Set([...systemFields, ...select])
+  return {
+    ...Object.fromEntries(Object.entries(row).filter(([field]) => keep.has(field))),
+    id: row.id,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt
+  }
+}
+
+/**
+ * Runs a list query: the owner restriction (`self.list`), then AND-set ∧ (any of OR-set) ∧ search, then sort
+ * (ties broken by `id` in the same direction), then the page slice and `select`. `total` counts the visible rows.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const runQuery = (
+  rows: Iterable<Row>,
+  query: ListQuery,
+  ownerId: string | undefined
+): Either.Either<{ readonly items: ReadonlyArray<Row>; readonly total: number }, TableError> => {
+  const candidates: Array<Row> = []
+  for (const row of rows)
+    if (ownerId === undefined || (ownerId !== "" && row.createdBy === ownerId)) candidates.push(row)
+  const regexHits = evaluateRegexes([query.andFilters, query.orFilters], candidates)
+  if (Either.isLeft(regexHits)) return Either.left(regexHits.left)
+  const hits = regexHits.right
+  const needle = query.search?.toLowerCase()
+  const matched = candidates.filter(
+    (row) =>
+      query.andFilters.every((entry) => matchEntry(row, entry, hits)) &&
+      (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry, hits))) &&
+      (needle === undefined || matchesSearch(row, needle, query.searchType))
+  )
+  const sign = query.sortDirection === "asc" ? 1 : -1
+  const field = query.sortBy
+  matched.sort((a, b) => {
+    const primary = field === "id" ? 0 : compareValues(fieldValue(a, field), fieldValue(b, field))
+    return sign * (primary !== 0 ? primary : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  })
+  const start = (query.page - 1) * query.limit
+  const items = matched.slice(start, start + query.limit).map((row) => project(row, query.select))
+  return Either.right({ items, total: matched.length })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Spec (CONTRACT D6)
+// ---------------------------------------------------------------------------------------------------------------
+
+const bsonTypes: Record<ColumnType, string> = {
+  string: "string",
+  reference: "string",
+  number: "double",
+  double: "double",
+  int: "int",
+  boolean: "bool",
+  date: "date",
+  object: "object",
+  array: "array"
+}
+
+/**
+ * The `bsonType` a column is stored as.
+ *
+ * @since 0.1.0
+ * @category spec
+ */
+export const bsonType = (type: ColumnType): string => bsonTypes[type]
+
+/**
+ * Resolved columns of a table (string shorthands expanded).
+ *
+ * @since 0.1.0
+ * @category spec
+ */
+export const columnsOf = (config: TableConfig): ReadonlyMap<string, ColumnConfig> => normalize(config).columns
+
+/**
+ * The table spec: `{ tableName, schema, indexes, permissions }` with a JSON-Schema-like `bsonType` schema,
+ * default system indexes plus unique and declared ones, and the effective permissions.
+ *
+ * @since 0.1.0
+ * @category spec
+ */
+export const spec = (config: TableConfig) => {
+  const properties: Record<string, Record<string, unknown>> = {}
+  const required: Array<string> = []
+  const indexes: Array<IndexConfig> = [
+    { key: { createdAt: -1 } },
+    { key: { updatedAt: -1 } },
+    { key: { createdBy: 1 } }
+  ]
+  for (const [field, c] of normalize(config).columns) {
+    if (c.required === true) required.push(field)
+    if (c.unique === true) indexes.push({ key: { [field]: 1 }, unique: true })
+    properties[field] = {
+      bsonType: bsonTypes[c.type],
+      ...(c.pattern !== undefined ? { pattern: c.pattern } : {}),
+      ...(c.minimum !== undefined ? { minimum: c.minimum } : {}),
+      ...(c.maximum !== undefined ? { maximum: c.maximum } : {}),
+      ...(c.minLength !== undefined ? { minLength: c.minLength } : {}),
+      ...(c.maxLength !== undefined ? { maxLength: c.maxLength } : {}),
+      ...(c.enum !== undefined ? { enum: c.enum } : {}),
+      ...(c.items !== undefined ? { items: { bsonType: bsonTypes[c.items] } } : {}),
+      ...(c.type === "reference" && c.references !== undefined ? { description: `reference to ${c.references}` } : {})
+    }
+  }
+  indexes.push(...(config.indexes ?? []))
+  return {
+    tableName: config.name,
+    schema: { bsonType: "object", required, properties },
+    indexes,
+    permissions: effectivePermissions(config)
+  }
+}
