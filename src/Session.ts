@@ -1,0 +1,177 @@
+/**
+ * The signed-in session: its model, where it is stored (`TokenStore`, on @effect/platform `KeyValueStore`),
+ * how changes are announced (`SessionChange`), and the lock that serialises refreshes across processes or
+ * browser tabs (`RefreshLock`).
+ *
+ * @since 0.1.0
+ */
+import * as KeyValueStore from "@effect/platform/KeyValueStore"
+import { Context, Data, Effect, Either, Encoding, Layer, Option, Redacted, Schema } from "effect"
+
+/**
+ * A session: both tokens (always `Redacted`) and the access token's expiry, computed when the tokens were
+ * received (`receivedAt + expiresIn`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Session extends Schema.Class<Session>("bkend-effect/Session")({
+  accessToken: Schema.Redacted(Schema.String),
+  refreshToken: Schema.Redacted(Schema.String),
+  tokenType: Schema.String,
+  /** epoch milliseconds at which the access token expires */
+  expiresAt: Schema.Number
+}) {}
+
+/**
+ * The token pair as bkend returns it (sign-up, sign-in, refresh, OAuth/magic-link callbacks; CONTRACT §5.1, I-07).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TokenResponse = Schema.Struct({
+  accessToken: Schema.String,
+  refreshToken: Schema.String,
+  tokenType: Schema.optional(Schema.String),
+  expiresIn: Schema.optional(Schema.Number),
+  is_new_user: Schema.optional(Schema.Boolean),
+  isNewUser: Schema.optional(Schema.Boolean)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type TokenResponse = typeof TokenResponse.Type
+
+const DEFAULT_EXPIRES_IN_SECONDS = 3600
+
+/** Reads `exp` from a JWT payload without verifying it (the server verifies); used when `expiresIn` is absent. */
+const jwtExpiry = (token: string): number | undefined => {
+  const part = token.split(".")[1]
+  if (part === undefined) return undefined
+  const text = Encoding.decodeBase64UrlString(part)
+  if (Either.isLeft(text)) return undefined
+  try {
+    const payload: unknown = JSON.parse(text.right)
+    if (typeof payload === "object" && payload !== null && "exp" in payload && typeof payload.exp === "number") {
+      return payload.exp * 1000
+    }
+  } catch {
+    return undefined
+  }
+  return undefined
+}
+
+/**
+ * Builds a {@link Session} from a token response received at `receivedAt` (epoch ms).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromTokenResponse = (tokens: TokenResponse, receivedAt: number): Session =>
+  new Session({
+    accessToken: Redacted.make(tokens.accessToken),
+    refreshToken: Redacted.make(tokens.refreshToken),
+    tokenType: tokens.tokenType ?? "Bearer",
+    expiresAt:
+      tokens.expiresIn !== undefined
+        ? receivedAt + tokens.expiresIn * 1000
+        : (jwtExpiry(tokens.accessToken) ?? receivedAt + DEFAULT_EXPIRES_IN_SECONDS * 1000)
+  })
+
+/**
+ * What happened to the session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionChange = Data.TaggedEnum<{
+  SignedIn: { readonly session: Session }
+  Refreshed: { readonly session: Session }
+  /** also emitted when a rejected refresh ends the session (`reason: "refresh-rejected"`) */
+  SignedOut: { readonly reason: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared" }
+}>
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const SessionChange = Data.taggedEnum<SessionChange>()
+
+/**
+ * Where the session is kept. The client caches the session in memory and re-reads the store inside the
+ * refresh lock, so a token pair rotated by another tab or process is adopted instead of being spent twice.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenStore extends Context.Tag("bkend-effect/TokenStore")<
+  TokenStore,
+  {
+    readonly get: Effect.Effect<Option.Option<Session>>
+    readonly set: (session: Session) => Effect.Effect<void>
+    readonly clear: Effect.Effect<void>
+  }
+>() {}
+
+const StoredSession = Schema.parseJson(Session)
+
+/**
+ * A {@link TokenStore} on any `KeyValueStore` (`layerMemory`, `layerStorage(() => localStorage)` in browsers,
+ * `layerFileSystem(dir)` for Node CLIs). The session is stored as JSON under `key`. A store that cannot be read
+ * or decoded counts as "no session"; a failed write is logged and the in-memory session stays authoritative.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeKeyValueStore = (options?: { readonly key?: string | undefined }) =>
+  Effect.gen(function* () {
+    const kv = yield* KeyValueStore.KeyValueStore
+    const key = options?.key ?? "bkend-effect/session"
+    const decode = Schema.decodeUnknown(StoredSession)
+    const encode = Schema.encode(StoredSession)
+    return TokenStore.of({
+      get: kv.get(key).pipe(
+        Effect.flatMap(Option.match({ onNone: () => Effect.succeedNone, onSome: (s) => Effect.asSome(decode(s)) })),
+        Effect.catchAll(() => Effect.succeedNone)
+      ),
+      set: (session) =>
+        encode(session).pipe(
+          Effect.flatMap((json) => kv.set(key, json)),
+          Effect.catchAll((e) => Effect.logWarning("bkend-effect: could not persist the session", e._tag))
+        ),
+      clear: kv
+        .remove(key)
+        .pipe(Effect.catchAll((e) => Effect.logWarning("bkend-effect: could not clear the stored session", e._tag)))
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerKeyValueStore = (options?: {
+  readonly key?: string | undefined
+}): Layer.Layer<TokenStore, never, KeyValueStore.KeyValueStore> => Layer.effect(TokenStore, makeKeyValueStore(options))
+
+/**
+ * An in-memory {@link TokenStore} (the default when none is provided).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<TokenStore> = layerKeyValueStore().pipe(Layer.provide(KeyValueStore.layerMemory))
+
+/**
+ * Serialises refreshes beyond one client instance: across browser tabs (Web Locks) or processes. The client
+ * always single-flights refreshes inside one instance; this lock is taken around that, and inside it the
+ * client re-reads the {@link TokenStore} before spending a refresh token.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RefreshLock extends Context.Tag("bkend-effect/RefreshLock")<
+  RefreshLock,
+  { readonly withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> }
+>() {}

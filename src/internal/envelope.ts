@@ -1,0 +1,24 @@
+const SUCCESS_KEYS = new Set(["success", "data", "message"])
+
+/**
+ * Unwraps `{ success: true, data }` (CONTRACT I-02): only a plain object whose `success` is `true`, with an own
+ * `data` key and no keys outside `{ success, data, message }` — a table row may legitimately have fields named
+ * `success` or `data`. `{ success: true }` without `data` means "no payload". Arrays are never unwrapped.
+ */
+export const unwrapSuccess = (body: unknown): unknown => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return body
+  const record = body as Record<string, unknown>
+  if (record.success !== true) return body
+  const keys = Object.keys(record)
+  if (!keys.every((key) => SUCCESS_KEYS.has(key))) return body
+  if (Object.hasOwn(record, "data")) return record.data
+  return undefined
+}
+
+/** Copies `_id` into `id` for records that lack `id` (CONTRACT I-05). */
+export const normaliseId = (record: unknown): unknown => {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) return record
+  const r = record as Record<string, unknown>
+  if (r.id === undefined && typeof r._id === "string") return { ...r, id: r._id }
+  return record
+}
