@@ -935,7 +935,8 @@ export const body = <A, I>(
   })
 
 /**
- * Base URL for links: `options.baseUrl`, else `http://<Host header>`.
+ * Base URL for links: `options.baseUrl`, else the origin of an absolute request URL (in-process), else
+ * `http://<Host header>`.
  *
  * @since 0.1.0
  * @category requests
@@ -945,6 +946,8 @@ export const publicBaseUrl: Effect.Effect<string, never, HttpServerRequest.HttpS
     const { options } = yield* Local
     if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, "")
     const req = yield* HttpServerRequest.HttpServerRequest
+    // in-process (web) requests carry the absolute URL; node requests only the path + Host header
+    if (/^https?:\/\//.test(req.originalUrl)) return new URL(req.originalUrl).origin
     const host = header(req, "host") ?? "127.0.0.1"
     return `http://${host}`
   }

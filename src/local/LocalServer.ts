@@ -1,0 +1,407 @@
+/**
+ * bkend-local: an in-memory, wire-compatible bkend server for tests and local development.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, HttpApp, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { Context, Data, Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { authRouter } from "./internal/auth.js"
+import * as K from "./internal/kernel.js"
+import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LocalOptions = K.LocalOptions
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Mail = K.Mail
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type MailKind = K.MailKind
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Counters = K.Counters
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FaultRule = K.FaultRule
+
+/**
+ * A snapshot could not be imported (bad JSON or not a bkend-local snapshot).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SnapshotError extends Data.TaggedError("SnapshotError")<{ readonly message: string }> {}
+
+/**
+ * A running (in-memory) bkend-local instance.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LocalServer {
+  /** The HTTP app (serve it with `HttpServer.serve`, or use `toWebHandler` / `layerHttpClient`). */
+  readonly app: HttpApp.Default
+  readonly keys: { readonly publishable: string; readonly secret: string }
+  readonly options: K.LocalOptions
+  readonly outbox: {
+    readonly all: Effect.Effect<ReadonlyArray<K.Mail>>
+    /** The newest mail to `to` (optionally of one kind). */
+    readonly latest: (to: string, kind?: K.MailKind) => Effect.Effect<K.Mail | undefined>
+    readonly clear: Effect.Effect<void>
+  }
+  /** A copy of the counters (requests by route/status, refresh calls, replays detected, …). */
+  readonly counters: Effect.Effect<K.Counters>
+  readonly requestLog: Effect.Effect<ReadonlyArray<K.RequestLogEntry>>
+  /** The whole state (users, sessions, tables, files, objects, keys) as JSON text. */
+  readonly exportSnapshot: Effect.Effect<string>
+  readonly importSnapshot: (json: string) => Effect.Effect<void, SnapshotError>
+  /** Raw access to options and state, for seeding in tests. */
+  readonly local: K.Local["Type"]
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class LocalServerTag extends Context.Tag("bkend-local/LocalServer")<LocalServerTag, LocalServer>() {}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------------------------------------------------
+
+const SNAPSHOT_FORMAT = "bkend-local-snapshot"
+
+const snapshotFields = [
+  "keys",
+  "signingSecret",
+  "users",
+  "sessions",
+  "refreshTokens",
+  "oneTimeTokens",
+  "invitations",
+  "outbox",
+  "counters",
+  "tables",
+  "files",
+  "objects",
+  "uploads",
+  "storageSecret"
+] as const
+
+type SnapshotState = Pick<K.LocalState, (typeof snapshotFields)[number]>
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+function replacer(this: unknown, key: string, value: unknown): unknown {
+  const original: unknown = isRecord(this) ? this[key] : value
+  if (original instanceof Map) return { $map: Array.from(original.entries()) }
+  if (original instanceof Uint8Array) return { $bytes: Buffer.from(original).toString("base64") }
+  return value
+}
+
+const reviver = (_key: string, value: unknown): unknown => {
+  if (isRecord(value)) {
+    if (Array.isArray(value.$map) && Object.keys(value).length === 1) return new Map(value.$map)
+    if (typeof value.$bytes === "string" && Object.keys(value).length === 1) {
+      return new Uint8Array(Buffer.from(value.$bytes, "base64"))
+    }
+  }
+  return value
+}
+
+/**
+ * Serialises the persistent parts of the state (not the request log, rate windows or fault counters).
+ *
+ * @since 0.1.0
+ * @category snapshots
+ */
+export const snapshotOf = (state: K.LocalState, nowMillis: number): string => {
+  const picked: Record<string, unknown> = {}
+  for (const f of snapshotFields) picked[f] = state[f]
+  return JSON.stringify({ format: SNAPSHOT_FORMAT, version: 1, exportedAt: K.iso(nowMillis), state: picked }, replacer)
+}
+
+const mapFields = [
+  "users",
+  "sessions",
+  "refreshTokens",
+  "oneTimeTokens",
+  "invitations",
+  "tables",
+  "files",
+  "objects",
+  "uploads"
+] as const
+
+// A shallow structural check: enough to refuse foreign JSON; records are trusted to come from `snapshotOf`.
+const isSnapshotState = (u: unknown): u is SnapshotState => {
+  if (!isRecord(u)) return false
+  for (const f of mapFields) if (!(u[f] instanceof Map)) return false
+  const keys = u.keys
+  return (
+    isRecord(keys) &&
+    typeof keys.publishable === "string" &&
+    typeof keys.secret === "string" &&
+    typeof u.signingSecret === "string" &&
+    u.storageSecret instanceof Uint8Array &&
+    Array.isArray(u.outbox) &&
+    isRecord(u.counters)
+  )
+}
+
+/**
+ * Replaces the state's persistent fields with a snapshot's (in place: running handlers see the new data).
+ *
+ * @since 0.1.0
+ * @category snapshots
+ */
+export const restoreSnapshot = (state: K.LocalState, json: string): Effect.Effect<void, SnapshotError> =>
+  Effect.suspend(() => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(json, reviver)
+    } catch {
+      return Effect.fail(new SnapshotError({ message: "Snapshot is not valid JSON" }))
+    }
+    if (!isRecord(parsed) || parsed.format !== SNAPSHOT_FORMAT || parsed.version !== 1) {
+      return Effect.fail(new SnapshotError({ message: "Not a bkend-local snapshot (version 1)" }))
+    }
+    const s = parsed.state
+    if (!isSnapshotState(s)) return Effect.fail(new SnapshotError({ message: "Snapshot state is incomplete" }))
+    state.keys = s.keys
+    state.signingSecret = s.signingSecret
+    state.users = s.users
+    state.sessions = s.sessions
+    state.refreshTokens = s.refreshTokens
+    state.oneTimeTokens = s.oneTimeTokens
+    state.invitations = s.invitations
+    state.outbox = s.outbox
+    state.counters = { ...K.emptyCounters(), ...s.counters }
+    state.tables = s.tables
+    state.files = s.files
+    state.objects = s.objects
+    state.uploads = s.uploads
+    state.storageSecret = s.storageSecret
+    return Effect.void
+  })
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Local-only routes
+// ---------------------------------------------------------------------------------------------------------------------
+
+const requireSecretKey = Effect.flatMap(K.apiKey("auth"), (kind) =>
+  kind === "sk" ? Effect.void : K.fail(403, "auth/forbidden", "The secret (sk_) key is required")
+)
+
+const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+  HttpRouter.get(
+    "/_local/outbox",
+    Effect.gen(function* () {
+      const { state } = yield* K.Local
+      const q = yield* K.query
+      const items = state.outbox.filter(
+        (m) => (q.to === undefined || m.to === K.normalizeEmail(q.to)) && (q.kind === undefined || m.kind === q.kind)
+      )
+      return HttpServerResponse.unsafeJson({ items })
+    })
+  ),
+  HttpRouter.get(
+    "/_local/counters",
+    Effect.map(K.Local, ({ state }) => HttpServerResponse.unsafeJson(state.counters))
+  ),
+  HttpRouter.get(
+    "/_local/snapshot",
+    Effect.gen(function* () {
+      yield* requireSecretKey
+      const { state } = yield* K.Local
+      return HttpServerResponse.text(snapshotOf(state, yield* K.now), { contentType: "application/json" })
+    })
+  ),
+  HttpRouter.post(
+    "/_local/snapshot",
+    Effect.gen(function* () {
+      yield* requireSecretKey
+      const { state, options } = yield* K.Local
+      const bytes = yield* K.rawBody(Math.max(options.maxBodyBytes, options.maxUploadBytes))
+      yield* Effect.mapError(
+        restoreSnapshot(state, new TextDecoder().decode(bytes)),
+        (e) => new K.ApiError({ status: 400, code: "common/invalid-parameters", message: e.message })
+      )
+      return HttpServerResponse.unsafeJson({ imported: true })
+    })
+  )
+)
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Assembly
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * Every route of the server, unrendered errors included.
+ *
+ * @since 0.1.0
+ * @category routers
+ */
+export const router: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.concatAll(authRouter, localRouter)
+
+/**
+ * Builds an in-memory server. Nothing listens: serve `app` yourself, or use `layerNode`, `toWebHandler`,
+ * `layerHttpClient`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Partial<K.LocalOptions>): Effect.Effect<LocalServer> =>
+  Effect.sync(() => {
+    const resolved = K.resolveOptions(options)
+    const state = K.makeState(resolved)
+    const local = K.makeLocal(resolved, state)
+    const app: HttpApp.Default = middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, local))
+    return {
+      app,
+      get keys() {
+        return state.keys
+      },
+      options: resolved,
+      outbox: {
+        all: Effect.sync(() => state.outbox.slice()),
+        latest: (to, kind) =>
+          Effect.sync(() => {
+            const email = K.normalizeEmail(to)
+            for (let i = state.outbox.length - 1; i >= 0; i--) {
+              const m = state.outbox[i]
+              if (m !== undefined && m.to === email && (kind === undefined || m.kind === kind)) return m
+            }
+            return undefined
+          }),
+        clear: Effect.sync(() => {
+          state.outbox.length = 0
+        })
+      },
+      counters: Effect.sync(() => structuredClone(state.counters)),
+      requestLog: Effect.sync(() => state.requestLog.slice()),
+      exportSnapshot: Effect.map(K.now, (t) => snapshotOf(state, t)),
+      importSnapshot: (json) =>
+        Effect.tap(restoreSnapshot(state, json), () =>
+          Effect.sync(() => {
+            if (resolved.publishableKey !== undefined) state.keys.publishable = resolved.publishableKey
+            if (resolved.secretKey !== undefined) state.keys.secret = resolved.secretKey
+          })
+        ),
+      local
+    } satisfies LocalServer
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Partial<K.LocalOptions>): Layer.Layer<LocalServerTag> =>
+  Layer.effect(LocalServerTag, make(options))
+
+/**
+ * A Fetch-style handler running the server in-process. An injected "reset" fault rejects like a network error.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const toWebHandler = (server: LocalServer): ((request: Request) => Promise<Response>) => {
+  const handler = HttpApp.toWebHandler(server.app)
+  return async (request) => {
+    const response = await handler(request)
+    if (response.headers.has(RESET_MARKER)) throw new TypeError("fetch failed: connection reset (injected fault)")
+    return response
+  }
+}
+
+/**
+ * Base URL to use with `layerHttpClient` (any absolute URL works; links in mails and presigned URLs use it).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const inProcessBaseUrl = "http://bkend.local"
+
+/**
+ * An `HttpClient` that dispatches every request to the server in-process (no socket). Requests need an absolute
+ * URL (e.g. `inProcessBaseUrl`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.HttpClient> => {
+  const handler = toWebHandler(server)
+  const fetchImpl: typeof globalThis.fetch = (input, init) => handler(new Request(input, init))
+  return Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (client) =>
+      client.pipe(HttpClient.transformResponse(Effect.provideService(FetchHttpClient.Fetch, fetchImpl)))
+    )
+  ).pipe(Layer.provide(FetchHttpClient.layer))
+}
+
+/**
+ * Serves a server on a real socket with `@effect/platform-node` (loaded lazily, so the in-process path never
+ * needs it). Port 0 picks a free port; read it with `HttpServer.addressWith`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNodeServer = (
+  server: LocalServer,
+  listen: { readonly port: number; readonly host?: string | undefined }
+): Layer.Layer<HttpServer.HttpServer, unknown> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/platform-node/NodeHttpServer")),
+      (NodeHttpServer) =>
+        HttpServer.serve(server.app).pipe(
+          Layer.provideMerge(
+            NodeHttpServer.layer(createServer, { port: listen.port, host: listen.host ?? "127.0.0.1" })
+          )
+        )
+    )
+  ).pipe(Layer.map((ctx) => ctx))
+
+/**
+ * Builds a server and serves it on a socket; provides both the `LocalServerTag` and the `HttpServer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNode = (
+  options: Partial<K.LocalOptions> & { readonly port: number; readonly host?: string | undefined }
+): Layer.Layer<LocalServerTag | HttpServer.HttpServer, unknown> => {
+  const { port, host, ...rest } = options
+  return Layer.unwrapEffect(
+    Effect.map(make(rest), (server) =>
+      Layer.merge(Layer.succeed(LocalServerTag, server), layerNodeServer(server, { port, host }))
+    )
+  )
+}
+
+/**
+ * `http://host:port` of the served server.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const serverUrl: Effect.Effect<string, never, HttpServer.HttpServer> = HttpServer.addressWith((a) =>
+  Effect.succeed(a._tag === "TcpAddress" ? `http://${a.hostname}:${a.port}` : "")
+)
