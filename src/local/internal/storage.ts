@@ -4,7 +4,10 @@
  *
  * @since 0.1.0
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
+import * as K from "./kernel.js"
 
 /**
  * URL path under which the local server serves stored objects.
@@ -87,12 +90,6 @@ export const makeStorageState = (): StorageState => ({ objects: new Map(), uploa
  * @category signing
  */
 export const etagOf = (bytes: Uint8Array): string => `"${createHash("md5").update(bytes).digest("hex")}"`
-
-/**
- * @since 0.1.0
- * @category signing
- */
-export const newStorageSecret = (): Uint8Array => randomBytes(32)
 
 /**
  * What a presigned URL grants: one method on one key (optionally one part of one multipart upload) until
@@ -399,3 +396,131 @@ export const abortMultipart = (state: StorageState, key: string, uploadId: strin
   state.uploads.delete(uploadId)
   return true
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Effectful helpers and the storage route
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * Mints a presigned URL on the server's public base URL (`options.baseUrl`, else the request's Host).
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const mintUrl = (
+  target: SignedTarget
+): Effect.Effect<string, never, HttpServerRequest.HttpServerRequest | K.Local> =>
+  Effect.gen(function* () {
+    const { state } = yield* K.Local
+    const base = yield* K.publicBaseUrl
+    return presignUrl(base, state.storageSecret, target)
+  })
+
+/**
+ * Error body of the storage route: S3-style XML (`<Error><Code/><Message/></Error>`, `application/xml`), never
+ * the bkend JSON envelope, because these URLs stand for the object store rather than the bkend API.
+ *
+ * @since 0.1.0
+ * @category route
+ */
+export const storageError = (status: number, code: string, message: string): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    { status, contentType: "application/xml" }
+  )
+
+const verifyFailure = (result: Exclude<VerifyResult, { _tag: "Valid" }>): HttpServerResponse.HttpServerResponse => {
+  switch (result._tag) {
+    case "Missing":
+      return storageError(
+        403,
+        "AccessDenied",
+        "Query-string authentication requires the expires and signature parameters"
+      )
+    case "Malformed":
+      return storageError(403, "AccessDenied", "Malformed expires or partNumber parameter")
+    case "BadSignature":
+      return storageError(403, "SignatureDoesNotMatch", "The request signature does not match")
+    case "Expired":
+      return storageError(403, "AccessDenied", "Request has expired")
+  }
+}
+
+const requestTarget = (req: HttpServerRequest.HttpServerRequest) => {
+  const url = new URL(req.url, "http://storage.invalid")
+  return { key: keyFromPath(url.pathname), params: url.searchParams }
+}
+
+const carriesApiCredentials = (req: HttpServerRequest.HttpServerRequest): boolean =>
+  K.header(req, "authorization") !== undefined || K.header(req, "x-api-key") !== undefined
+
+const credentialsRejected = storageError(
+  403,
+  "AccessDenied",
+  "Presigned storage URLs must be used without Authorization or X-API-Key headers"
+)
+
+const handlePut = Effect.gen(function* () {
+  const req = yield* HttpServerRequest.HttpServerRequest
+  const { options, state } = yield* K.Local
+  if (carriesApiCredentials(req)) return credentialsRejected
+  const { key, params } = requestTarget(req)
+  if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
+  const verified = verifyRequest(state.storageSecret, "PUT", key, params, yield* K.now)
+  if (verified._tag !== "Valid") return verifyFailure(verified)
+  const bytes = yield* Effect.either(K.rawBody(options.maxUploadBytes))
+  if (bytes._tag === "Left") {
+    return bytes.left.status === 413
+      ? storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+      : storageError(400, "IncompleteBody", "Could not read the request body")
+  }
+  const { target } = verified
+  const now = yield* K.now
+  if (target.uploadId !== undefined) {
+    const etag =
+      target.partNumber === undefined ? undefined : putPart(state, key, target.uploadId, target.partNumber, bytes.right)
+    if (etag === undefined) return storageError(404, "NoSuchUpload", "The specified multipart upload does not exist")
+    return HttpServerResponse.empty({ status: 200, headers: { etag } })
+  }
+  const object = putObject(state, key, bytes.right, K.header(req, "content-type"), now)
+  return HttpServerResponse.empty({ status: 200, headers: { etag: object.etag } })
+})
+
+const isPublicObject = (state: K.LocalState, key: string): boolean => {
+  for (const f of state.files.values()) if (f.s3Key === key && f.visibility === "public") return true
+  return false
+}
+
+const handleGet = Effect.gen(function* () {
+  const req = yield* HttpServerRequest.HttpServerRequest
+  const { state } = yield* K.Local
+  if (carriesApiCredentials(req)) return credentialsRejected
+  const { key, params } = requestTarget(req)
+  if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
+  const unsigned = !params.has("signature") && !params.has("expires")
+  // I-26: objects registered as `public` are also served at the unsigned URL.
+  if (!(unsigned && isPublicObject(state, key))) {
+    const verified = verifyRequest(state.storageSecret, "GET", key, params, yield* K.now)
+    if (verified._tag !== "Valid") return verifyFailure(verified)
+  }
+  const object = state.objects.get(key)
+  if (object === undefined) return storageError(404, "NoSuchKey", "The specified key does not exist")
+  return HttpServerResponse.uint8Array(object.bytes, {
+    status: 200,
+    contentType: object.contentType ?? "application/octet-stream",
+    headers: { etag: object.etag }
+  })
+})
+
+/**
+ * The object-store route: `PUT` (whole object, or one part when the URL carries `uploadId` + `partNumber`) and
+ * `GET` under `/_storage/<key>`. Requests carrying `Authorization` or `X-API-Key` are refused (403), as are missing,
+ * tampered or expired signatures (403, expired → "Request has expired"). Errors are S3-style XML.
+ *
+ * @since 0.1.0
+ * @category route
+ */
+export const storageRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+  HttpRouter.put(`${STORAGE_PATH}/*`, handlePut),
+  HttpRouter.get(`${STORAGE_PATH}/*`, handleGet)
+)
