@@ -312,12 +312,14 @@ export const defaultPermissions: TablePermissions = {
 export const permissivePermissions: TablePermissions = { admin: allOps, user: allOps, guest: allOps }
 
 /**
- * The configuration `devMode` uses for a table created on first write: schemaless and permissive.
+ * The configuration `devMode` uses for a table created on first write: schemaless and permissive (a `_` system
+ * table stays admin-only).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const devTableConfig = (name: string): TableConfig => ({ name, permissions: permissivePermissions })
+export const devTableConfig = (name: string): TableConfig =>
+  isSystemTable(name) ? { name } : { name, permissions: permissivePermissions }
 
 type OpFlags = Schema.Schema.Type<typeof OperationPermissions>
 

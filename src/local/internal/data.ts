@@ -1,0 +1,197 @@
+/**
+ * Data routes D1–D7 (CONTRACT §8–§10), each under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ * Fixed prefixes (`auth`, `users`, `files`, `data`) never reach a table through the shorthand (I-45); the literal
+ * `spec` / `openapi` segments win over `:id`.
+ *
+ * @since 0.1.0
+ */
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import type { HttpServerResponse } from "@effect/platform"
+import { Effect, Either } from "effect"
+import * as K from "./kernel.js"
+import { openapi } from "./openapi.js"
+import * as Tables from "./tables.js"
+
+/**
+ * First path segments after `/v1/` that belong to other APIs and are never table names on the shorthand path.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const reservedPrefixes: ReadonlyArray<string> = ["auth", "users", "files", "data"]
+
+type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  K.ApiError,
+  K.Local | HttpServerRequest.HttpServerRequest | HttpServerRequest.ParsedSearchParams | HttpRouter.RouteContext
+>
+
+const orFail = <A>(result: Either.Either<A, Tables.TableError>): Effect.Effect<A, K.ApiError> =>
+  Either.isLeft(result)
+    ? K.fail(result.left.status, result.left.code, result.left.message)
+    : Effect.succeed(result.right)
+
+const principalOf = (caller: K.Caller): Tables.Principal => ({ role: caller.role, userId: caller.userId })
+
+/**
+ * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use;
+ * with `create` and `devMode` an unknown table is created; otherwise 404 `data/table-not-found`.
+ */
+const resolveTable = (name: string, create: boolean): Effect.Effect<Tables.TableState, K.ApiError, K.Local> =>
+  Effect.flatMap(K.Local, ({ options, state }) => {
+    const existing = state.tables.get(name)
+    if (existing !== undefined) return Effect.succeed(existing)
+    const declared = options.tables.find((t) => t.name === name)
+    if (declared === undefined && !(create && options.devMode)) {
+      return K.fail(404, "data/table-not-found", `Table '${name}' not found`)
+    }
+    const table = Tables.makeTableState(declared ?? Tables.devTableConfig(name))
+    state.tables.set(name, table)
+    return Effect.succeed(table)
+  })
+
+/**
+ * The `:tableName` path parameter, validated. `shorthand` requests whose first segment is a reserved prefix are a
+ * plain route-not-found (I-45).
+ */
+const tableName = (shorthand: boolean): Effect.Effect<string, K.ApiError, HttpRouter.RouteContext> =>
+  Effect.flatMap(HttpRouter.params, (params) => {
+    const name = params.tableName ?? ""
+    if (shorthand && reservedPrefixes.includes(name)) return K.fail(404, "common/not-found", "Route not found")
+    return orFail(Tables.validateTableName(name))
+  })
+
+const rowId = Effect.map(HttpRouter.params, (params) => params.id ?? "")
+
+const findRow = (table: Tables.TableState, id: string): Effect.Effect<Tables.Row, K.ApiError> => {
+  const row = Tables.isRowId(id) ? table.rows.get(id) : undefined
+  return row === undefined ? K.fail(404, "data/not-found", "Record not found") : Effect.succeed(row)
+}
+
+const requestBody = Effect.flatMap(K.jsonBody("data/validation-error"), (json) =>
+  json === undefined ? K.fail(400, "data/validation-error", "A JSON body is required") : Effect.succeed(json)
+)
+
+const create = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.caller("data")
+    const table = yield* resolveTable(name, true)
+    const principal = principalOf(caller)
+    yield* orFail(Tables.authorize(table.config, "create", principal))
+    const input = yield* requestBody
+    const nowMillis = yield* K.now
+    const row = yield* orFail(
+      Tables.prepareCreate(table.config, input, {
+        id: Tables.newRowId(nowMillis),
+        createdBy: caller.userId ?? "",
+        now: K.iso(nowMillis)
+      })
+    )
+    yield* orFail(Tables.checkUnique(table.config, table.rows.values(), row))
+    table.rows.set(row.id, row)
+    return yield* K.ok(row, 201)
+  })
+
+const read = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.caller("data")
+    const table = yield* resolveTable(name, false)
+    const principal = principalOf(caller)
+    const access = yield* orFail(Tables.authorize(table.config, "read", principal))
+    const row = yield* findRow(table, yield* rowId)
+    yield* orFail(Tables.checkRowAccess(access, row, principal, "read"))
+    return yield* K.ok(row)
+  })
+
+const list = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.caller("data")
+    const table = yield* resolveTable(name, false)
+    const principal = principalOf(caller)
+    const access = yield* orFail(Tables.authorize(table.config, "list", principal))
+    const params = yield* HttpServerRequest.ParsedSearchParams
+    const query = yield* orFail(Tables.parseListQuery(table.config, params))
+    const result = yield* orFail(
+      Tables.runQuery(table.rows.values(), query, access === "self" ? (principal.userId ?? "") : undefined)
+    )
+    const pagination = yield* K.pagination("data", query.page, query.limit, result.total)
+    return yield* K.ok({ items: result.items, pagination })
+  })
+
+const update = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.caller("data")
+    const table = yield* resolveTable(name, false)
+    const principal = principalOf(caller)
+    const access = yield* orFail(Tables.authorize(table.config, "update", principal))
+    const id = yield* rowId
+    yield* findRow(table, id)
+    const input = yield* requestBody
+    const nowMillis = yield* K.now
+    // Re-read after the body was awaited: another request may have changed or deleted the row meanwhile.
+    const current = yield* findRow(table, id)
+    yield* orFail(Tables.checkRowAccess(access, current, principal, "update"))
+    const next = yield* orFail(Tables.prepareUpdate(table.config, current, input, K.iso(nowMillis)))
+    yield* orFail(Tables.checkUnique(table.config, table.rows.values(), next))
+    table.rows.set(next.id, next)
+    return yield* K.ok(next)
+  })
+
+const remove = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.caller("data")
+    const table = yield* resolveTable(name, false)
+    const principal = principalOf(caller)
+    const access = yield* orFail(Tables.authorize(table.config, "delete", principal))
+    const row = yield* findRow(table, yield* rowId)
+    yield* orFail(Tables.checkRowAccess(access, row, principal, "delete"))
+    table.rows.delete(row.id)
+    return yield* K.deleted()
+  })
+
+const tableSpec = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.requireUser("data")
+    const table = yield* resolveTable(name, false)
+    yield* orFail(Tables.authorizeSpec(table.config, principalOf(caller)))
+    return yield* K.ok(Tables.spec(table.config))
+  })
+
+const tableOpenapi = (shorthand: boolean): Handler =>
+  Effect.gen(function* () {
+    const name = yield* tableName(shorthand)
+    const caller = yield* K.requireUser("data")
+    const table = yield* resolveTable(name, false)
+    if (caller.role !== "admin" && Tables.isSystemTable(name) && table.config.permissions === undefined) {
+      return yield* K.fail(403, "data/system-table-access", `Access to system table '${name}' is restricted to admin`)
+    }
+    return yield* K.ok(openapi(table.config))
+  })
+
+const routes = (prefix: "/v1/data" | "/v1", shorthand: boolean): HttpRouter.HttpRouter<K.ApiError, K.Local> =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get(`${prefix}/:tableName/spec`, tableSpec(shorthand)),
+    HttpRouter.get(`${prefix}/:tableName/openapi`, tableOpenapi(shorthand)),
+    HttpRouter.post(`${prefix}/:tableName`, create(shorthand)),
+    HttpRouter.get(`${prefix}/:tableName`, list(shorthand)),
+    HttpRouter.get(`${prefix}/:tableName/:id`, read(shorthand)),
+    HttpRouter.patch(`${prefix}/:tableName/:id`, update(shorthand)),
+    HttpRouter.del(`${prefix}/:tableName/:id`, remove(shorthand))
+  )
+
+/**
+ * The data router: D1–D7 under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ *
+ * @since 0.1.0
+ * @category routers
+ */
+export const dataRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.concat(
+  routes("/v1/data", false),
+  routes("/v1", true)
+)
