@@ -58,6 +58,10 @@ const invalid = (field: string, message: string) => new BkendError.InvalidConfig
 
 const validDuration = (field: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
   if (input === undefined) return Effect.succeed(fallback)
+  // Duration clamps negative numbers to zero, so check the raw number first
+  if (typeof input === "number" && !(input >= 0)) {
+    return Effect.fail(invalid(field, `${field} must be a non-negative duration`))
+  }
   const decoded = Duration.decodeUnknown(input)
   if (
     Option.isNone(decoded) ||
