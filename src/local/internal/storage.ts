@@ -486,7 +486,16 @@ const handlePut = Effect.gen(function* () {
   return HttpServerResponse.empty({ status: 200, headers: { etag: object.etag } })
 })
 
+/**
+ * Object keys under this prefix are avatars: readable without a signature, like a public CDN URL.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const AVATAR_PREFIX = "avatars/"
+
 const isPublicObject = (state: K.LocalState, key: string): boolean => {
+  if (key.startsWith(AVATAR_PREFIX)) return true
   for (const f of state.files.values()) if (f.s3Key === key && f.visibility === "public") return true
   return false
 }
@@ -498,7 +507,7 @@ const handleGet = Effect.gen(function* () {
   const { key, params } = requestTarget(req)
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
   const unsigned = !params.has("signature") && !params.has("expires")
-  // I-26: objects registered as `public` are also served at the unsigned URL.
+  // I-26: objects registered as `public` (and avatars) are also served at the unsigned URL.
   if (!(unsigned && isPublicObject(state, key))) {
     const verified = verifyRequest(state.storageSecret, "GET", key, params, yield* K.now)
     if (verified._tag !== "Valid") return verifyFailure(verified)
