@@ -282,9 +282,8 @@ const multipartInit = Effect.gen(function* () {
   return yield* K.ok({ uploadId, key, filename })
 })
 
-const ownedUpload = (body: Json) =>
+const ownedUpload = (ownerId: string, body: Json) =>
   Effect.gen(function* () {
-    const ownerId = yield* callerId
     const key = yield* requiredString(body, "key")
     const uploadId = yield* requiredString(body, "uploadId")
     const { state } = yield* K.Local
@@ -297,13 +296,14 @@ const ownedUpload = (body: Json) =>
   })
 
 const multipartPartUrl = Effect.gen(function* () {
+  const ownerId = yield* callerId
   const body = yield* jsonObject
   const partNumber = body.partNumber
   if (typeof partNumber !== "number") return yield* K.fail(400, INVALID, "partNumber is required and must be a number")
   if (!Storage.isValidPartNumber(partNumber)) {
     return yield* K.fail(400, "file/invalid-part-number-range", "partNumber must be an integer from 1 to 10000")
   }
-  const upload = yield* ownedUpload(body)
+  const upload = yield* ownedUpload(ownerId, body)
   const expiresAt = (yield* K.now) + Storage.DEFAULT_URL_TTL_MS
   const url = yield* Storage.mintUrl({
     method: "PUT",
@@ -327,8 +327,9 @@ const parseParts = (raw: unknown): ReadonlyArray<Storage.CompletedPart> | undefi
 }
 
 const multipartComplete = Effect.gen(function* () {
+  const ownerId = yield* callerId
   const body = yield* jsonObject
-  const upload = yield* ownedUpload(body)
+  const upload = yield* ownedUpload(ownerId, body)
   const parts = parseParts(body.parts)
   if (parts === undefined) {
     return yield* K.fail(400, "file/invalid-parts-array", "parts must be a non-empty array of { partNumber, etag }")
@@ -349,8 +350,9 @@ const multipartComplete = Effect.gen(function* () {
 })
 
 const multipartAbort = Effect.gen(function* () {
+  const ownerId = yield* callerId
   const body = yield* jsonObject
-  const upload = yield* ownedUpload(body)
+  const upload = yield* ownedUpload(ownerId, body)
   const { state } = yield* K.Local
   const aborted = Storage.abortMultipart(state, upload.key, upload.uploadId)
   return yield* K.ok({ success: aborted, key: upload.key })
