@@ -7,7 +7,7 @@ import * as K from "../../src/local/internal/kernel.js"
 import { handleErrors, middleware } from "../../src/local/internal/middleware.js"
 import * as Tables from "../../src/local/internal/tables.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
-import { arr, errorCode, get, Harness, harnessLayer, type Reply, request, str } from "./utils.js"
+import { arr, errorCode, get, Harness, harnessLayer, type Reply, request, signUp, signUpAdmin, str } from "./utils.js"
 
 // Until LocalServer mounts the data router itself, serve it next to LocalServer's routes here.
 const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/data/:tableName")
@@ -58,7 +58,22 @@ const big: Tables.TableConfig = { name: "big", columns: { n: "int" } }
 // A table whose name collides with the users API: only /v1/data/users reaches it (I-45).
 const usersTable: Tables.TableConfig = { name: "users", columns: { nick: "string" } }
 
-const tables = [posts, catalog, big, usersTable]
+const notes: Tables.TableConfig = {
+  name: "notes",
+  columns: { text: "string" },
+  permissions: { user: { create: true }, self: { read: true, update: true, delete: true, list: true } }
+}
+
+const locked: Tables.TableConfig = { name: "locked", permissions: { user: { read: true } } }
+
+const writeOnly: Tables.TableConfig = {
+  name: "inbox",
+  permissions: { user: { create: true }, guest: { create: true } }
+}
+
+const audit: Tables.TableConfig = { name: "_audit" }
+
+const tables = [posts, catalog, big, usersTable, notes, locked, writeOnly, audit]
 
 const catalogRows = [
   { name: "apple", price: 1.5, qty: 10, color: "red", tags: ["fruit"], active: true, releasedAt: "2025-01-01" },
@@ -440,6 +455,172 @@ layer(dataHarness({ tables }))("data routes", (it) => {
         }
         expect(page - 1).toBe(100)
         expect(seen.size).toBe(10_000)
+      })
+    )
+  })
+
+  describe("RLS", () => {
+    it.effect("default permissions: guest reads and lists, user creates, only admin updates and deletes", () =>
+      Effect.gen(function* () {
+        const user = yield* signUp()
+        const created = yield* request("POST", "/v1/data/posts", { token: user.accessToken, body: { title: "mine" } })
+        expect(created.status).toBe(201)
+        expect(get(created.data, "createdBy")).toBe(user.userId)
+        const id = str(created.data, "id")
+        // guest (pk, no JWT)
+        expect((yield* request("GET", `/v1/data/posts/${id}`)).status).toBe(200)
+        expect((yield* request("GET", "/v1/data/posts")).status).toBe(200)
+        expectError(yield* request("POST", "/v1/data/posts", { body: { title: "g" } }), 403, "data/permission-denied")
+        // user: even the creator may not update or delete without self/user grants
+        expectError(
+          yield* request("PATCH", `/v1/data/posts/${id}`, { token: user.accessToken, body: { views: 1 } }),
+          403,
+          "data/permission-denied"
+        )
+        expectError(
+          yield* request("DELETE", `/v1/data/posts/${id}`, { token: user.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        // admin via sk_ and via an admin JWT
+        const admin = yield* signUpAdmin()
+        const patched = yield* request("PATCH", `/v1/data/posts/${id}`, {
+          token: admin.accessToken,
+          body: { views: 3 }
+        })
+        expect(get(patched.data, "views")).toBe(3)
+        expect((yield* request("DELETE", `/v1/data/posts/${id}`, { key: "sk" })).status).toBe(200)
+      })
+    )
+
+    it.effect("self grants: owners read, update, delete and list only their own rows", () =>
+      Effect.gen(function* () {
+        const alice = yield* signUp()
+        const bob = yield* signUp()
+        const a1 = yield* request("POST", "/v1/data/notes", { token: alice.accessToken, body: { text: "a1" } })
+        const a2 = yield* request("POST", "/v1/data/notes", { token: alice.accessToken, body: { text: "a2" } })
+        const b1 = yield* request("POST", "/v1/data/notes", { token: bob.accessToken, body: { text: "b1" } })
+        expect([a1.status, a2.status, b1.status]).toEqual([201, 201, 201])
+        const a1Id = str(a1.data, "id")
+        const texts = (res: Reply) => arr(res.data, "items").map((i) => get(i, "text"))
+
+        const aliceList = yield* request("GET", "/v1/data/notes", {
+          token: alice.accessToken,
+          query: { sortDirection: "asc" }
+        })
+        expect(texts(aliceList)).toEqual(["a1", "a2"])
+        expect(get(aliceList.data, "pagination.total")).toBe(2)
+        // The automatic createdBy filter cannot be widened by the caller's own filters.
+        const bobList = yield* request("GET", "/v1/data/notes", {
+          token: bob.accessToken,
+          query: { orFilters: JSON.stringify({ createdBy: alice.userId, text: "a1" }) }
+        })
+        expect(texts(bobList)).toEqual([])
+        expect(texts(yield* request("GET", "/v1/data/notes", { token: bob.accessToken }))).toEqual(["b1"])
+
+        expect(get((yield* request("GET", `/v1/data/notes/${a1Id}`, { token: alice.accessToken })).data, "text")).toBe(
+          "a1"
+        )
+        expectError(
+          yield* request("GET", `/v1/data/notes/${a1Id}`, { token: bob.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        expectError(
+          yield* request("PATCH", `/v1/data/notes/${a1Id}`, { token: bob.accessToken, body: { text: "hacked" } }),
+          403,
+          "data/permission-denied"
+        )
+        expectError(
+          yield* request("DELETE", `/v1/data/notes/${a1Id}`, { token: bob.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        const patched = yield* request("PATCH", `/v1/data/notes/${a1Id}`, {
+          token: alice.accessToken,
+          body: { text: "A1" }
+        })
+        expect(get(patched.data, "text")).toBe("A1")
+
+        // guests get nothing (self never matches without a user id); admin sees every row
+        expectError(yield* request("GET", "/v1/data/notes"), 403, "data/permission-denied")
+        expectError(yield* request("GET", `/v1/data/notes/${a1Id}`), 403, "data/permission-denied")
+        expectError(yield* request("POST", "/v1/data/notes", { body: { text: "g" } }), 403, "data/permission-denied")
+        const all = yield* request("GET", "/v1/data/notes", {
+          key: "sk",
+          query: { sortBy: "text", sortDirection: "asc" }
+        })
+        expect(texts(all)).toEqual(["A1", "a2", "b1"])
+
+        expect((yield* request("DELETE", `/v1/data/notes/${a1Id}`, { token: alice.accessToken })).status).toBe(200)
+        expectError(
+          yield* request("GET", `/v1/data/notes/${a1Id}`, { token: alice.accessToken }),
+          404,
+          "data/not-found"
+        )
+      })
+    )
+
+    it.effect("configured permissions replace the defaults; system tables are admin-only", () =>
+      Effect.gen(function* () {
+        const user = yield* signUp()
+        expectError(yield* request("GET", "/v1/data/locked"), 403, "data/permission-denied")
+        expect((yield* request("GET", "/v1/data/locked", { token: user.accessToken })).status).toBe(200)
+        expectError(
+          yield* request("POST", "/v1/data/locked", { token: user.accessToken, body: { a: 1 } }),
+          403,
+          "data/permission-denied"
+        )
+        const guestWrite = yield* request("POST", "/v1/data/inbox", { body: { msg: "hi" } })
+        expect(guestWrite.status).toBe(201)
+        expect(get(guestWrite.data, "createdBy")).toBe("")
+        expectError(yield* request("GET", "/v1/data/inbox"), 403, "data/permission-denied")
+
+        expectError(
+          yield* request("GET", "/v1/data/_audit", { token: user.accessToken }),
+          403,
+          "data/system-table-access"
+        )
+        expectError(yield* request("POST", "/v1/data/_audit", { body: { a: 1 } }), 403, "data/system-table-access")
+        expect((yield* request("POST", "/v1/data/_audit", { key: "sk", body: { a: 1 } })).status).toBe(201)
+        expect((yield* request("GET", "/v1/_audit", { key: "sk" })).status).toBe(200)
+      })
+    )
+
+    it.effect("an invalid or revoked token is 401, never downgraded to guest", () =>
+      Effect.gen(function* () {
+        const user = yield* signUp()
+        const forged = `${user.accessToken.slice(0, -4)}AAAA`
+        expect((yield* request("GET", "/v1/data/posts", { token: forged })).status).toBe(401)
+        const signedOut = yield* request("POST", "/v1/auth/signout", { token: user.accessToken })
+        expect(signedOut.status).toBe(200)
+        expect((yield* request("GET", "/v1/data/posts", { token: user.accessToken })).status).toBe(401)
+      })
+    )
+
+    it.effect("spec: authentication required; admin or a group with read; openapi: authenticated", () =>
+      Effect.gen(function* () {
+        const user = yield* signUp()
+        expect((yield* request("GET", "/v1/data/posts/spec")).status).toBe(401)
+        expect((yield* request("GET", "/v1/data/posts/openapi")).status).toBe(401)
+        expect((yield* request("GET", "/v1/data/posts/spec", { token: user.accessToken })).status).toBe(200)
+        expectError(
+          yield* request("GET", "/v1/data/inbox/spec", { token: user.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        expect((yield* request("GET", "/v1/data/inbox/spec", { key: "sk" })).status).toBe(200)
+        expect((yield* request("GET", "/v1/data/inbox/openapi", { token: user.accessToken })).status).toBe(200)
+        expectError(
+          yield* request("GET", "/v1/data/_audit/spec", { token: user.accessToken }),
+          403,
+          "data/system-table-access"
+        )
+        expectError(
+          yield* request("GET", "/v1/data/nope/spec", { token: user.accessToken }),
+          404,
+          "data/table-not-found"
+        )
       })
     )
   })
