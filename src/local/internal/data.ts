@@ -63,10 +63,22 @@ const tableName = (shorthand: boolean): Effect.Effect<string, K.ApiError, HttpRo
 
 const rowId = Effect.map(HttpRouter.params, (params) => params.id ?? "")
 
-const findRow = (table: Tables.TableState, id: string): Effect.Effect<Tables.Row, K.ApiError> => {
+const lookup = (table: Tables.TableState, id: string): Either.Either<Tables.Row, Tables.TableError> => {
   const row = Tables.isRowId(id) ? table.rows.get(id) : undefined
-  return row === undefined ? K.fail(404, "data/not-found", "Record not found") : Effect.succeed(row)
+  return row === undefined
+    ? Either.left(new Tables.TableError({ status: 404, code: "data/not-found", message: "Record not found" }))
+    : Either.right(row)
 }
+
+const findRow = (table: Tables.TableState, id: string): Effect.Effect<Tables.Row, K.ApiError> =>
+  orFail(lookup(table, id))
+
+// Writes below run as one synchronous step (unique check + write), so no other request interleaves.
+const commit = (table: Tables.TableState, row: Tables.Row): Either.Either<Tables.Row, Tables.TableError> =>
+  Either.map(Tables.checkUnique(table.config, table.rows.values(), row), () => {
+    table.rows.set(row.id, row)
+    return row
+  })
 
 const requestBody = Effect.flatMap(K.jsonBody("data/validation-error"), (json) =>
   json === undefined ? K.fail(400, "data/validation-error", "A JSON body is required") : Effect.succeed(json)
@@ -82,14 +94,15 @@ const create = (shorthand: boolean): Handler =>
     const input = yield* requestBody
     const nowMillis = yield* K.now
     const row = yield* orFail(
-      Tables.prepareCreate(table.config, input, {
-        id: Tables.newRowId(nowMillis),
-        createdBy: caller.userId ?? "",
-        now: K.iso(nowMillis)
-      })
+      Either.flatMap(
+        Tables.prepareCreate(table.config, input, {
+          id: Tables.newRowId(nowMillis),
+          createdBy: caller.userId ?? "",
+          now: K.iso(nowMillis)
+        }),
+        (r) => commit(table, r)
+      )
     )
-    yield* orFail(Tables.checkUnique(table.config, table.rows.values(), row))
-    table.rows.set(row.id, row)
     return yield* K.ok(row, 201)
   })
 
@@ -131,13 +144,15 @@ const update = (shorthand: boolean): Handler =>
     const id = yield* rowId
     yield* findRow(table, id)
     const input = yield* requestBody
-    const nowMillis = yield* K.now
+    const now = K.iso(yield* K.now)
     // Re-read after the body was awaited: another request may have changed or deleted the row meanwhile.
-    const current = yield* findRow(table, id)
-    yield* orFail(Tables.checkRowAccess(access, current, principal, "update"))
-    const next = yield* orFail(Tables.prepareUpdate(table.config, current, input, K.iso(nowMillis)))
-    yield* orFail(Tables.checkUnique(table.config, table.rows.values(), next))
-    table.rows.set(next.id, next)
+    const next = yield* orFail(
+      Either.flatMap(lookup(table, id), (current) =>
+        Either.flatMap(Tables.checkRowAccess(access, current, principal, "update"), () =>
+          Either.flatMap(Tables.prepareUpdate(table.config, current, input, now), (r) => commit(table, r))
+        )
+      )
+    )
     return yield* K.ok(next)
   })
 
@@ -148,9 +163,14 @@ const remove = (shorthand: boolean): Handler =>
     const table = yield* resolveTable(name, false)
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "delete", principal))
-    const row = yield* findRow(table, yield* rowId)
-    yield* orFail(Tables.checkRowAccess(access, row, principal, "delete"))
-    table.rows.delete(row.id)
+    const id = yield* rowId
+    yield* orFail(
+      Either.flatMap(lookup(table, id), (row) =>
+        Either.map(Tables.checkRowAccess(access, row, principal, "delete"), () => {
+          table.rows.delete(row.id)
+        })
+      )
+    )
     return yield* K.deleted()
   })
 
