@@ -305,6 +305,19 @@ layer(dataHarness({ tables }))("data routes", (it) => {
         expect(get(same.data, "title")).toBe("B")
       })
     )
+
+    it.effect("concurrent creates with the same unique value: exactly one wins", () =>
+      Effect.gen(function* () {
+        const replies = yield* Effect.forEach(
+          Array.from({ length: 20 }, (_, i) => i),
+          (i) => request("POST", "/v1/data/posts", { key: "sk", body: { title: `race ${i}`, slug: "race" } }),
+          { concurrency: "unbounded" }
+        )
+        const statuses = replies.map((r) => r.status).sort()
+        expect(statuses.filter((s) => s === 201)).toHaveLength(1)
+        expect(statuses.filter((s) => s === 409)).toHaveLength(19)
+      })
+    )
   })
 
   describe("list queries", () => {
@@ -742,18 +755,43 @@ layer(dataHarness({ devMode: true }))("devMode", (it) => {
   )
 })
 
-layer(dataHarness({ tables, envelope: "bare", deletes: "204" }))("compat flags", (it) => {
-  it.effect("envelope=bare and deletes=204 apply to data routes", () =>
-    Effect.gen(function* () {
-      const created = yield* request("POST", "/v1/data/posts", { key: "sk", body: { title: "bare" } })
-      expect(created.status).toBe(201)
-      expect(get(created.json, "title")).toBe("bare")
-      expect(get(created.json, "success")).toBeUndefined()
-      const listed = yield* request("GET", "/v1/data/posts", { key: "sk" })
-      expect(arr(listed.json, "items")).toHaveLength(1)
-      const removed = yield* request("DELETE", `/v1/data/posts/${str(created.json, "id")}`, { key: "sk" })
-      expect(removed.status).toBe(204)
-      expect(removed.text).toBe("")
-    })
-  )
-})
+layer(dataHarness({ tables, envelope: "bare", deletes: "204", errors: "nest", pagination: "union" }))(
+  "compat flags",
+  (it) => {
+    it.effect("envelope=bare and deletes=204 apply to data routes", () =>
+      Effect.gen(function* () {
+        const created = yield* request("POST", "/v1/data/posts", { key: "sk", body: { title: "bare" } })
+        expect(created.status).toBe(201)
+        expect(get(created.json, "title")).toBe("bare")
+        expect(get(created.json, "success")).toBeUndefined()
+        const listed = yield* request("GET", "/v1/data/posts", { key: "sk" })
+        expect(arr(listed.json, "items")).toHaveLength(1)
+        const removed = yield* request("DELETE", `/v1/data/posts/${str(created.json, "id")}`, { key: "sk" })
+        expect(removed.status).toBe(204)
+        expect(removed.text).toBe("")
+      })
+    )
+
+    it.effect("errors=nest renders UPPER_SNAKE codes; pagination=union adds hasNextPage/hasPrevPage", () =>
+      Effect.gen(function* () {
+        const missing = yield* request("GET", "/v1/data/nope", { key: "sk" })
+        expect(missing.json).toEqual({ statusCode: 404, error: "TABLE_NOT_FOUND", message: "Table 'nope' not found" })
+        const denied = yield* request("POST", "/v1/data/posts", { body: { title: "guest" } })
+        expect(get(denied.json, "error")).toBe("PERMISSION_DENIED")
+        const invalid = yield* request("GET", "/v1/data/posts", { key: "sk", query: { limit: "500" } })
+        expect(get(invalid.json, "error")).toBe("VALIDATION_ERROR")
+        const listed = yield* request("GET", "/v1/data/posts", { key: "sk", query: { limit: "1" } })
+        expect(get(listed.json, "pagination")).toEqual({
+          total: 0,
+          page: 1,
+          limit: 1,
+          totalPages: 0,
+          hasNext: false,
+          hasPrev: false,
+          hasNextPage: false,
+          hasPrevPage: false
+        })
+      })
+    )
+  }
+)
