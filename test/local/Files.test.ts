@@ -9,23 +9,35 @@ import { storageRouter } from "../../src/local/internal/storage.js"
 import { usersRouter } from "../../src/local/internal/users.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import type { Reply, TestUser } from "./utils.js"
-import { arr, errorCode, get, Harness, harnessLayer, request, signUp, str } from "./utils.js"
+import { arr, errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str } from "./utils.js"
 
 // Until LocalServer mounts the users/files/storage routers, serve them next to its router here.
 const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/files")
+const withMyRouters = (base: LocalServer.LocalServer): LocalServer.LocalServer => {
+  if (wired) return base
+  const router = HttpRouter.concatAll(LocalServer.router, usersRouter, filesRouter, storageRouter)
+  return { ...base, app: middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, base.local)) }
+}
 const testLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness, unknown> =>
   wired
     ? harnessLayer(options)
     : Layer.scoped(
         Harness,
         Effect.gen(function* () {
-          const base = yield* LocalServer.make(options)
-          const router = HttpRouter.concatAll(LocalServer.router, usersRouter, filesRouter, storageRouter)
-          const app = middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, base.local))
-          const server: LocalServer.LocalServer = { ...base, app }
+          const server = withMyRouters(yield* LocalServer.make(options))
           const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
           const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
           return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
+        })
+      )
+const inProcessTestLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness> =>
+  wired
+    ? inProcessLayer(options)
+    : Layer.effect(
+        Harness,
+        Effect.map(LocalServer.make(options), (base) => {
+          const server = withMyRouters(base)
+          return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server) }
         })
       )
 
@@ -517,6 +529,59 @@ layer(testLayer())("bkend-local /v1/files and storage (socket)", (it) => {
       )
       const h = yield* Harness
       expect(h.server.local.state.objects.has(key)).toBe(false)
+    })
+  )
+})
+
+layer(testLayer({ envelope: "bare", deletes: "204", pagination: "union", baseUrl: "http://files.example/" }))(
+  "bkend-local /v1/files with compat options (socket)",
+  (it) => {
+    it.effect("bare bodies, 204 deletes, union pagination, presigned URLs on options.baseUrl", () =>
+      Effect.gen(function* () {
+        const user = yield* signUp()
+        const h = yield* Harness
+        const pre = yield* post("/v1/files/presigned-url", user, { filename: "b.txt", contentType: "text/plain" })
+        expect(get(pre.json, "success")).toBeUndefined()
+        const url = str(pre.json, "url")
+        expect(url.startsWith("http://files.example/_storage/")).toBe(true)
+        const local = url.replace("http://files.example", h.url)
+        expect((yield* storagePut(local, "bare")).status).toBe(200)
+        const reg = yield* post("/v1/files", user, {
+          s3Key: str(pre.json, "key"),
+          originalName: "b.txt",
+          mimeType: "text/plain",
+          size: 4
+        })
+        expect(reg.status).toBe(201)
+        const id = str(reg.json, "id")
+        const list = yield* request("GET", "/v1/files", { token: user.accessToken })
+        expect(get(list.json, "pagination")).toEqual({
+          total: 1,
+          page: 1,
+          limit: 20,
+          totalPages: 1,
+          hasNext: false,
+          hasPrev: false,
+          hasNextPage: false,
+          hasPrevPage: false
+        })
+        const del = yield* request("DELETE", `/v1/files/${id}`, { token: user.accessToken })
+        expect(del.status).toBe(204)
+        expect(del.text).toBe("")
+      })
+    )
+  }
+)
+
+layer(inProcessTestLayer())("bkend-local /v1/files in-process", (it) => {
+  it.effect("presigned upload and download work without a socket", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const file = yield* uploadText(user, "mem.txt", "in memory")
+      const dl = yield* post(`/v1/files/${file.id}/download-url`, user, undefined)
+      const got = yield* storageGet(str(dl.data, "url"))
+      expect(got.status).toBe(200)
+      expect(got.text).toBe("in memory")
     })
   )
 })
