@@ -322,6 +322,13 @@ layer(testLayer())("bkend-local /v1/users (socket)", (it) => {
         400,
         "common/invalid-parameters"
       )
+      // another user's avatar key is refused
+      const b = yield* signUp()
+      expectError(
+        yield* as(b, "PATCH", `/v1/users/${b.userId}/avatar`, { body: { s3Key: key } }),
+        400,
+        "common/invalid-parameters"
+      )
       expectError(
         yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, {
           body: { filename: "me.svg", contentType: "image/svg+xml" }

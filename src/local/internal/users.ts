@@ -406,6 +406,12 @@ const saveAvatar = Effect.gen(function* () {
   if (typeof s3Key !== "string" || s3Key === "") return yield* K.fail(400, INVALID, "s3Key is required")
   const { state } = yield* K.Local
   if (!state.objects.has(s3Key)) return yield* K.fail(400, INVALID, "s3Key does not name an uploaded object")
+  // The image URL is served unsigned, so only avatar uploads of this user or public files qualify.
+  const isOwnAvatar = s3Key.startsWith(`${Storage.AVATAR_PREFIX}${user.id}/`)
+  const isPublicFile = [...state.files.values()].some((f) => f.s3Key === s3Key && f.visibility === "public")
+  if (!isOwnAvatar && !isPublicFile) {
+    return yield* K.fail(400, INVALID, "s3Key must come from this user's avatar upload URL or name a public file")
+  }
   const base = yield* K.publicBaseUrl
   user.image = `${base}${Storage.STORAGE_PATH}/${Storage.encodeKeyPath(s3Key)}`
   yield* touch(user)
