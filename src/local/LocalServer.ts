@@ -7,8 +7,12 @@ import { FetchHttpClient, HttpApp, HttpClient, HttpRouter, HttpServer, HttpServe
 import { Context, Data, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import { authRouter } from "./internal/auth.js"
+import { dataRouter } from "./internal/data.js"
+import { filesRouter } from "./internal/files.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
+import { storageRouter } from "./internal/storage.js"
+import { usersRouter } from "./internal/users.js"
 
 /**
  * @since 0.1.0
@@ -258,7 +262,15 @@ const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty
  * @since 0.1.0
  * @category routers
  */
-export const router: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.concatAll(authRouter, localRouter)
+export const router: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.concatAll(
+  authRouter,
+  usersRouter,
+  filesRouter,
+  storageRouter,
+  localRouter,
+  // last: its shorthand `/v1/:table` routes only get what the fixed prefixes above do not claim (I-45)
+  dataRouter
+)
 
 /**
  * Builds an in-memory server. Nothing listens: serve `app` yourself, or use `layerNode`, `toWebHandler`,
