@@ -584,4 +584,38 @@ layer(inProcessTestLayer())("bkend-local /v1/files in-process", (it) => {
       expect(got.text).toBe("in memory")
     })
   )
+
+  it.effect("a snapshot carries objects, files, uploads and the URL secret", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const file = yield* uploadText(user, "kept.txt", "survives")
+      const init = yield* post("/v1/files/multipart/init", user, {
+        filename: "p.bin",
+        contentType: "text/plain",
+        fileSize: 2
+      })
+      const key = str(init.data, "key")
+      const uploadId = str(init.data, "uploadId")
+      const pu = yield* post("/v1/files/multipart/presigned-url", user, { key, uploadId, partNumber: 1 })
+      const etag = (yield* storagePut(str(pu.data, "url"), "p1")).headers.get("etag")
+      const dl = yield* post(`/v1/files/${file.id}/download-url`, user, undefined)
+
+      const h = yield* Harness
+      const snapshot = yield* h.server.exportSnapshot
+      const copy = withMyRouters(yield* LocalServer.make())
+      yield* copy.importSnapshot(snapshot)
+      const fetchCopy = LocalServer.toWebHandler(copy)
+      const got = yield* Effect.promise(() => fetchCopy(new Request(str(dl.data, "url"))))
+      expect(got.status).toBe(200)
+      expect(yield* Effect.promise(() => got.text())).toBe("survives")
+      const done = yield* Effect.provideService(
+        post("/v1/files/multipart/complete", user, { key, uploadId, parts: [{ partNumber: 1, etag }] }),
+        Harness,
+        { ...h, server: copy, fetch: fetchCopy }
+      )
+      expect(done.status).toBe(200)
+      expect(copy.local.state.objects.get(key)?.bytes).toEqual(new TextEncoder().encode("p1"))
+      expect(copy.local.state.files.get(file.id)?.originalName).toBe("kept.txt")
+    })
+  )
 })
