@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Either, FastCheck } from "effect"
 import * as Tables from "../../src/local/internal/tables.js"
 
 const posts: Tables.TableConfig = {
@@ -543,4 +543,77 @@ describe("ids and spec", () => {
     expect(s.permissions.user).toEqual({ create: true, read: true, update: false, delete: false, list: true })
     expect(s.permissions.self).toEqual({ read: false, update: false, delete: false, list: false })
   })
+})
+
+describe("robustness", () => {
+  const rows = seed()
+  const scalar = FastCheck.oneof(
+    FastCheck.string({ maxLength: 8 }),
+    FastCheck.integer(),
+    FastCheck.double({ noNaN: true }),
+    FastCheck.boolean(),
+    FastCheck.constant(null)
+  )
+  const operatorObject = FastCheck.dictionary(
+    FastCheck.constantFrom(...Tables.operators, "$foo", "$where"),
+    FastCheck.oneof(scalar, FastCheck.array(scalar, { maxLength: 3 }), FastCheck.string({ maxLength: 12 }))
+  )
+  const filterObject = FastCheck.dictionary(
+    FastCheck.constantFrom("title", "views", "score", "published", "tags", "publishedAt", "createdBy", "nope"),
+    FastCheck.oneof(scalar, operatorObject)
+  )
+
+  it.prop(
+    "any filter object parses to a filter or a 400, and evaluation never throws",
+    [filterObject, filterObject],
+    ([and, or]) => {
+      const parsed = Tables.parseListQuery(posts, { andFilters: JSON.stringify(and), orFilters: JSON.stringify(or) })
+      if (Either.isLeft(parsed)) {
+        expect(parsed.left.status).toBe(400)
+        expect(parsed.left.code).toBe("data/validation-error")
+        return
+      }
+      const result = Tables.runQuery(rows, parsed.right, undefined)
+      if (Either.isRight(result)) expect(result.right.items.length).toBeLessThanOrEqual(rows.length)
+      else expect(result.left.status).toBe(400)
+    }
+  )
+
+  it.prop(
+    "arbitrary query strings never throw",
+    [FastCheck.dictionary(FastCheck.string(), FastCheck.string())],
+    ([params]) => {
+      const parsed = Tables.parseListQuery(posts, params)
+      if (Either.isLeft(parsed)) expect(parsed.left.status).toBe(400)
+      else expect(parsed.right.limit).toBeGreaterThanOrEqual(1)
+    }
+  )
+
+  it.prop(
+    "arbitrary regex sources are rejected or evaluated within the budget",
+    [FastCheck.string({ maxLength: 40 })],
+    ([source]) => {
+      const parsed = Tables.parseListQuery(posts, { andFilters: JSON.stringify({ title: { $regex: source } }) })
+      const outcome = Either.flatMap(parsed, (q) => Tables.runQuery(rows, q, undefined))
+      if (Either.isLeft(outcome)) expect(outcome.left.code).toBe("data/validation-error")
+      else expect(outcome.right.total).toBeLessThanOrEqual(rows.length)
+    }
+  )
+
+  it.prop(
+    "$eq / $ne partition the rows; $in / $nin too",
+    [scalar, FastCheck.array(scalar, { maxLength: 4 })],
+    ([v, vs]) => {
+      const count = (filter: unknown) =>
+        right(
+          Tables.runQuery(
+            rows,
+            right(Tables.parseListQuery(posts, { andFilters: JSON.stringify(filter), limit: "100" })),
+            undefined
+          )
+        ).total
+      expect(count({ views: { $eq: v } }) + count({ views: { $ne: v } })).toBe(rows.length)
+      expect(count({ title: { $in: vs } }) + count({ title: { $nin: vs } })).toBe(rows.length)
+    }
+  )
 })
