@@ -90,21 +90,23 @@ const optionalEnum = <T extends string>(
 }
 
 /**
- * Why a client-supplied file name is unacceptable, if it is.
+ * Why a client-supplied file name is unacceptable, if it is. Upload file names (F1/F2) may not contain slashes;
+ * `originalName` on metadata (F6/F9) may, since it is only a label.
  *
  * @since 0.1.0
  * @category validation
  */
-export const fileNameProblem = (name: string): string | undefined => {
-  if (name.trim() === "") return "filename must not be empty"
-  if (name.length > MAX_NAME) return `filename must be at most ${MAX_NAME} characters`
+export const fileNameProblem = (name: string, allowSlashes = false): string | undefined => {
+  if (name.trim() === "") return "file name must not be empty"
+  if (name.length > MAX_NAME) return `file name must be at most ${MAX_NAME} characters`
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[/\\\u0000-\u001f]/.test(name)) return "filename must not contain slashes or control characters"
+  if (/[\u0000-\u001f\u007f]/.test(name)) return "file name must not contain control characters"
+  if (!allowSlashes && /[/\\]/.test(name)) return "file name must not contain slashes"
   return undefined
 }
 
-const checkFileName = (name: string) => {
-  const problem = fileNameProblem(name)
+const checkFileName = (name: string, allowSlashes = false) => {
+  const problem = fileNameProblem(name, allowSlashes)
   return problem === undefined ? Effect.void : K.fail(400, "file/invalid-name", problem)
 }
 
@@ -406,7 +408,7 @@ const register = Effect.gen(function* () {
   if (originalName.length > MAX_NAME) {
     return yield* K.fail(400, "file/original-name-too-long", `originalName is longer than ${MAX_NAME}`)
   }
-  yield* checkFileName(originalName)
+  yield* checkFileName(originalName, true)
   const mimeType = yield* requiredString(body, "mimeType")
   if (mimeType.length > MAX_MIME)
     return yield* K.fail(400, "file/mime-type-too-long", `mimeType is longer than ${MAX_MIME}`)
@@ -501,7 +503,7 @@ const updateFile = Effect.gen(function* () {
   const name = body.originalName
   if (name !== undefined) {
     if (typeof name !== "string") return yield* K.fail(400, "file/invalid-name", "originalName must be a string")
-    yield* checkFileName(name)
+    yield* checkFileName(name, true)
   }
   const visibility = yield* optionalEnum(body, "visibility", VISIBILITIES)
   const patch = body.metadata === undefined ? undefined : yield* checkMetadata(body.metadata, true)
