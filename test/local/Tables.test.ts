@@ -617,3 +617,30 @@ describe("robustness", () => {
     }
   )
 })
+
+describe("config checks", () => {
+  it("a good config has no problems; bad names, patterns and bounds are reported", () => {
+    expect(Tables.tableConfigProblems(posts)).toEqual([])
+    expect(
+      Tables.tableConfigProblems({
+        name: "bad/name",
+        columns: {
+          id: "string",
+          "a.b": "string",
+          p: { type: "string", pattern: "(" },
+          i: { type: "string", items: "string" },
+          r: { type: "int", minimum: 5, maximum: 1 },
+          l: { type: "string", minLength: 5, maxLength: 1 }
+        }
+      })
+    ).toEqual([
+      "invalid table name 'bad/name'",
+      "invalid column name 'bad/name.id'",
+      "invalid column name 'bad/name.a.b'",
+      "invalid pattern on 'bad/name.p'",
+      "'items' on non-array column 'bad/name.i'",
+      "minimum > maximum on 'bad/name.r'",
+      "minLength > maxLength on 'bad/name.l'"
+    ])
+  })
+})

@@ -216,6 +216,38 @@ export const validateTableName = (name: string): Either.Either<string, TableErro
  */
 export const isSystemTable = (name: string): boolean => name.startsWith("_")
 
+/**
+ * Checks a declared table before the server starts: a valid name, valid column names, compilable patterns,
+ * `items` only on arrays, non-inverted bounds. Returns the problems found (empty when the config is usable).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const tableConfigProblems = (config: TableConfig): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  if (Either.isLeft(validateTableName(config.name))) problems.push(`invalid table name '${config.name}'`)
+  for (const [field, column] of Object.entries(config.columns ?? {})) {
+    const c: ColumnConfig = typeof column === "string" ? { type: column } : column
+    const where = `${config.name}.${field}`
+    if (badFieldName(field) || isSystemField(field)) problems.push(`invalid column name '${where}'`)
+    if (c.pattern !== undefined) {
+      try {
+        new RegExp(c.pattern)
+      } catch {
+        problems.push(`invalid pattern on '${where}'`)
+      }
+    }
+    if (c.items !== undefined && c.type !== "array") problems.push(`'items' on non-array column '${where}'`)
+    if (c.minimum !== undefined && c.maximum !== undefined && c.minimum > c.maximum) {
+      problems.push(`minimum > maximum on '${where}'`)
+    }
+    if (c.minLength !== undefined && c.maxLength !== undefined && c.minLength > c.maxLength) {
+      problems.push(`minLength > maxLength on '${where}'`)
+    }
+  }
+  return problems
+}
+
 interface Normalized {
   readonly columns: ReadonlyMap<string, ColumnConfig>
   readonly patterns: ReadonlyMap<string, RegExp>
