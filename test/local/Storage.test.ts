@@ -156,6 +156,22 @@ describe("object store and multipart", () => {
     expect(done._tag === "Completed" && text(done.object.bytes)).toBe("one")
   })
 
+  it.prop(
+    "complete assembles any upload order in partNumber order",
+    [FastCheck.array(FastCheck.string(), { minLength: 1, maxLength: 8 }), FastCheck.nat()],
+    ([chunks, seed]) => {
+      const state = makeStorageState()
+      initMultipart(state, { uploadId: "u", key: "k", contentType: undefined, ownerId: undefined, now: 0 })
+      const order = chunks.map((_, i) => i).sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13) || a - b)
+      const parts = order.map((i) => ({
+        partNumber: i + 1,
+        etag: putPart(state, "k", "u", i + 1, bytes(chunks[i] ?? "")) ?? ""
+      }))
+      const done = completeMultipart(state, "k", "u", parts, 1)
+      expect(done._tag === "Completed" && text(done.object.bytes)).toBe(chunks.join(""))
+    }
+  )
+
   it("abort discards the upload", () => {
     const state = makeStorageState()
     initMultipart(state, { uploadId: "u", key: "k", contentType: undefined, ownerId: undefined, now: 0 })
