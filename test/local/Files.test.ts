@@ -1,45 +1,9 @@
 import { createHash } from "node:crypto"
-import { HttpRouter } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
-import { Chunk, Effect, Layer, TestClock } from "effect"
-import { filesRouter } from "../../src/local/internal/files.js"
-import * as K from "../../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../../src/local/internal/middleware.js"
-import { storageRouter } from "../../src/local/internal/storage.js"
-import { usersRouter } from "../../src/local/internal/users.js"
+import { Effect, TestClock } from "effect"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import type { Reply, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str } from "./utils.js"
-
-// Until LocalServer mounts the users/files/storage routers, serve them next to its router here.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/files")
-const withMyRouters = (base: LocalServer.LocalServer): LocalServer.LocalServer => {
-  if (wired) return base
-  const router = HttpRouter.concatAll(LocalServer.router, usersRouter, filesRouter, storageRouter)
-  return { ...base, app: middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, base.local)) }
-}
-const testLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness, unknown> =>
-  wired
-    ? harnessLayer(options)
-    : Layer.scoped(
-        Harness,
-        Effect.gen(function* () {
-          const server = withMyRouters(yield* LocalServer.make(options))
-          const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-          const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-          return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
-        })
-      )
-const inProcessTestLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness> =>
-  wired
-    ? inProcessLayer(options)
-    : Layer.effect(
-        Harness,
-        Effect.map(LocalServer.make(options), (base) => {
-          const server = withMyRouters(base)
-          return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server) }
-        })
-      )
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 const md5Etag = (s: string | Uint8Array) => `"${createHash("md5").update(s).digest("hex")}"`
@@ -83,7 +47,7 @@ const uploadText = (user: TestUser, name: string, content: string, extra: Record
     return { id: str(reg.data, "id"), key }
   })
 
-layer(testLayer())("bkend-local /v1/files and storage (socket)", (it) => {
+layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
   it.effect("every files route requires a JWT (401 common/authentication-required)", () =>
     Effect.gen(function* () {
       const routes: ReadonlyArray<readonly [string, string]> = [
@@ -535,7 +499,7 @@ layer(testLayer())("bkend-local /v1/files and storage (socket)", (it) => {
   )
 })
 
-layer(testLayer({ envelope: "bare", deletes: "204", pagination: "union", baseUrl: "http://files.example/" }))(
+layer(harnessLayer({ envelope: "bare", deletes: "204", pagination: "union", baseUrl: "http://files.example/" }))(
   "bkend-local /v1/files with compat options (socket)",
   (it) => {
     it.effect("bare bodies, 204 deletes, union pagination, presigned URLs on options.baseUrl", () =>
@@ -575,7 +539,7 @@ layer(testLayer({ envelope: "bare", deletes: "204", pagination: "union", baseUrl
   }
 )
 
-layer(inProcessTestLayer())("bkend-local /v1/files in-process", (it) => {
+layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
   it.effect("presigned upload and download work without a socket", () =>
     Effect.gen(function* () {
       const user = yield* signUp()
@@ -604,7 +568,7 @@ layer(inProcessTestLayer())("bkend-local /v1/files in-process", (it) => {
 
       const h = yield* Harness
       const snapshot = yield* h.server.exportSnapshot
-      const copy = withMyRouters(yield* LocalServer.make())
+      const copy = yield* LocalServer.make()
       yield* copy.importSnapshot(snapshot)
       const fetchCopy = LocalServer.toWebHandler(copy)
       const got = yield* Effect.promise(() => fetchCopy(new Request(str(dl.data, "url"))))

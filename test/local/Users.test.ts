@@ -1,32 +1,7 @@
-import { HttpRouter } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
-import { Chunk, Effect, Layer } from "effect"
-import { filesRouter } from "../../src/local/internal/files.js"
-import * as K from "../../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../../src/local/internal/middleware.js"
-import { storageRouter } from "../../src/local/internal/storage.js"
-import { usersRouter } from "../../src/local/internal/users.js"
-import * as LocalServer from "../../src/local/LocalServer.js"
+import { Effect } from "effect"
 import type { Reply, RequestOptions, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, request, signUp, signUpAdmin, str, uniqueEmail } from "./utils.js"
-
-// Until LocalServer mounts the users/files/storage routers, serve them next to its router here.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/users")
-const testLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness, unknown> =>
-  wired
-    ? harnessLayer(options)
-    : Layer.scoped(
-        Harness,
-        Effect.gen(function* () {
-          const base = yield* LocalServer.make(options)
-          const router = HttpRouter.concatAll(LocalServer.router, usersRouter, filesRouter, storageRouter)
-          const app = middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, base.local))
-          const server: LocalServer.LocalServer = { ...base, app }
-          const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-          const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-          return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
-        })
-      )
 
 const expectError = (res: Reply, status: number, code: string) => {
   expect({ status: res.status, code: errorCode(res) }).toEqual({ status, code })
@@ -54,7 +29,7 @@ const SUB_ROUTES: ReadonlyArray<readonly [string, string, unknown]> = [
   ["PATCH", "public-settings", { isPublic: true }]
 ]
 
-layer(testLayer())("bkend-local /v1/users (socket)", (it) => {
+layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
   it.effect("no token → 401 user/unauthorized on every route", () =>
     Effect.gen(function* () {
       const a = yield* signUp()
