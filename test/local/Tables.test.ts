@@ -644,3 +644,60 @@ describe("config checks", () => {
     ])
   })
 })
+
+describe("expression permissions (§10.4)", () => {
+  const admin: Tables.Principal = { role: "admin", userId: "a" }
+  const user: Tables.Principal = { role: "user", userId: "u1" }
+  const guest: Tables.Principal = { role: "guest", userId: undefined }
+
+  it("terms, | and & (& binds tighter), symbolic self", () => {
+    const cases: ReadonlyArray<readonly [string, Tables.Principal, Tables.Operation, string]> = [
+      ["public", guest, "read", "all"],
+      ["guest", user, "update", "all"],
+      ["user", guest, "read", "none"],
+      ["user", user, "read", "all"],
+      ["admin", user, "read", "none"],
+      ["self", user, "read", "self"],
+      ["self", guest, "read", "none"],
+      ["self", user, "create", "all"],
+      ["admin | self", user, "delete", "self"],
+      ["user & self", user, "update", "self"],
+      ["user & self | public", guest, "read", "all"],
+      ["self | user", user, "read", "all"],
+      ["role:editor | role:*", user, "read", "none"],
+      ["admin & user", user, "read", "none"]
+    ]
+    for (const [expression, principal, op, expected] of cases) {
+      expect([expression, Tables.evaluateExpression(expression, principal, op)]).toEqual([expression, expected])
+    }
+  })
+
+  it("expressions take priority over boolean permissions; list falls back to read; admin always allowed", () => {
+    const t: Tables.TableConfig = {
+      name: "t",
+      permissions: { guest: { read: true, list: true } },
+      expressionPermissions: { read: "user & self", create: "user", delete: "admin" }
+    }
+    expect(left(Tables.authorize(t, "read", guest)).code).toBe("data/permission-denied")
+    expect(right(Tables.authorize(t, "read", user))).toBe("self")
+    expect(right(Tables.authorize(t, "list", user))).toBe("self")
+    expect(right(Tables.authorize(t, "create", user))).toBe("all")
+    expect(left(Tables.authorize(t, "delete", user)).status).toBe(403)
+    expect(right(Tables.authorize(t, "delete", { role: "admin", userId: undefined }))).toBe("all")
+    // no expression for update: the boolean model applies (configured object without user.update)
+    expect(left(Tables.authorize(t, "update", user)).code).toBe("data/permission-denied")
+    expect(right(Tables.authorize(t, "read", admin))).toBe("all")
+  })
+
+  it("a system table with expressions is no longer admin-only; bad terms are reported", () => {
+    const sys: Tables.TableConfig = { name: "_log", expressionPermissions: { read: "user" } }
+    expect(right(Tables.authorize(sys, "read", user))).toBe("all")
+    expect(Tables.expressionProblems("user | sel f & admin")).toEqual(["unknown term 'sel f'"])
+    expect(Tables.tableConfigProblems({ name: "x", expressionPermissions: { read: "everyone" } })).toEqual([
+      "expressionPermissions.read: unknown term 'everyone'"
+    ])
+    expect(Tables.spec({ name: "x", expressionPermissions: { read: "public" } }).expressionPermissions).toEqual({
+      read: "public"
+    })
+  })
+})

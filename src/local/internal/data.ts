@@ -188,7 +188,7 @@ const tableOpenapi = (shorthand: boolean): Handler =>
     const name = yield* tableName(shorthand)
     const caller = yield* K.requireUser("data")
     const table = yield* resolveTable(name, false)
-    if (caller.role !== "admin" && Tables.isSystemTable(name) && table.config.permissions === undefined) {
+    if (caller.role !== "admin" && Tables.isSystemTable(name) && !Tables.hasConfiguredPermissions(table.config)) {
       return yield* K.fail(403, "data/system-table-access", `Access to system table '${name}' is restricted to admin`)
     }
     return yield* K.ok(openapi(table.config))

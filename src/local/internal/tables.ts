@@ -119,7 +119,8 @@ export interface IndexConfig extends Schema.Schema.Type<typeof IndexConfig> {}
 /**
  * A declared table. Without `columns` the table is schemaless (any field accepted); with `columns`, unknown fields
  * are rejected with 400 `data/validation-error` unless `additionalFields` is `true`. Without `permissions` the
- * CONTRACT §10.2 defaults apply. Decodable from JSON (the CLI's `--config`).
+ * CONTRACT §10.2 defaults apply; `expressionPermissions` (§10.4) take priority per operation when present.
+ * Decodable from JSON (the CLI's `--config`).
  *
  * @since 0.1.0
  * @category schemas
@@ -129,6 +130,15 @@ export const TableConfig = Schema.Struct({
   columns: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(ColumnType, ColumnConfig) })),
   permissions: Schema.optional(TablePermissions),
   indexes: Schema.optional(Schema.Array(IndexConfig)),
+  expressionPermissions: Schema.optional(
+    Schema.Struct({
+      create: Schema.optional(Schema.String),
+      read: Schema.optional(Schema.String),
+      update: Schema.optional(Schema.String),
+      delete: Schema.optional(Schema.String),
+      list: Schema.optional(Schema.String)
+    })
+  ),
   additionalFields: Schema.optional(Schema.Boolean),
   description: Schema.optional(Schema.String)
 })
@@ -226,6 +236,10 @@ export const isSystemTable = (name: string): boolean => name.startsWith("_")
 export const tableConfigProblems = (config: TableConfig): ReadonlyArray<string> => {
   const problems: Array<string> = []
   if (Either.isLeft(validateTableName(config.name))) problems.push(`invalid table name '${config.name}'`)
+  for (const [op, expression] of Object.entries(config.expressionPermissions ?? {})) {
+    if (expression === undefined) continue
+    for (const p of expressionProblems(expression)) problems.push(`expressionPermissions.${op}: ${p}`)
+  }
   for (const [field, column] of Object.entries(config.columns ?? {})) {
     const c: ColumnConfig = typeof column === "string" ? { type: column } : column
     const where = `${config.name}.${field}`
@@ -387,6 +401,80 @@ export const effectivePermissions = (config: TableConfig): EffectivePermissions 
 }
 
 /**
+ * Whether a table has permissions of its own (boolean or expression); a system table without them is admin-only.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const hasConfiguredPermissions = (config: TableConfig): boolean =>
+  config.permissions !== undefined || config.expressionPermissions !== undefined
+
+const expressionFor = (config: TableConfig, op: Operation): string | undefined => {
+  const e = config.expressionPermissions
+  if (e === undefined) return undefined
+  return op === "list" ? (e.list ?? e.read) : e[op]
+}
+
+const EXPRESSION_TERM = /^(user|guest|admin|self|public|role:\*|role:[A-Za-z0-9_-]+)$/
+
+/**
+ * Problems in a permission expression (§10.4): terms `user`, `guest`, `admin`, `self`, `public`, `role:<name>`,
+ * `role:*`, joined by `|` and `&` (`&` binds tighter).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const expressionProblems = (expression: string): ReadonlyArray<string> =>
+  expression
+    .split("|")
+    .flatMap((clause) => clause.split("&"))
+    .map((term) => term.trim())
+    .filter((term) => !EXPRESSION_TERM.test(term))
+    .map((term) => `unknown term '${term.slice(0, 32)}'`)
+
+/**
+ * Evaluates an expression for a caller. `self` stays symbolic: the result is `all`, `self` (only the caller's rows)
+ * or `none`. `guest` and `public` hold for every caller, `user` for any authenticated one; the local server has no
+ * custom roles, so `role:…` never holds. For `create`, `self` holds for an authenticated caller (the new row is
+ * theirs).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const evaluateExpression = (expression: string, principal: Principal, op: Operation): Access | "none" => {
+  const term = (t: string): Access | "none" => {
+    switch (t) {
+      case "public":
+      case "guest":
+        return "all"
+      case "user":
+        return hasUserId(principal) || principal.role === "admin" ? "all" : "none"
+      case "admin":
+        return principal.role === "admin" ? "all" : "none"
+      case "self":
+        return hasUserId(principal) ? (op === "create" ? "all" : "self") : "none"
+      default:
+        return "none"
+    }
+  }
+  let best: Access | "none" = "none"
+  for (const clause of expression.split("|")) {
+    let verdict: Access | "none" = "all"
+    for (const t of clause.split("&")) {
+      const v = term(t.trim())
+      if (v === "none") {
+        verdict = "none"
+        break
+      }
+      if (v === "self") verdict = "self"
+    }
+    if (verdict === "all") return "all"
+    if (verdict === "self") best = "self"
+  }
+  return best
+}
+
+/**
  * The outcome of an allowed check: `all` rows, or only the caller's own rows (`self`).
  *
  * @since 0.1.0
@@ -411,8 +499,14 @@ export const authorize = (
   principal: Principal
 ): Either.Either<Access, TableError> => {
   if (principal.role === "admin") return Either.right("all")
-  if (isSystemTable(config.name) && config.permissions === undefined) {
+  if (isSystemTable(config.name) && !hasConfiguredPermissions(config)) {
     return denied("data/system-table-access", `Access to system table '${config.name}' is restricted to admin`)
+  }
+  const expression = expressionFor(config, op)
+  if (expression !== undefined) {
+    const verdict = evaluateExpression(expression, principal, op)
+    if (verdict !== "none") return Either.right(verdict)
+    return denied("data/permission-denied", `Permission denied: ${principal.role} may not ${op} on '${config.name}'`)
   }
   const perms = effectivePermissions(config)
   if (perms[principal.role][op]) return Either.right("all")
@@ -454,10 +548,15 @@ export const checkRowAccess = (
  */
 export const authorizeSpec = (config: TableConfig, principal: Principal): Either.Either<void, TableError> => {
   if (principal.role === "admin") return Either.void
-  if (isSystemTable(config.name) && config.permissions === undefined) {
+  if (isSystemTable(config.name) && !hasConfiguredPermissions(config)) {
     return denied("data/system-table-access", `Access to system table '${config.name}' is restricted to admin`)
   }
-  return effectivePermissions(config)[principal.role].read
+  const expression = expressionFor(config, "read")
+  const canRead =
+    expression !== undefined
+      ? evaluateExpression(expression, principal, "read") !== "none"
+      : effectivePermissions(config)[principal.role].read
+  return canRead
     ? Either.void
     : denied("data/permission-denied", `Permission denied: ${principal.role} may not read the spec of '${config.name}'`)
 }
@@ -1339,6 +1438,7 @@ export const spec = (config: TableConfig) => {
     tableName: config.name,
     schema: { bsonType: "object", required, properties },
     indexes,
-    permissions: effectivePermissions(config)
+    permissions: effectivePermissions(config),
+    ...(config.expressionPermissions !== undefined ? { expressionPermissions: config.expressionPermissions } : {})
   }
 }
