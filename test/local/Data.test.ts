@@ -73,7 +73,12 @@ const writeOnly: Tables.TableConfig = {
 
 const audit: Tables.TableConfig = { name: "_audit" }
 
-const tables = [posts, catalog, big, usersTable, notes, locked, writeOnly, audit]
+const diary: Tables.TableConfig = {
+  name: "diary",
+  expressionPermissions: { create: "user", read: "admin | self", update: "self", delete: "admin" }
+}
+
+const tables = [posts, catalog, big, usersTable, notes, locked, writeOnly, audit, diary]
 
 const catalogRows = [
   { name: "apple", price: 1.5, qty: 10, color: "red", tags: ["fruit"], active: true, releasedAt: "2025-01-01" },
@@ -597,6 +602,37 @@ layer(dataHarness({ tables }))("data routes", (it) => {
         expectError(yield* request("POST", "/v1/data/_audit", { body: { a: 1 } }), 403, "data/system-table-access")
         expect((yield* request("POST", "/v1/data/_audit", { key: "sk", body: { a: 1 } })).status).toBe(201)
         expect((yield* request("GET", "/v1/_audit", { key: "sk" })).status).toBe(200)
+      })
+    )
+
+    it.effect("expression permissions: self filters lists and guards rows", () =>
+      Effect.gen(function* () {
+        const alice = yield* signUp()
+        const bob = yield* signUp()
+        expectError(yield* request("POST", "/v1/data/diary", { body: { t: "g" } }), 403, "data/permission-denied")
+        const a = yield* request("POST", "/v1/data/diary", { token: alice.accessToken, body: { t: "a" } })
+        const b = yield* request("POST", "/v1/data/diary", { token: bob.accessToken, body: { t: "b" } })
+        expect([a.status, b.status]).toEqual([201, 201])
+        const ts = (res: Reply) => arr(res.data, "items").map((i) => get(i, "t"))
+        expect(ts(yield* request("GET", "/v1/data/diary", { token: alice.accessToken }))).toEqual(["a"])
+        expect(ts(yield* request("GET", "/v1/data/diary", { key: "sk", query: { sortDirection: "asc" } }))).toEqual([
+          "a",
+          "b"
+        ])
+        const aId = str(a.data, "id")
+        expectError(
+          yield* request("GET", `/v1/data/diary/${aId}`, { token: bob.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        const edited = yield* request("PATCH", `/v1/data/diary/${aId}`, { token: alice.accessToken, body: { t: "A" } })
+        expect(get(edited.data, "t")).toBe("A")
+        expectError(
+          yield* request("DELETE", `/v1/data/diary/${aId}`, { token: alice.accessToken }),
+          403,
+          "data/permission-denied"
+        )
+        expect((yield* request("DELETE", `/v1/data/diary/${aId}`, { key: "sk" })).status).toBe(200)
       })
     )
 
