@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Effect, FastCheck, TestClock } from "effect"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import type { Reply, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str } from "./utils.js"
@@ -69,6 +69,32 @@ layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
       }
       // sk_ alone is not a user for files (Ref: JWT required)
       expectError(yield* request("GET", "/v1/files", { key: "sk" }), 401, "common/authentication-required")
+    })
+  )
+
+  it.effect("arbitrary JSON bodies never produce a 5xx or a non-envelope error", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const file = yield* uploadText(user, "fuzz.txt", "f")
+      const routes: ReadonlyArray<readonly [string, string]> = [
+        ["POST", "/v1/files/presigned-url"],
+        ["POST", "/v1/files/multipart/init"],
+        ["POST", "/v1/files/multipart/presigned-url"],
+        ["POST", "/v1/files/multipart/complete"],
+        ["POST", "/v1/files/multipart/abort"],
+        ["POST", "/v1/files"],
+        ["PATCH", `/v1/files/${file.id}`]
+      ]
+      const bodies = FastCheck.sample(FastCheck.jsonValue(), { numRuns: 25, seed: 42 })
+      for (const [method, path] of routes) {
+        for (const body of bodies) {
+          const res = yield* request(method, path, { token: user.accessToken, rawBody: JSON.stringify(body) })
+          expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBeLessThan(500)
+          if (res.status >= 400) expect(typeof errorCode(res)).toBe("string")
+        }
+      }
+      const after = yield* request("GET", `/v1/files/${file.id}`, { token: user.accessToken })
+      expect(after.status).toBe(200)
     })
   )
 
@@ -570,7 +596,7 @@ layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
       const snapshot = yield* h.server.exportSnapshot
       const copy = yield* LocalServer.make()
       yield* copy.importSnapshot(snapshot)
-      const fetchCopy = LocalServer.toWebHandler(copy)
+      const fetchCopy = LocalServer.toWebHandler(copy, yield* Effect.runtime<never>())
       const got = yield* Effect.promise(() => fetchCopy(new Request(str(dl.data, "url"))))
       expect(got.status).toBe(200)
       expect(yield* Effect.promise(() => got.text())).toBe("survives")

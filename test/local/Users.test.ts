@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, FastCheck } from "effect"
 import type { Reply, RequestOptions, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, request, signUp, signUpAdmin, str, uniqueEmail } from "./utils.js"
 
@@ -47,6 +47,29 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         expectError(yield* request(method, path, method === "GET" ? {} : { body: {} }), 401, "user/unauthorized")
       }
       expectError(yield* request("GET", "/v1/users", { token: "not-a-jwt" }), 401, "user/unauthorized")
+    })
+  )
+
+  it.effect("arbitrary JSON bodies never produce a 5xx or a non-envelope error", () =>
+    Effect.gen(function* () {
+      const a = yield* signUp()
+      const bodies = FastCheck.sample(FastCheck.jsonValue(), { numRuns: 25, seed: 7 })
+      const routes = [
+        ["PATCH", `/v1/users/${a.userId}`],
+        ...SUB_ROUTES.filter(([m]) => m !== "GET" && m !== "DELETE").map(([m, p]) => [m, `/v1/users/${a.userId}/${p}`])
+      ]
+      for (const [method = "", path = ""] of routes) {
+        for (const body of bodies) {
+          const res = yield* as(a, method, path, { rawBody: JSON.stringify(body) })
+          expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBeLessThan(500)
+          if (res.status >= 400) expect(typeof errorCode(res)).toBe("string")
+        }
+      }
+      for (const body of bodies) {
+        const res = yield* sk("POST", "/v1/users", { rawBody: JSON.stringify(body) })
+        expect(res.status).toBeLessThan(500)
+      }
+      expect((yield* as(a, "GET", `/v1/users/${a.userId}/profile`)).status).toBe(200)
     })
   )
 
