@@ -13,6 +13,8 @@ export interface RoundResult {
   readonly rps: number
   readonly p50: number
   readonly p99: number
+  /** client-process CPU time (user + system) per completed request, in microseconds */
+  readonly cpuMicros: number
 }
 
 class Latencies {
@@ -44,10 +46,12 @@ export const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
 }
 
-const summarise = (lat: Latencies, errors: number, started: number): RoundResult => {
+const summarise = (lat: Latencies, errors: number, started: number, cpu: NodeJS.CpuUsage): RoundResult => {
   const seconds = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
   const sorted = lat.sorted()
   return {
+    cpuMicros: (used.user + used.system) / Math.max(1, lat.length),
     requests: lat.length,
     errors,
     seconds,
@@ -65,6 +69,7 @@ export const closedLoop = async (
 ): Promise<RoundResult> => {
   const lat = new Latencies()
   let errors = 0
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + durationMs
   const worker = async () => {
@@ -79,7 +84,7 @@ export const closedLoop = async (
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return summarise(lat, errors, started)
+  return summarise(lat, errors, started, cpu)
 }
 
 /** The same closed loop with `concurrency` fibers inside one Effect run (no per-request `runPromise`). */
@@ -91,6 +96,7 @@ export const closedLoopEffect = <A, E, R>(
   Effect.suspend(() => {
     const lat = new Latencies()
     let errors = 0
+    const cpu = process.cpuUsage()
     const started = performance.now()
     const deadline = started + durationMs
     const once = Effect.suspend(() => {
@@ -111,7 +117,7 @@ export const closedLoopEffect = <A, E, R>(
     return Effect.as(
       Effect.forEach(Array.from({ length: concurrency }), () => worker, { concurrency: "unbounded", discard: true }),
       undefined
-    ).pipe(Effect.map(() => summarise(lat, errors, started)))
+    ).pipe(Effect.map(() => summarise(lat, errors, started, cpu)))
   })
 
 /** Formats rows as an aligned plain-text table. */

@@ -28,7 +28,6 @@ import {
   isMain,
   median,
   type RoundResult,
-  ratio,
   startCannedServer,
   table
 } from "./lib.js"
@@ -230,8 +229,13 @@ export const run = async (): Promise<void> => {
           }
         }
         const med = (name: string, f: (r: RoundResult) => number) => median((results.get(name) ?? []).map(f))
-        const floor = med("undici.request", (r) => r.rps)
-        const helper = med("bkendFetch (seed helper)", (r) => r.rps)
+        // ratios are taken per round (the clients of one round ran back to back), then the median over rounds
+        const perRound = (name: string, base: string, f: (r: RoundResult) => number) => {
+          const a = results.get(name) ?? []
+          const b = results.get(base) ?? []
+          return median(a.flatMap((r, i) => (b[i] === undefined ? [] : [f(r) / f(b[i])])))
+        }
+        const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : "-")
         const rows = clients.map((c) => {
           const rps = results.get(c.name)?.map((r) => r.rps) ?? []
           const errors = (results.get(c.name) ?? []).reduce((n, r) => n + r.errors, 0)
@@ -247,20 +251,30 @@ export const run = async (): Promise<void> => {
               med(c.name, (r) => r.p99),
               2
             ),
-            ratio(
-              med(c.name, (r) => r.rps),
-              floor
-            ),
-            ratio(
-              med(c.name, (r) => r.rps),
-              helper
-            ),
+            fmt(med(c.name, (r) => r.cpuMicros)),
+            x(perRound(c.name, "undici.request", (r) => r.rps)),
+            x(perRound(c.name, "bkendFetch (seed helper)", (r) => r.rps)),
+            x(perRound(c.name, "bkendFetch (seed helper)", (r) => r.cpuMicros)),
             String(errors)
           ]
         })
         console.log(`### ${method} at concurrency ${concurrency}`)
         console.log(
-          table(["client", "req/s", "req/s range", "p50 ms", "p99 ms", "vs undici", "vs helper", "errors"], rows)
+          table(
+            [
+              "client",
+              "req/s",
+              "req/s range",
+              "p50 ms",
+              "p99 ms",
+              "CPU µs/req",
+              "req/s vs undici",
+              "req/s vs helper",
+              "CPU vs helper",
+              "errors"
+            ],
+            rows
+          )
         )
         console.log("")
       }
