@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { FetchHttpClient, HttpApp, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Effect, Layer, Runtime } from "effect"
 import { createServer } from "node:http"
 import { authRouter } from "./internal/auth.js"
 import { dataRouter } from "./internal/data.js"
@@ -329,12 +329,17 @@ export const layer = (options?: Partial<K.LocalOptions>): Layer.Layer<LocalServe
 
 /**
  * A Fetch-style handler running the server in-process. An injected "reset" fault rejects like a network error.
+ * Handlers run on `runtime` (default: the default runtime); pass `yield* Effect.runtime<never>()` to run them on
+ * the caller's services, e.g. a TestClock.
  *
  * @since 0.1.0
  * @category conversions
  */
-export const toWebHandler = (server: LocalServer): ((request: Request) => Promise<Response>) => {
-  const handler = HttpApp.toWebHandler(server.app)
+export const toWebHandler = (
+  server: LocalServer,
+  runtime: Runtime.Runtime<never> = Runtime.defaultRuntime
+): ((request: Request) => Promise<Response>) => {
+  const handler = HttpApp.toWebHandlerRuntime(runtime)(server.app)
   return async (request) => {
     const response = await handler(request)
     if (response.headers.has(RESET_MARKER)) throw new TypeError("fetch failed: connection reset (injected fault)")
@@ -352,21 +357,22 @@ export const inProcessBaseUrl = "http://bkend.local"
 
 /**
  * An `HttpClient` that dispatches every request to the server in-process (no socket). Requests need an absolute
- * URL (e.g. `inProcessBaseUrl`).
+ * URL (e.g. `inProcessBaseUrl`). The server's handlers run with the services of the fiber that builds the layer
+ * (so a TestClock there is the server's clock too).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.HttpClient> => {
-  const handler = toWebHandler(server)
-  const fetchImpl: typeof globalThis.fetch = (input, init) => handler(new Request(input, init))
-  return Layer.effect(
+export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.effect(
     HttpClient.HttpClient,
-    Effect.map(HttpClient.HttpClient, (client) =>
-      client.pipe(HttpClient.transformResponse(Effect.provideService(FetchHttpClient.Fetch, fetchImpl)))
-    )
+    Effect.gen(function* () {
+      const handler = toWebHandler(server, yield* Effect.runtime<never>())
+      const fetchImpl: typeof globalThis.fetch = (input, init) => handler(new Request(input, init))
+      const client = yield* HttpClient.HttpClient
+      return client.pipe(HttpClient.transformResponse(Effect.provideService(FetchHttpClient.Fetch, fetchImpl)))
+    })
   ).pipe(Layer.provide(FetchHttpClient.layer))
-}
 
 /**
  * Serves a server on a real socket with `@effect/platform-node` (loaded lazily, so the in-process path never
@@ -389,7 +395,7 @@ export const layerNodeServer = (
           )
         )
     )
-  ).pipe(Layer.map((ctx) => ctx))
+  )
 
 /**
  * Builds a server and serves it on a socket; provides both the `LocalServerTag` and the `HttpServer`.

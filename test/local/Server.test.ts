@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientRequest, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Chunk, Clock, Effect, Fiber, Option, TestClock } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -263,7 +263,32 @@ layer(
   )
 })
 
-layer(inProcessLayer({ faults: [{ route: "GET /v1/auth/me", kind: "reset", times: 1 }] }))("in-process", (it) => {
+layer(
+  inProcessLayer({
+    faults: [
+      { route: "GET /v1/auth/me", kind: "reset", times: 1 },
+      { route: "GET /v1/auth/sessions", kind: "delay", delayMillis: 5000, times: 1 }
+    ]
+  })
+)("in-process", (it) => {
+  it.effect("delay fault waits on the server's Clock (TestClock here), then answers normally", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(request("GET", "/v1/auth/sessions"))
+      // poll with real timers until the handler's sleep is registered on the TestClock
+      for (let i = 0; i < 200 && Chunk.isEmpty(yield* TestClock.sleeps()); i++) {
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+      }
+      const start = yield* Clock.currentTimeMillis
+      expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toEqual([start + 5000])
+      yield* TestClock.adjust("4999 millis")
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      yield* TestClock.adjust("1 millis")
+      const res = yield* Fiber.join(fiber)
+      expect([res.status, errorCode(res)]).toEqual([401, "auth/unauthorized"])
+    })
+  )
+
   it.effect("toWebHandler: a reset fault rejects like a network error", () =>
     Effect.gen(function* () {
       const reset = yield* Effect.either(request("GET", "/v1/auth/me"))

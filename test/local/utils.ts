@@ -57,11 +57,12 @@ export const harnessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer
 export const inProcessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness> =>
   Layer.effect(
     Harness,
-    Effect.map(LocalServer.make(options), (server) => ({
-      server,
-      url: LocalServer.inProcessBaseUrl,
-      fetch: LocalServer.toWebHandler(server)
-    }))
+    Effect.gen(function* () {
+      const server = yield* LocalServer.make(options)
+      // handlers run with this fiber's services: inside `layer(...)` that is the TestClock, as over the socket
+      const runtime = yield* Effect.runtime<never>()
+      return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server, runtime) }
+    })
   )
 
 /**
