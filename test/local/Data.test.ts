@@ -7,7 +7,19 @@ import * as K from "../../src/local/internal/kernel.js"
 import { handleErrors, middleware } from "../../src/local/internal/middleware.js"
 import * as Tables from "../../src/local/internal/tables.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
-import { arr, errorCode, get, Harness, harnessLayer, type Reply, request, signUp, signUpAdmin, str } from "./utils.js"
+import {
+  arr,
+  errorCode,
+  get,
+  Harness,
+  harnessLayer,
+  inProcessLayer,
+  type Reply,
+  request,
+  signUp,
+  signUpAdmin,
+  str
+} from "./utils.js"
 
 // Until LocalServer mounts the data router itself, serve it next to LocalServer's routes here.
 const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/data/:tableName")
@@ -25,6 +37,20 @@ const dataHarness = (options: Partial<K.LocalOptions>): Layer.Layer<Harness, unk
           const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
           const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
           return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
+        })
+      )
+
+const dataInProcess = (options: Partial<K.LocalOptions>): Layer.Layer<Harness> =>
+  wired
+    ? inProcessLayer(options)
+    : Layer.effect(
+        Harness,
+        Effect.map(LocalServer.make(options), (base) => {
+          const app = middleware(handleErrors(HttpRouter.concat(LocalServer.router, dataRouter))).pipe(
+            Effect.provideService(K.Local, base.local)
+          )
+          const server: LocalServer.LocalServer = { ...base, keys: base.local.state.keys, app }
+          return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server) }
         })
       )
 
@@ -848,3 +874,20 @@ layer(dataHarness({ tables, envelope: "bare", deletes: "204", errors: "nest", pa
     )
   }
 )
+
+layer(dataInProcess({ tables }))("in-process handler", (it) => {
+  it.effect("data routes work without a socket (filters, select, RLS)", () =>
+    Effect.gen(function* () {
+      for (const row of catalogRows) {
+        expect((yield* request("POST", "/v1/catalog", { key: "sk", body: row })).status).toBe(201)
+      }
+      const res = yield* request("GET", "/v1/data/catalog", {
+        key: "sk",
+        query: { andFilters: JSON.stringify({ price: { $gte: 2 } }), sortBy: "price", select: "name" }
+      })
+      expect(names(res)).toEqual(["Elderberry", "cherry", "date"])
+      expect(get(res.data, "pagination.total")).toBe(3)
+      expectError(yield* request("GET", "/v1/data/catalog"), 403, "data/permission-denied")
+    })
+  )
+})
