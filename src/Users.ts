@@ -1,0 +1,498 @@
+/**
+ * The bkend users API (`/v1/users/*`, CONTRACT §7): user management (list, create, get, update, delete, role),
+ * profile, avatar, preferences, notification settings, onboarding and public settings.
+ *
+ * Who may call what: listing and reading users needs any signed-in caller (non-admins see public fields only);
+ * a user's own record and sub-resources need that user or an admin; create, role and deleting others need an
+ * admin (an `sk_` key, or a signed-in user with the `admin` role).
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import type { Errors } from "./Auth.js"
+import { documented } from "./AuthSchema.js"
+import * as BkendClient from "./BkendClient.js"
+import * as Page from "./Page.js"
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Schemas
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Role = Schema.Literal("admin", "user", "guest")
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type Role = typeof Role.Type
+
+const optionalText = Schema.optional(Schema.NullOr(Schema.String))
+
+/**
+ * A linked account embedded in a user list item (`includeAccounts=true`).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const UserAccount = Schema.Struct({
+  provider: Schema.String,
+  email: optionalText,
+  connectedAt: optionalText,
+  linkedAt: optionalText
+})
+
+/**
+ * A user list item. Non-admin callers get public fields only (no `email`), so only `id` is guaranteed.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const UserSummary = Schema.Struct({
+  id: Schema.String,
+  role: Schema.optional(Schema.String),
+  name: optionalText,
+  nickname: optionalText,
+  email: optionalText,
+  image: optionalText,
+  createdAt: Schema.optional(Schema.String),
+  updatedAt: Schema.optional(Schema.String),
+  accounts: Schema.optional(Schema.Array(UserAccount))
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type UserSummary = typeof UserSummary.Type
+
+/**
+ * A user object (get, create, update, role). The self and admin views add `emailVerified`, `onboardingStatus`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const User = Schema.Struct({
+  ...UserSummary.fields,
+  emailVerified: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Boolean))),
+  onboardingStatus: optionalText
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type User = typeof User.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SocialLinks = Schema.Struct({
+  github: optionalText,
+  twitter: optionalText,
+  linkedin: optionalText
+})
+
+/**
+ * `GET /v1/users/:userId/profile` (plus `image`, which the example apps read, I-20).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Profile = Schema.Struct({
+  name: optionalText,
+  nickname: optionalText,
+  email: optionalText,
+  mobile: optionalText,
+  gender: optionalText,
+  bio: optionalText,
+  socialLinks: Schema.optional(Schema.NullOr(SocialLinks)),
+  image: optionalText
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type Profile = typeof Profile.Type
+
+const WireUploadUrl = Schema.Struct({
+  url: Schema.optional(Schema.String),
+  uploadUrl: Schema.optional(Schema.String),
+  key: Schema.String,
+  expiresAt: Schema.optional(Schema.String)
+})
+
+const UploadUrlType = Schema.Struct({
+  /** presigned storage URL: PUT the bytes there without bkend headers */
+  url: Schema.String,
+  /** storage key to save with `saveAvatar` */
+  key: Schema.String,
+  expiresAt: Schema.optional(Schema.String)
+})
+
+/**
+ * `POST /v1/users/:userId/avatar/upload-url`: `url ?? uploadUrl` (CONTRACT I-19).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AvatarUploadUrl = Schema.transformOrFail(WireUploadUrl, UploadUrlType, {
+  strict: true,
+  decode: (wire, _, ast) => {
+    const url = wire.url ?? wire.uploadUrl
+    return url === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, wire, "expected url or uploadUrl"))
+      : ParseResult.succeed({ url, key: wire.key, expiresAt: wire.expiresAt })
+  },
+  encode: (value) => ParseResult.succeed(value)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type AvatarUploadUrl = typeof AvatarUploadUrl.Type
+
+/**
+ * `PATCH /v1/users/:userId/avatar`: the new image URL (extra fields tolerated, I-19).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AvatarSaved = Schema.Struct({ image: Schema.NullOr(Schema.String) })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type AvatarSaved = typeof AvatarSaved.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Preferences = Schema.Struct({ locale: optionalText, timezone: optionalText, theme: optionalText })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type Preferences = typeof Preferences.Type
+
+const flag = Schema.optional(Schema.Boolean)
+
+/**
+ * Notification settings (defaults for a new user: service, push, email, securityAlerts on; the rest off).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Notifications = Schema.Struct({
+  service: flag,
+  marketing: flag,
+  push: flag,
+  email: flag,
+  sms: flag,
+  nightTime: flag,
+  securityAlerts: flag
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type Notifications = typeof Notifications.Type
+
+/**
+ * The onboarding record: undocumented, so an open record (bkend-local stores `{ status }` verbatim).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Onboarding = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type Onboarding = typeof Onboarding.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PublicSettings = Schema.Struct({ slug: optionalText, isPublic: flag })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export type PublicSettings = typeof PublicSettings.Type
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Service
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * Errors of calls on one user: bad input, not signed in, not allowed (another user's data, admin-only), no such
+ * user, or an id the SDK refused to put in the route.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type UserError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  readonly page?: number | undefined
+  /** 1–100, default 20 */
+  readonly limit?: number | undefined
+  /** matches name, nickname or e-mail */
+  readonly search?: string | undefined
+  readonly searchType?: "name" | "nickname" | "email" | undefined
+  readonly sortBy?: "createdAt" | "updatedAt" | "name" | "email" | "role" | undefined
+  readonly sortDirection?: "asc" | "desc" | undefined
+  readonly includeAccounts?: boolean | undefined
+}
+
+/**
+ * Fields to change; `null` clears a nullable field. `extra` is sent as-is (fields bkend may add, e.g. `image`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProfileUpdate {
+  readonly userId: string
+  readonly name?: string | undefined
+  readonly nickname?: string | null | undefined
+  /** E.164 */
+  readonly mobile?: string | null | undefined
+  readonly gender?: "none" | "male" | "female" | "etc" | null | undefined
+  readonly bio?: string | null | undefined
+  readonly socialLinks?:
+    | {
+        readonly github?: string | null | undefined
+        readonly twitter?: string | null | undefined
+        readonly linkedin?: string | null | undefined
+      }
+    | null
+    | undefined
+  readonly extra?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AvatarContentType = "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+
+interface UserId {
+  readonly userId: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** `GET /v1/users` */
+  readonly list: (options?: ListOptions) => Effect.Effect<Page.Page<UserSummary>, UserError>
+  /** `POST /v1/users` (admin) */
+  readonly create: (options: {
+    readonly name: string
+    readonly email: string
+    readonly role?: Role | undefined
+  }) => Effect.Effect<User, UserError | Errors<"Conflict">>
+  /** `GET /v1/users/:userId` */
+  readonly get: (options: UserId) => Effect.Effect<User, UserError>
+  /** `PATCH /v1/users/:userId` */
+  readonly update: (options: UserId & { readonly name?: string | undefined }) => Effect.Effect<User, UserError>
+  /** `DELETE /v1/users/:userId` (admin, or the user themself: soft delete, sessions ended) */
+  readonly delete: (options: UserId) => Effect.Effect<void, UserError>
+  /** `PATCH /v1/users/:userId/role` (admin) */
+  readonly setRole: (options: UserId & { readonly role: Role }) => Effect.Effect<User, UserError>
+  /** `GET /v1/users/:userId/profile` */
+  readonly getProfile: (options: UserId) => Effect.Effect<Profile, UserError>
+  /** `PATCH /v1/users/:userId/profile` */
+  readonly updateProfile: (options: ProfileUpdate) => Effect.Effect<Profile, UserError>
+  /** `POST /v1/users/:userId/avatar/upload-url`: a presigned URL for one image */
+  readonly createAvatarUploadUrl: (
+    options: UserId & { readonly filename: string; readonly contentType: AvatarContentType }
+  ) => Effect.Effect<AvatarUploadUrl, UserError>
+  /** `PATCH /v1/users/:userId/avatar` with the `key` of an uploaded image */
+  readonly saveAvatar: (options: UserId & { readonly s3Key: string }) => Effect.Effect<AvatarSaved, UserError>
+  /** `DELETE /v1/users/:userId/avatar` */
+  readonly deleteAvatar: (options: UserId) => Effect.Effect<void, UserError>
+  /**
+   * Upload URL → `PUT` of `data` to storage (no bkend headers, retried with the whole body) → save. Returns the new
+   * image URL.
+   */
+  readonly uploadAvatar: (
+    options: UserId & {
+      readonly data: Uint8Array
+      readonly filename: string
+      readonly contentType: AvatarContentType
+    }
+  ) => Effect.Effect<AvatarSaved, UserError>
+  /** `GET /v1/users/:userId/preferences` */
+  readonly getPreferences: (options: UserId) => Effect.Effect<Preferences, UserError>
+  /** `PATCH /v1/users/:userId/preferences` */
+  readonly updatePreferences: (
+    options: UserId & {
+      readonly locale?: string | null | undefined
+      readonly timezone?: string | null | undefined
+      readonly theme?: "light" | "dark" | "system" | null | undefined
+    }
+  ) => Effect.Effect<Preferences, UserError>
+  /** `GET /v1/users/:userId/notifications` */
+  readonly getNotifications: (options: UserId) => Effect.Effect<Notifications, UserError>
+  /** `PATCH /v1/users/:userId/notifications` */
+  readonly updateNotifications: (
+    options: UserId & { readonly [K in keyof Notifications]?: boolean | undefined }
+  ) => Effect.Effect<Notifications, UserError>
+  /** `GET /v1/users/:userId/onboarding` */
+  readonly getOnboarding: (options: UserId) => Effect.Effect<Onboarding, UserError>
+  /** `PATCH /v1/users/:userId/onboarding` with an open record, e.g. `{ status: "completed" }` */
+  readonly updateOnboarding: (
+    options: UserId & { readonly onboarding: Readonly<Record<string, unknown>> }
+  ) => Effect.Effect<Onboarding, UserError>
+  /** `GET /v1/users/:userId/public-settings` */
+  readonly getPublicSettings: (options: UserId) => Effect.Effect<PublicSettings, UserError>
+  /** `PATCH /v1/users/:userId/public-settings` */
+  readonly updatePublicSettings: (
+    options: UserId & { readonly slug?: string | null | undefined; readonly isPublic?: boolean | undefined }
+  ) => Effect.Effect<PublicSettings, UserError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Users extends Context.Tag("bkend-effect/Users")<Users, Service>() {}
+
+const userErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effect.gen(function* () {
+  const client = yield* BkendClient.BkendClient
+
+  const call = <A, I>(
+    span: string,
+    request: {
+      readonly method: BkendClient.Method
+      readonly route: `/v1/users${string}`
+      readonly userId?: string
+      readonly query?: Readonly<Record<string, BkendClient.QueryValue>>
+      readonly body?: unknown
+      readonly response: Schema.Schema<A, I>
+    }
+  ) => {
+    const { userId, ...rest } = request
+    // admin calls with an sk_ key carry no session, so the bearer token is sent only when there is one
+    return client
+      .request({ ...rest, ...(userId === undefined ? {} : { params: { userId } }), auth: "optional" })
+      .pipe(userErrors, Effect.withSpan(span))
+  }
+
+  const byId =
+    <A, I>(
+      span: string,
+      method: BkendClient.Method,
+      route: `/v1/users/:userId${string}`,
+      response: Schema.Schema<A, I>
+    ) =>
+    (userId: string, body?: unknown) =>
+      call(span, { method, route, userId, response, ...(body === undefined ? {} : { body }) })
+
+  const createAvatarUploadUrl: Service["createAvatarUploadUrl"] = (o) =>
+    byId(
+      "Users.createAvatarUploadUrl",
+      "POST",
+      "/v1/users/:userId/avatar/upload-url",
+      AvatarUploadUrl
+    )(o.userId, {
+      filename: o.filename,
+      contentType: o.contentType
+    })
+
+  const saveAvatar: Service["saveAvatar"] = (o) =>
+    byId("Users.saveAvatar", "PATCH", "/v1/users/:userId/avatar", AvatarSaved)(o.userId, { s3Key: o.s3Key })
+
+  return Users.of({
+    list: (o = {}) =>
+      call("Users.list", {
+        method: "GET",
+        route: "/v1/users",
+        query: {
+          page: o.page,
+          limit: o.limit,
+          search: o.search,
+          searchType: o.searchType,
+          sortBy: o.sortBy,
+          sortDirection: o.sortDirection,
+          includeAccounts: o.includeAccounts
+        },
+        response: Page.schema(UserSummary, { page: o.page, limit: o.limit })
+      }),
+    create: (o) =>
+      client
+        .request({
+          method: "POST",
+          route: "/v1/users",
+          body: { name: o.name, email: o.email, role: o.role },
+          auth: "optional",
+          response: User
+        })
+        .pipe(
+          documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict"),
+          Effect.withSpan("Users.create")
+        ),
+    get: (o) => byId("Users.get", "GET", "/v1/users/:userId", User)(o.userId),
+    update: (o) => byId("Users.update", "PATCH", "/v1/users/:userId", User)(o.userId, { name: o.name }),
+    delete: (o) => byId("Users.delete", "DELETE", "/v1/users/:userId", Schema.Void)(o.userId),
+    setRole: (o) => byId("Users.setRole", "PATCH", "/v1/users/:userId/role", User)(o.userId, { role: o.role }),
+    getProfile: (o) => byId("Users.getProfile", "GET", "/v1/users/:userId/profile", Profile)(o.userId),
+    updateProfile: ({ userId, extra, ...fields }) =>
+      byId("Users.updateProfile", "PATCH", "/v1/users/:userId/profile", Profile)(userId, { ...extra, ...fields }),
+    createAvatarUploadUrl,
+    saveAvatar,
+    deleteAvatar: (o) => byId("Users.deleteAvatar", "DELETE", "/v1/users/:userId/avatar", Schema.Void)(o.userId),
+    uploadAvatar: (o) =>
+      Effect.gen(function* () {
+        const target = yield* createAvatarUploadUrl(o)
+        yield* client.storagePut({ url: target.url, body: o.data, contentType: o.contentType }).pipe(userErrors)
+        return yield* saveAvatar({ userId: o.userId, s3Key: target.key })
+      }).pipe(Effect.withSpan("Users.uploadAvatar")),
+    getPreferences: (o) => byId("Users.getPreferences", "GET", "/v1/users/:userId/preferences", Preferences)(o.userId),
+    updatePreferences: ({ userId, ...fields }) =>
+      byId("Users.updatePreferences", "PATCH", "/v1/users/:userId/preferences", Preferences)(userId, fields),
+    getNotifications: (o) =>
+      byId("Users.getNotifications", "GET", "/v1/users/:userId/notifications", Notifications)(o.userId),
+    updateNotifications: ({ userId, ...fields }) =>
+      byId("Users.updateNotifications", "PATCH", "/v1/users/:userId/notifications", Notifications)(userId, fields),
+    getOnboarding: (o) => byId("Users.getOnboarding", "GET", "/v1/users/:userId/onboarding", Onboarding)(o.userId),
+    updateOnboarding: (o) =>
+      byId("Users.updateOnboarding", "PATCH", "/v1/users/:userId/onboarding", Onboarding)(o.userId, o.onboarding),
+    getPublicSettings: (o) =>
+      byId("Users.getPublicSettings", "GET", "/v1/users/:userId/public-settings", PublicSettings)(o.userId),
+    updatePublicSettings: ({ userId, ...fields }) =>
+      byId("Users.updatePublicSettings", "PATCH", "/v1/users/:userId/public-settings", PublicSettings)(userId, fields)
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Users, never, BkendClient.BkendClient> = Layer.effect(Users, make)
