@@ -427,14 +427,20 @@ const errorCodeOf = (json: unknown): unknown => get(json, "error.code")
 
 describe("CLI", () => {
   it.live(
-    "bkend-local --port 0 serves, answers a request, exports a snapshot on SIGTERM",
+    "bkend-local --port 0 --import --export: serves the imported state, answers, exports on SIGTERM",
     () =>
       Effect.gen(function* () {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bkend-local-"))
         const snapshot = path.join(dir, "snap.json")
+        const seedFile = path.join(dir, "seed.json")
+        // seed: a server with one user, exported in-process
+        const seed = yield* LocalServer.make()
+        const seededEmail = uniqueEmail("seeded")
+        K.createUser(seed.local.state, { email: seededEmail, name: "Seed", password: "seeded-pw" }, Date.now())
+        fs.writeFileSync(seedFile, yield* seed.exportSnapshot)
         const child = spawn(
           process.execPath,
-          ["--import", "tsx", "src/local/cli.ts", "--port", "0", "--export", snapshot],
+          ["--import", "tsx", "src/local/cli.ts", "--port", "0", "--import", seedFile, "--export", snapshot],
           { cwd: path.resolve(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"] }
         )
         let out = ""
@@ -463,7 +469,16 @@ describe("CLI", () => {
             })
         )
         const pk = /pk_[0-9a-f]{64}/.exec(out)?.[0] ?? ""
-        expect(/sk_[0-9a-f]{64}/.test(out)).toBe(true)
+        expect(pk).toBe(seed.keys.publishable)
+        expect(/sk_[0-9a-f]{64}/.exec(out)?.[0]).toBe(seed.keys.secret)
+        const seededSignIn = yield* Effect.promise(() =>
+          fetch(`${url}/v1/auth/email/signin`, {
+            method: "POST",
+            headers: { "x-api-key": pk, "content-type": "application/json" },
+            body: JSON.stringify({ method: "password", email: seededEmail, password: "seeded-pw" })
+          })
+        )
+        expect(seededSignIn.status).toBe(200)
         const email = uniqueEmail("cli")
         const res = yield* Effect.promise(() =>
           fetch(`${url}/v1/auth/email/signup`, {
@@ -475,7 +490,9 @@ describe("CLI", () => {
         expect(res.status).toBe(201)
         child.kill("SIGTERM")
         yield* Effect.promise(() => exited)
-        expect(fs.readFileSync(snapshot, "utf8")).toContain(email)
+        const exported = fs.readFileSync(snapshot, "utf8")
+        expect(exported).toContain(email)
+        expect(exported).toContain(seededEmail)
       }).pipe(Effect.scoped),
     30_000
   )
