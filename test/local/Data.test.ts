@@ -809,6 +809,9 @@ layer(dataHarness({ devMode: true }))("devMode", (it) => {
   it.effect("creates a permissive table on first write; reads of unknown tables stay 404", () =>
     Effect.gen(function* () {
       expectError(yield* request("GET", "/v1/data/fresh", { key: "pk" }), 404, "data/table-not-found")
+      // A failed first write creates nothing.
+      expectError(yield* request("POST", "/v1/data/fresh", { key: "pk", body: [1] }), 400, "data/validation-error")
+      expectError(yield* request("GET", "/v1/data/fresh", { key: "pk" }), 404, "data/table-not-found")
       const created = yield* request("POST", "/v1/data/fresh", { key: "pk", body: { anything: [1, 2] } })
       expect(created.status).toBe(201)
       expect(get(created.data, "createdBy")).toBe("")

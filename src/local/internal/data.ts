@@ -34,20 +34,22 @@ const orFail = <A>(result: Either.Either<A, Tables.TableError>): Effect.Effect<A
 const principalOf = (caller: K.Caller): Tables.Principal => ({ role: caller.role, userId: caller.userId })
 
 /**
- * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use;
- * with `create` and `devMode` an unknown table is created; otherwise 404 `data/table-not-found`.
+ * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use.
+ * With `create` and `devMode` an unknown table is returned unregistered (the create handler registers it with its
+ * first row, so failed writes leave nothing behind); otherwise 404 `data/table-not-found`.
  */
 const resolveTable = (name: string, create: boolean): Effect.Effect<Tables.TableState, K.ApiError, K.Local> =>
   Effect.flatMap(K.Local, ({ options, state }) => {
     const existing = state.tables.get(name)
     if (existing !== undefined) return Effect.succeed(existing)
     const declared = options.tables.find((t) => t.name === name)
-    if (declared === undefined && !(create && options.devMode)) {
-      return K.fail(404, "data/table-not-found", `Table '${name}' not found`)
+    if (declared !== undefined) {
+      const table = Tables.makeTableState(declared)
+      state.tables.set(name, table)
+      return Effect.succeed(table)
     }
-    const table = Tables.makeTableState(declared ?? Tables.devTableConfig(name))
-    state.tables.set(name, table)
-    return Effect.succeed(table)
+    if (create && options.devMode) return Effect.succeed(Tables.makeTableState(Tables.devTableConfig(name)))
+    return K.fail(404, "data/table-not-found", `Table '${name}' not found`)
   })
 
 /**
@@ -93,6 +95,7 @@ const create = (shorthand: boolean): Handler =>
     yield* orFail(Tables.authorize(table.config, "create", principal))
     const input = yield* requestBody
     const nowMillis = yield* K.now
+    const { state } = yield* K.Local
     const row = yield* orFail(
       Either.flatMap(
         Tables.prepareCreate(table.config, input, {
@@ -100,7 +103,14 @@ const create = (shorthand: boolean): Handler =>
           createdBy: caller.userId ?? "",
           now: K.iso(nowMillis)
         }),
-        (r) => commit(table, r)
+        (r) => {
+          // A dev-mode table is registered with its first row; a concurrent first write may have registered it.
+          const target = state.tables.get(name) ?? table
+          return Either.map(commit(target, r), (saved) => {
+            state.tables.set(name, target)
+            return saved
+          })
+        }
       )
     )
     return yield* K.ok(row, 201)
