@@ -1,10 +1,7 @@
-import { HttpRouter } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
-import { Chunk, Effect, Layer, TestClock } from "effect"
+import { Effect, TestClock } from "effect"
 import * as http from "node:http"
-import { dataRouter } from "../../src/local/internal/data.js"
 import * as K from "../../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../../src/local/internal/middleware.js"
 import * as Tables from "../../src/local/internal/tables.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import {
@@ -20,39 +17,6 @@ import {
   signUpAdmin,
   str
 } from "./utils.js"
-
-// Until LocalServer mounts the data router itself, serve it next to LocalServer's routes here.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/data/:tableName")
-const dataHarness = (options: Partial<K.LocalOptions>): Layer.Layer<Harness, unknown> =>
-  wired
-    ? harnessLayer(options)
-    : Layer.scoped(
-        Harness,
-        Effect.gen(function* () {
-          const base = yield* LocalServer.make(options)
-          const app = middleware(handleErrors(HttpRouter.concat(LocalServer.router, dataRouter))).pipe(
-            Effect.provideService(K.Local, base.local)
-          )
-          const server: LocalServer.LocalServer = { ...base, keys: base.local.state.keys, app }
-          const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-          const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-          return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
-        })
-      )
-
-const dataInProcess = (options: Partial<K.LocalOptions>): Layer.Layer<Harness> =>
-  wired
-    ? inProcessLayer(options)
-    : Layer.effect(
-        Harness,
-        Effect.map(LocalServer.make(options), (base) => {
-          const app = middleware(handleErrors(HttpRouter.concat(LocalServer.router, dataRouter))).pipe(
-            Effect.provideService(K.Local, base.local)
-          )
-          const server: LocalServer.LocalServer = { ...base, keys: base.local.state.keys, app }
-          return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server) }
-        })
-      )
 
 const posts: Tables.TableConfig = {
   name: "posts",
@@ -184,7 +148,7 @@ const rawGet = (path: string) =>
     })
   })
 
-layer(dataHarness({ tables }))("data routes", (it) => {
+layer(harnessLayer({ tables }))("data routes", (it) => {
   describe("CRUD", () => {
     it.effect("create → read → update → delete on a declared table, with system fields", () =>
       Effect.gen(function* () {
@@ -805,7 +769,7 @@ layer(dataHarness({ tables }))("data routes", (it) => {
   })
 })
 
-layer(dataHarness({ devMode: true }))("devMode", (it) => {
+layer(harnessLayer({ devMode: true }))("devMode", (it) => {
   it.effect("creates a permissive table on first write; reads of unknown tables stay 404", () =>
     Effect.gen(function* () {
       expectError(yield* request("GET", "/v1/data/fresh", { key: "pk" }), 404, "data/table-not-found")
@@ -837,7 +801,7 @@ layer(dataHarness({ devMode: true }))("devMode", (it) => {
   )
 })
 
-layer(dataHarness({ tables, envelope: "bare", deletes: "204", errors: "nest", pagination: "union" }))(
+layer(harnessLayer({ tables, envelope: "bare", deletes: "204", errors: "nest", pagination: "union" }))(
   "compat flags",
   (it) => {
     it.effect("envelope=bare and deletes=204 apply to data routes", () =>
@@ -878,7 +842,7 @@ layer(dataHarness({ tables, envelope: "bare", deletes: "204", errors: "nest", pa
   }
 )
 
-layer(dataInProcess({ tables }))("in-process handler", (it) => {
+layer(inProcessLayer({ tables }))("in-process handler", (it) => {
   it.effect("data routes work without a socket (filters, select, RLS)", () =>
     Effect.gen(function* () {
       for (const row of catalogRows) {
