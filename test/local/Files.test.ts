@@ -219,6 +219,8 @@ layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
       expectError(yield* p({ filename: "a/b.txt", contentType: "text/plain" }), 400, "file/invalid-name")
       expectError(yield* p({ filename: "x".repeat(256), contentType: "text/plain" }), 400, "file/invalid-name")
       expectError(yield* p({ filename: "a.txt", contentType: "not a mime" }), 400, "file/invalid-format")
+      const dots = yield* p({ filename: "..", contentType: "text/plain" })
+      expect(str(dots.data, "key").endsWith("/file")).toBe(true)
       expectError(
         yield* p({ filename: "a.txt", contentType: "text/plain", fileSize: 6 * 1024 ** 3 }),
         400,
@@ -267,6 +269,7 @@ layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
       expect(get(first.data, "visibility")).toBe("private")
       expectError(yield* r(base), 409, "file/s3-key-already-exists")
       expectError(yield* r({ ...base, s3Key: "k".repeat(1025) }), 400, "file/s3-key-too-long")
+      expectError(yield* r({ ...base, s3Key: "files/../k" }), 400, "file/invalid-path")
       expectError(yield* r({ ...base, s3Key: "k2", originalName: "n".repeat(256) }), 400, "file/original-name-too-long")
       expectError(
         yield* r({ ...base, s3Key: "k2", mimeType: `text/${"p".repeat(300)}` }),

@@ -125,7 +125,10 @@ const checkDeclaredSize = (raw: unknown, required: boolean, max: number) => {
   return Effect.void
 }
 
-const safeSegment = (name: string): string => name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 200) || "file"
+const safeSegment = (name: string): string => {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 200)
+  return /^\.*$/.test(safe) ? "file" : safe
+}
 
 /**
  * A fresh object key for an upload by `ownerId`: `<category|files>/<ownerId>/<uuid>/<sanitised filename>`.
@@ -404,6 +407,8 @@ const register = Effect.gen(function* () {
   const s3Key = yield* requiredString(body, "s3Key")
   if (s3Key === "") return yield* K.fail(400, INVALID, "s3Key must not be empty")
   if (s3Key.length > MAX_KEY) return yield* K.fail(400, "file/s3-key-too-long", `s3Key is longer than ${MAX_KEY}`)
+  if (!Storage.isUrlSafeKey(s3Key))
+    return yield* K.fail(400, "file/invalid-path", "s3Key must not contain . or .. segments")
   const originalName = yield* requiredString(body, "originalName")
   if (originalName.length > MAX_NAME) {
     return yield* K.fail(400, "file/original-name-too-long", `originalName is longer than ${MAX_NAME}`)

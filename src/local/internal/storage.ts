@@ -129,6 +129,23 @@ export const signTarget = (secret: Uint8Array, target: SignedTarget): string =>
 export const encodeKeyPath = (key: string): string => key.split("/").map(encodeURIComponent).join("/")
 
 /**
+ * Whether a key can be addressed under `/_storage/`: no `.` or `..` segment (URL parsers resolve those, even
+ * percent-encoded) and no lone surrogate (not encodable).
+ *
+ * @since 0.1.0
+ * @category signing
+ */
+export const isUrlSafeKey = (key: string): boolean => {
+  if (key === "" || key.split("/").some((s) => s === "." || s === "..")) return false
+  try {
+    encodeURIComponent(key) // throws on lone surrogates
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
  * Builds a presigned URL on `baseUrl` (no trailing slash needed): `<base>/_storage/<key>?expires=…&signature=…`
  * plus `uploadId` and `partNumber` for part uploads.
  *
