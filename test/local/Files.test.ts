@@ -85,7 +85,7 @@ layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
         ["POST", "/v1/files"],
         ["PATCH", `/v1/files/${file.id}`]
       ]
-      const bodies = FastCheck.sample(FastCheck.jsonValue(), { numRuns: 25, seed: 42 })
+      const bodies = FastCheck.sample(FastCheck.jsonValue(), { numRuns: 12, seed: 42 })
       for (const [method, path] of routes) {
         for (const body of bodies) {
           const res = yield* request(method, path, { token: user.accessToken, rawBody: JSON.stringify(body) })
