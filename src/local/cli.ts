@@ -55,7 +55,9 @@ const ConfigObject = Schema.Struct({
   secretKey: Schema.optional(Schema.String.pipe(Schema.pattern(/^sk_[a-fA-F0-9]{64}$/))),
   magicLinkEnabled: Schema.optional(Schema.Boolean),
   magicLinkTtlMinutes: Schema.optional(Schema.Number),
-  requireEmailVerification: Schema.optional(Schema.Boolean)
+  requireEmailVerification: Schema.optional(Schema.Boolean),
+  lists: Schema.optional(Schema.Literal("topic", "ref-array")),
+  oauthProviders: Schema.optional(Schema.Array(Schema.Literal("google", "github")))
 })
 
 const Config = Schema.Union(

@@ -319,9 +319,9 @@ layer(
 })
 
 describe("envelope and error switches", () => {
-  const call = (
+  const call = <A>(
     options: Partial<LocalServer.LocalOptions>,
-    f: (h: (path: string, init?: RequestInit) => Promise<Response>, s: LocalServer.LocalServer) => Promise<unknown>
+    f: (h: (path: string, init?: RequestInit) => Promise<Response>, s: LocalServer.LocalServer) => Promise<A>
   ) =>
     Effect.gen(function* () {
       const server = yield* LocalServer.make(options)
@@ -403,6 +403,46 @@ describe("envelope and error switches", () => {
         return [weak.status, await weak.json().then(errorCodeOf), strong.status]
       })
       expect(statuses).toEqual([400, "auth/invalid-password-format", 201])
+    })
+  )
+
+  it.effect("lists=ref-array: sessions and accounts as Ref-page arrays (I-16/I-17)", () =>
+    Effect.gen(function* () {
+      const [sessions, accounts] = yield* call({ lists: "ref-array" }, async (h) => {
+        const tokens = await h("/v1/auth/email/signup", signupInit(uniqueEmail())).then((r) => r.json())
+        const auth = { authorization: `Bearer ${str(tokens, "data.accessToken")}` }
+        return [
+          await h("/v1/auth/sessions", { headers: auth }).then((r) => r.json()),
+          await h("/v1/auth/accounts", { headers: auth }).then((r) => r.json())
+        ]
+      })
+      expect(get(sessions, "data")).toEqual([
+        {
+          id: expect.any(String),
+          device: expect.any(String),
+          ip: expect.any(String),
+          lastAccessedAt: expect.any(String),
+          userAgent: expect.any(String),
+          createdAt: expect.any(String)
+        }
+      ])
+      expect(get(accounts, "data")).toEqual([
+        { provider: "email", email: expect.any(String), linkedAt: expect.any(String) }
+      ])
+    })
+  )
+
+  it.effect("oauthProviders: an unconfigured provider answers 400 auth/oauth-not-configured", () =>
+    Effect.gen(function* () {
+      const [github, google] = yield* call({ oauthProviders: ["google"] }, async (h) => {
+        const cb = (p: string) =>
+          h(`/v1/auth/${p}/callback`, { method: "POST", body: JSON.stringify({ idToken: "someone@example.com" }) })
+        const gh = await cb("github")
+        const go = await cb("google")
+        return [[gh.status, errorCodeOf(await gh.json())], go.status]
+      })
+      expect(github).toEqual([400, "auth/oauth-not-configured"])
+      expect(google).toBe(200)
     })
   )
 

@@ -313,6 +313,9 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
       return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
     }
     if (!isOAuthProvider(provider)) return yield* K.fail(400, "auth/unsupported-provider", "Unsupported provider")
+    if (!local.options.oauthProviders.includes(provider)) {
+      return yield* K.fail(400, "auth/oauth-not-configured", `${provider} sign-in is not configured`)
+    }
     const credential = yield* credentialOf(input)
     const id = oauthIdentity(provider, credential)
     let user = findLinked(state, provider, id.providerAccountId)
@@ -620,14 +623,27 @@ const changePassword = Effect.gen(function* () {
 
 const listSessions = Effect.gen(function* () {
   const { user } = yield* requireSession
-  const { state } = yield* K.Local
+  const { state, options } = yield* K.Local
   const q = yield* K.query
   const { page, limit } = yield* K.pageParams(q, { limit: 10, max: 100 }, INVALID)
   const t = yield* K.now
   const all = Array.from(state.sessions.values())
     .filter((s) => s.userId === user.id && s.revokedAt === undefined && s.expiresAt > t)
     .sort((a, b) => b.createdAt - a.createdAt)
-  const items = all.slice((page - 1) * limit, page * limit).map((s) => ({
+  const pageItems = all.slice((page - 1) * limit, page * limit)
+  if (options.lists === "ref-array") {
+    return yield* K.ok(
+      pageItems.map((s) => ({
+        id: s.id,
+        device: s.deviceInfo,
+        ip: s.ipAddress,
+        lastAccessedAt: K.iso(s.lastActivityAt),
+        userAgent: s.userAgent,
+        createdAt: K.iso(s.createdAt)
+      }))
+    )
+  }
+  const items = pageItems.map((s) => ({
     id: s.id,
     userId: s.userId,
     userAgent: s.userAgent,
@@ -703,9 +719,12 @@ const mfaDisable = Effect.gen(function* () {
 const linkAccount = Effect.gen(function* () {
   const { user } = yield* requireSession
   const input = yield* K.body(LinkBody, INVALID)
-  const { state } = yield* K.Local
+  const { state, options } = yield* K.Local
   const t = yield* K.now
   if (!isOAuthProvider(input.provider)) return yield* K.fail(400, "auth/unsupported-provider", "Unsupported provider")
+  if (!options.oauthProviders.includes(input.provider)) {
+    return yield* K.fail(400, "auth/oauth-not-configured", `${input.provider} is not configured`)
+  }
   const credential = yield* credentialOf({
     ...(input.code !== undefined ? { code: input.code } : {}),
     ...(input.idToken !== undefined ? { idToken: input.idToken } : {}),
@@ -732,6 +751,14 @@ const listAccounts = Effect.gen(function* () {
   const { user } = yield* requireSession
   const q = yield* K.query
   const { page, limit } = yield* K.pageParams(q, { limit: 10, max: 100 }, INVALID)
+  const { options } = yield* K.Local
+  if (options.lists === "ref-array") {
+    return yield* K.ok(
+      user.accounts
+        .slice((page - 1) * limit, page * limit)
+        .map((a) => ({ provider: a.provider, email: a.email, linkedAt: a.connectedAt }))
+    )
+  }
   const items = user.accounts.slice((page - 1) * limit, page * limit).map((a) => ({
     id: a.id,
     userId: user.id,

@@ -96,6 +96,10 @@ export interface LocalOptions {
   readonly magicLinkTtlMinutes: number
   /** Sign-in requires a verified e-mail (403 auth/email-not-verified). */
   readonly requireEmailVerification: boolean
+  /** I-16/I-17: sessions and linked accounts as the topic-page `{ items, pagination }` (default) or Ref-page arrays. */
+  readonly lists: "topic" | "ref-array"
+  /** OAuth providers that are "configured"; others of google/github answer 400 auth/oauth-not-configured. */
+  readonly oauthProviders: ReadonlyArray<"google" | "github">
 }
 
 /**
@@ -122,7 +126,9 @@ export const defaultOptions: LocalOptions = {
   secretKey: undefined,
   magicLinkEnabled: true,
   magicLinkTtlMinutes: 15,
-  requireEmailVerification: false
+  requireEmailVerification: false,
+  lists: "topic",
+  oauthProviders: ["google", "github"]
 }
 
 /**
