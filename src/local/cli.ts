@@ -57,7 +57,8 @@ const ConfigObject = Schema.Struct({
   magicLinkTtlMinutes: Schema.optional(Schema.Number),
   requireEmailVerification: Schema.optional(Schema.Boolean),
   lists: Schema.optional(Schema.Literal("topic", "ref-array")),
-  oauthProviders: Schema.optional(Schema.Array(Schema.Literal("google", "github")))
+  oauthProviders: Schema.optional(Schema.Array(Schema.Literal("google", "github"))),
+  maxFailedSignIns: Schema.optional(Schema.Number)
 })
 
 const Config = Schema.Union(

@@ -446,6 +446,32 @@ describe("envelope and error switches", () => {
     })
   )
 
+  it.effect(
+    "maxFailedSignIns: after N failures even the right password gets 429 auth/too-many-login-attempts + Retry-After",
+    () =>
+      Effect.gen(function* () {
+        const result = yield* call({ maxFailedSignIns: 2 }, async (h) => {
+          const email = uniqueEmail("lock")
+          await h("/v1/auth/email/signup", {
+            method: "POST",
+            body: JSON.stringify({ method: "password", email, password: "secret1", name: "L" })
+          })
+          const signin = (password: string) =>
+            h("/v1/auth/email/signin", {
+              method: "POST",
+              body: JSON.stringify({ method: "password", email, password })
+            })
+          const statuses: Array<number> = []
+          for (const pw of ["bad-1", "bad-2", "secret1"]) statuses.push((await signin(pw)).status)
+          const locked = await signin("secret1")
+          return { statuses, retryAfter: locked.headers.get("retry-after"), code: errorCodeOf(await locked.json()) }
+        })
+        expect(result.statuses).toEqual([401, 401, 429])
+        expect(result.code).toBe("auth/too-many-login-attempts")
+        expect(Number(result.retryAfter)).toBeGreaterThan(0)
+      })
+  )
+
   it.effect("catch-all: a defect in a route becomes a 500 envelope", () =>
     Effect.gen(function* () {
       const server = yield* LocalServer.make()

@@ -17,6 +17,7 @@ const DAY = 24 * 3600 * 1000
 const RESET_TTL = DAY
 const VERIFY_TTL = DAY
 const INVITATION_TTL = 7 * DAY
+const LOCKOUT_WINDOW = 15 * 60 * 1000
 const OAUTH_PROVIDERS = ["google", "github"] as const
 
 type Req = HttpServerRequest.HttpServerRequest
@@ -469,10 +470,27 @@ const signIn = Effect.gen(function* () {
   }
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
+  const lockout = options.maxFailedSignIns
+  const failures = state.failedSignIns.get(email)
+  if (lockout !== undefined && failures !== undefined && t < failures.windowStart + LOCKOUT_WINDOW) {
+    if (failures.count >= lockout) {
+      const retryAfter = Math.max(1, Math.ceil((failures.windowStart + LOCKOUT_WINDOW - t) / 1000))
+      return yield* K.fail(429, "auth/too-many-login-attempts", "Too many failed sign-in attempts", {
+        "retry-after": String(retryAfter)
+      })
+    }
+  }
   const user = K.findUserByEmail(state, email)
   if (user === undefined || !K.verifyPassword(input.password, user.passwordHash)) {
+    if (lockout !== undefined) {
+      const current =
+        failures !== undefined && t < failures.windowStart + LOCKOUT_WINDOW ? failures : { windowStart: t, count: 0 }
+      current.count++
+      state.failedSignIns.set(email, current)
+    }
     return yield* K.fail(401, "auth/invalid-credentials", "Invalid e-mail or password")
   }
+  state.failedSignIns.delete(email)
   if (options.requireEmailVerification && user.emailVerified === null) {
     return yield* K.fail(403, "auth/email-not-verified", "E-mail not verified")
   }

@@ -100,6 +100,8 @@ export interface LocalOptions {
   readonly lists: "topic" | "ref-array"
   /** OAuth providers that are "configured"; others of google/github answer 400 auth/oauth-not-configured. */
   readonly oauthProviders: ReadonlyArray<"google" | "github">
+  /** After this many failed password sign-ins for one e-mail within 15 minutes: 429 auth/too-many-login-attempts. */
+  readonly maxFailedSignIns: number | undefined
 }
 
 /**
@@ -128,7 +130,8 @@ export const defaultOptions: LocalOptions = {
   magicLinkTtlMinutes: 15,
   requireEmailVerification: false,
   lists: "topic",
-  oauthProviders: ["google", "github"]
+  oauthProviders: ["google", "github"],
+  maxFailedSignIns: undefined
 }
 
 /**
@@ -369,6 +372,8 @@ export interface LocalState {
   requestLog: Array<RequestLogEntry>
   /** Rate-limit windows per API key: window start millis + count. */
   rateWindows: Map<string, { windowStart: number; count: number }>
+  /** Failed password sign-ins per e-mail (lockout window start + count). */
+  failedSignIns: Map<string, { windowStart: number; count: number }>
   /** Fault rule index → injections so far; PRNG state. */
   faultHits: Map<number, number>
   faultRng: number
@@ -420,6 +425,7 @@ export const makeState = (options: LocalOptions): LocalState => ({
   counters: emptyCounters(),
   requestLog: [],
   rateWindows: new Map(),
+  failedSignIns: new Map(),
   faultHits: new Map(),
   faultRng: options.faultSeed >>> 0,
   tables: new Map(),
