@@ -8,7 +8,7 @@
  * import { Effect, Schema } from "effect"
  * import * as K from "./kernel.js"
  *
- * const CreateBody = Schema.Struct({ name: Schema.String })
+ * const CreateBody = Schema.Struct({ name: Schema.String, email: Schema.String })
  *
  * export const usersRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
  *   HttpRouter.post("/v1/users", Effect.gen(function* () {
