@@ -283,11 +283,12 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
           const big = (yield* Tables.Tables).table("big", Schema.Struct({ n: Schema.Number }))
           return yield* big.stream({ sort: { by: "n", direction: "asc" }, limit: 100 }).pipe(
             Stream.tap(() =>
-              Effect.sync(() => {
+              Effect.suspend(() => {
                 maxHeld = Math.max(maxHeld, pagesFetched + inFlight - Math.floor(consumed / 100))
                 consumed++
-                // a consumer that yields, as one doing I/O would: lets the prefetch fiber start
-              }).pipe(Effect.zipRight(Effect.yieldNow()))
+                // a consumer that yields, as one doing I/O would: lets the prefetch fiber run
+                return Effect.yieldNow()
+              })
             ),
             Stream.runCollect
           )
@@ -410,6 +411,42 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
       expect((yield* server.counters).requests).toBe(before)
     })
   )
+})
+
+describe("Tables types", () => {
+  // The assertions here are the `@ts-expect-error` lines: `tsc --noEmit` (npm run typecheck) fails if any of them
+  // stops being an error. The effects are built, never run.
+  it("rows, inputs, filters and select are typed from the schema", () => {
+    const check = (posts: Tables.Table<typeof Post.Type, typeof Post.Encoded>) => {
+      const selected = posts.list({ select: ["title"] }).pipe(
+        Effect.map((page) => {
+          const row = page.items[0]
+          const title: string | undefined = row?.title
+          const id: string | undefined = row?.id
+          // @ts-expect-error views was not selected
+          row?.views
+          return [title, id]
+        })
+      )
+      // @ts-expect-error system fields cannot be created
+      posts.create({ data: { id: "x", title: "t", views: 1, category: "c", published: true, tags: [] } })
+      // @ts-expect-error views is a number
+      posts.list({ filter: { views: { $gt: "10" } } })
+      // @ts-expect-error no such field
+      posts.list({ filter: { nope: 1 } })
+      // @ts-expect-error $in takes an array
+      posts.list({ filter: { category: { $in: "notice" } } })
+      // @ts-expect-error unknown operator
+      posts.list({ filter: { category: { $where: "1" } } })
+      // @ts-expect-error select names a field of the schema
+      posts.list({ select: ["nope"] })
+      // array fields compare element-wise
+      posts.list({ filter: { tags: "x", createdBy: "u1" }, or: [{ views: 1 }, { views: 2 }] })
+      posts.update({ id: "1", data: { views: 2 } })
+      return selected
+    }
+    expect(typeof check).toBe("function")
+  })
 })
 
 describe("Tables (schemaless)", () => {
