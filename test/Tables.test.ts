@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -409,6 +410,49 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
         tag: "InvalidInput"
       })
       expect((yield* server.counters).requests).toBe(before)
+    })
+  )
+})
+
+describe("Tables against bkend-local compat variants", () => {
+  it.live("bare envelopes, 204 deletes and union pagination decode the same", () =>
+    Effect.gen(function* () {
+      const posts = (yield* Tables.Tables).table("posts", Post)
+      const created = yield* posts.create({
+        data: { title: "bare", views: 3, category: "c", published: true, tags: [] }
+      })
+      expect((yield* posts.get({ id: created.id })).title).toBe("bare")
+      const page = yield* posts.list({ limit: 1 })
+      expect(page).toMatchObject({ page: 1, limit: 1, total: 1, hasNext: false, hasPrev: false })
+      yield* posts.delete({ id: created.id })
+      expect(yield* posts.count()).toBe(0)
+    }).pipe(
+      Effect.provide(Layer.provideMerge(Tables.layer, clientLayer("sk"))),
+      Effect.provide(serverLayer({ tables: [postsConfig], envelope: "bare", deletes: "204", pagination: "union" }))
+    )
+  )
+
+  it.live("records carrying `_id` instead of `id` are normalised (I-05)", () =>
+    Effect.gen(function* () {
+      const transport = HttpClient.make((request) =>
+        Effect.succeed(
+          HttpClientResponse.fromWeb(
+            request,
+            new Response(JSON.stringify({ _id: "abc", title: "t", createdAt: "2025-01-01T00:00:00.000Z" }), {
+              status: 200,
+              headers: { "content-type": "application/json" }
+            })
+          )
+        )
+      )
+      const client = yield* BkendClient.make({ apiKey: Redacted.make("pk_test") }).pipe(
+        Effect.provideService(HttpClient.HttpClient, transport)
+      )
+      const tables = yield* Effect.provideService(Tables.make, BkendClient.BkendClient, client)
+      const row = yield* tables.table("posts", Schema.Struct({ title: Schema.String })).get({ id: "abc" })
+      expect(row).toEqual({ id: "abc", title: "t", createdAt: "2025-01-01T00:00:00.000Z" })
+      const untyped = yield* tables.table("posts").get({ id: "abc" })
+      expect(untyped.id).toBe("abc")
     })
   )
 })
