@@ -284,7 +284,10 @@ export const make = (options?: Partial<K.LocalOptions>): Effect.Effect<LocalServ
     const resolved = K.resolveOptions(options)
     const state = K.makeState(resolved)
     const local = K.makeLocal(resolved, state)
-    const app: HttpApp.Default = middleware(handleErrors(router)).pipe(Effect.provideService(K.Local, local))
+    // the outer handleErrors turns a defect in the middleware itself into a 500 envelope too
+    const app: HttpApp.Default = handleErrors(middleware(handleErrors(router))).pipe(
+      Effect.provideService(K.Local, local)
+    )
     return {
       app,
       get keys() {

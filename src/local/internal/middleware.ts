@@ -26,7 +26,14 @@ const pathOf = (url: string): string => {
   const q = url.indexOf("?")
   const p = q >= 0 ? url.slice(0, q) : url
   // absolute-form request targets (rare) → path only
-  return p.startsWith("http://") || p.startsWith("https://") ? new URL(p).pathname : p
+  if (p.startsWith("http://") || p.startsWith("https://")) {
+    try {
+      return new URL(p).pathname
+    } catch {
+      return p
+    }
+  }
+  return p
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
