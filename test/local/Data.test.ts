@@ -68,7 +68,17 @@ const diary: Tables.TableConfig = {
   expressionPermissions: { create: "user", read: "admin | self", update: "self", delete: "admin" }
 }
 
-const tables = [posts, catalog, big, usersTable, notes, locked, writeOnly, audit, diary]
+const profiles: Tables.TableConfig = {
+  name: "profiles",
+  permissions: { user: { create: true, read: true, update: true, list: true }, guest: { read: true, list: true } },
+  columnPermissions: { phone: { read: "self", write: "self" }, verified: { write: "admin" } },
+  rowFilters: [
+    { expression: "guest", filter: { public: true } },
+    { expression: "user", filter: { createdBy: "$userId" } }
+  ]
+}
+
+const tables = [posts, catalog, big, usersTable, notes, locked, writeOnly, audit, diary, profiles]
 
 const catalogRows = [
   { name: "apple", price: 1.5, qty: 10, color: "red", tags: ["fruit"], active: true, releasedAt: "2025-01-01" },
@@ -623,6 +633,50 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
           "data/permission-denied"
         )
         expect((yield* request("DELETE", `/v1/data/diary/${aId}`, { key: "sk" })).status).toBe(200)
+      })
+    )
+
+    it.effect("column permissions hide and protect fields; row filters narrow lists", () =>
+      Effect.gen(function* () {
+        const alice = yield* signUp()
+        const bob = yield* signUp()
+        const created = yield* request("POST", "/v1/data/profiles", {
+          token: alice.accessToken,
+          body: { nick: "alice", phone: "123", public: false }
+        })
+        expect(get(created.data, "phone")).toBe("123")
+        const id = str(created.data, "id")
+        expectError(
+          yield* request("POST", "/v1/data/profiles", { token: bob.accessToken, body: { nick: "b", verified: true } }),
+          403,
+          "data/permission-denied"
+        )
+        yield* request("POST", "/v1/data/profiles", { token: bob.accessToken, body: { nick: "bob", public: true } })
+        // bob may read alice's row (user.read) but not her phone
+        const asBob = yield* request("GET", `/v1/data/profiles/${id}`, { token: bob.accessToken })
+        expect(get(asBob.data, "nick")).toBe("alice")
+        expect(get(asBob.data, "phone")).toBeUndefined()
+        expect(get(asBob.data, "createdBy")).toBe(alice.userId)
+        expectError(
+          yield* request("PATCH", `/v1/data/profiles/${id}`, { token: bob.accessToken, body: { phone: "666" } }),
+          403,
+          "data/permission-denied"
+        )
+        const own = yield* request("PATCH", `/v1/data/profiles/${id}`, {
+          token: alice.accessToken,
+          body: { phone: "9" }
+        })
+        expect(get(own.data, "phone")).toBe("9")
+        const nicks = (res: Reply) => arr(res.data, "items").map((i) => get(i, "nick"))
+        // `guest` holds for every caller (§10.4), so alice sees public rows OR her own.
+        expect(nicks(yield* request("GET", "/v1/data/profiles", { token: alice.accessToken }))).toEqual([
+          "bob",
+          "alice"
+        ])
+        expect(nicks(yield* request("GET", "/v1/data/profiles"))).toEqual(["bob"])
+        const all = yield* request("GET", "/v1/data/profiles", { key: "sk", query: { sortDirection: "asc" } })
+        expect(nicks(all)).toEqual(["alice", "bob"])
+        expect(get(arr(all.data, "items")[0], "phone")).toBe("9")
       })
     )
 

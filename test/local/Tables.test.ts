@@ -701,3 +701,86 @@ describe("expression permissions (§10.4)", () => {
     })
   })
 })
+
+describe("column permissions and row filters (§10.5)", () => {
+  const user: Tables.Principal = { role: "user", userId: "u1" }
+  const other: Tables.Principal = { role: "user", userId: "u2" }
+  const guest: Tables.Principal = { role: "guest", userId: undefined }
+  const admin: Tables.Principal = { role: "admin", userId: undefined }
+  const t: Tables.TableConfig = {
+    name: "t",
+    permissions: { user: { create: true, read: true, update: true, list: true }, guest: { read: true, list: true } },
+    columnPermissions: {
+      secret: { read: "admin | self", write: "self" },
+      price: { write: "admin" },
+      createdBy: { read: "admin" }
+    },
+    rowFilters: [
+      { expression: "guest", filter: { status: "published" } },
+      { expression: "user", filter: { createdBy: "$userId" } }
+    ]
+  }
+  const row = make(t, { status: "draft", secret: "s", price: 1 }, "u1")
+
+  it("unreadable columns are dropped; self-readable only for the owner; system fields stay", () => {
+    expect(Tables.readableRow(t, row, user)).toEqual(row)
+    const forOther = Tables.readableRow(t, row, other)
+    expect(forOther).toEqual({
+      id: row.id,
+      status: "draft",
+      price: 1,
+      createdBy: "u1",
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt
+    })
+    expect(Tables.readableRow(t, row, guest).secret).toBeUndefined()
+    expect(Tables.readableRow(t, row, admin)).toEqual(row)
+  })
+
+  it("writing an unwritable column → 403 data/permission-denied", () => {
+    expect(left(Tables.checkWritable(t, { price: 2 }, user, row)).message).toBe(
+      "Permission denied: field 'price' is not writable"
+    )
+    expect(Either.isRight(Tables.checkWritable(t, { secret: "x" }, user, row))).toBe(true)
+    expect(left(Tables.checkWritable(t, { secret: "x" }, other, row)).code).toBe("data/permission-denied")
+    expect(Either.isRight(Tables.checkWritable(t, { secret: "x", status: "a" }, user, undefined))).toBe(true)
+    expect(left(Tables.checkWritable(t, { secret: "x" }, guest, undefined)).status).toBe(403)
+    expect(Either.isRight(Tables.checkWritable(t, { price: 5 }, admin, row))).toBe(true)
+  })
+
+  it("row filters: matching entries OR-combined, $userId substituted, admin unfiltered", () => {
+    const rows = [
+      make(t, { status: "published" }, "u2"),
+      make(t, { status: "draft" }, "u1"),
+      make(t, { status: "draft" }, "u2"),
+      make(t, { status: "draft" }, "")
+    ]
+    const visible = (p: Tables.Principal) => {
+      const filters = right(Tables.rowFiltersFor(t, p))
+      const q = right(Tables.parseListQuery(t, { sortDirection: "asc" }))
+      return right(Tables.runQuery(rows, q, undefined, filters)).items.map((r) => rows.indexOf(r))
+    }
+    expect(visible(guest)).toEqual([0])
+    expect(visible(user)).toEqual([0, 1])
+    expect(visible(other)).toEqual([0, 2])
+    expect(visible(admin)).toEqual([0, 1, 2, 3])
+    expect(right(Tables.rowFiltersFor({ name: "plain" }, user))).toBeUndefined()
+    const onlyUsers: Tables.TableConfig = { name: "o", rowFilters: [{ expression: "user", filter: { a: 1 } }] }
+    expect(right(Tables.rowFiltersFor(onlyUsers, guest))).toEqual([])
+  })
+
+  it("config checks cover column expressions and row filters", () => {
+    expect(Tables.tableConfigProblems(t)).toEqual([])
+    expect(
+      Tables.tableConfigProblems({
+        name: "x",
+        columns: { a: "int" },
+        columnPermissions: { a: { read: "nobody" } },
+        rowFilters: [{ expression: "user", filter: { a: { $bad: 1 } } }]
+      })
+    ).toEqual([
+      "columnPermissions.a.read: unknown term 'nobody'",
+      "rowFilters[0].filter: Unknown operator '$bad' on field 'a'"
+    ])
+  })
+})

@@ -94,6 +94,7 @@ const create = (shorthand: boolean): Handler =>
     const principal = principalOf(caller)
     yield* orFail(Tables.authorize(table.config, "create", principal))
     const input = yield* requestBody
+    yield* orFail(Tables.checkWritable(table.config, input, principal, undefined))
     const nowMillis = yield* K.now
     const { state } = yield* K.Local
     const row = yield* orFail(
@@ -113,7 +114,7 @@ const create = (shorthand: boolean): Handler =>
         }
       )
     )
-    return yield* K.ok(row, 201)
+    return yield* K.ok(Tables.readableRow(table.config, row, principal), 201)
   })
 
 const read = (shorthand: boolean): Handler =>
@@ -125,7 +126,7 @@ const read = (shorthand: boolean): Handler =>
     const access = yield* orFail(Tables.authorize(table.config, "read", principal))
     const row = yield* findRow(table, yield* rowId)
     yield* orFail(Tables.checkRowAccess(access, row, principal, "read"))
-    return yield* K.ok(row)
+    return yield* K.ok(Tables.readableRow(table.config, row, principal))
   })
 
 const list = (shorthand: boolean): Handler =>
@@ -137,11 +138,13 @@ const list = (shorthand: boolean): Handler =>
     const access = yield* orFail(Tables.authorize(table.config, "list", principal))
     const params = yield* HttpServerRequest.ParsedSearchParams
     const query = yield* orFail(Tables.parseListQuery(table.config, params))
+    const rowFilters = yield* orFail(Tables.rowFiltersFor(table.config, principal))
     const result = yield* orFail(
-      Tables.runQuery(table.rows.values(), query, access === "self" ? (principal.userId ?? "") : undefined)
+      Tables.runQuery(table.rows.values(), query, access === "self" ? (principal.userId ?? "") : undefined, rowFilters)
     )
     const pagination = yield* K.pagination("data", query.page, query.limit, result.total)
-    return yield* K.ok({ items: result.items, pagination })
+    const items = result.items.map((row) => Tables.readableRow(table.config, row, principal))
+    return yield* K.ok({ items, pagination })
   })
 
 const update = (shorthand: boolean): Handler =>
@@ -159,11 +162,13 @@ const update = (shorthand: boolean): Handler =>
     const next = yield* orFail(
       Either.flatMap(lookup(table, id), (current) =>
         Either.flatMap(Tables.checkRowAccess(access, current, principal, "update"), () =>
-          Either.flatMap(Tables.prepareUpdate(table.config, current, input, now), (r) => commit(table, r))
+          Either.flatMap(Tables.checkWritable(table.config, input, principal, current), () =>
+            Either.flatMap(Tables.prepareUpdate(table.config, current, input, now), (r) => commit(table, r))
+          )
         )
       )
     )
-    return yield* K.ok(next)
+    return yield* K.ok(Tables.readableRow(table.config, next, principal))
   })
 
 const remove = (shorthand: boolean): Handler =>

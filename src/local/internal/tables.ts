@@ -139,6 +139,19 @@ export const TableConfig = Schema.Struct({
       list: Schema.optional(Schema.String)
     })
   ),
+  /** §10.5: per-column read/write expressions; unreadable fields are dropped, unwritable ones → 403. */
+  columnPermissions: Schema.optional(
+    Schema.Record({
+      key: Schema.String,
+      value: Schema.Struct({ read: Schema.optional(Schema.String), write: Schema.optional(Schema.String) })
+    })
+  ),
+  /** §10.5: list-only row filters; entries whose expression holds are OR-combined; `"$userId"` is substituted. */
+  rowFilters: Schema.optional(
+    Schema.Array(
+      Schema.Struct({ expression: Schema.String, filter: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+    )
+  ),
   additionalFields: Schema.optional(Schema.Boolean),
   description: Schema.optional(Schema.String)
 })
@@ -239,6 +252,17 @@ export const tableConfigProblems = (config: TableConfig): ReadonlyArray<string> 
   for (const [op, expression] of Object.entries(config.expressionPermissions ?? {})) {
     if (expression === undefined) continue
     for (const p of expressionProblems(expression)) problems.push(`expressionPermissions.${op}: ${p}`)
+  }
+  for (const [field, rule] of Object.entries(config.columnPermissions ?? {})) {
+    for (const [kind, expression] of Object.entries(rule)) {
+      if (expression === undefined) continue
+      for (const p of expressionProblems(expression)) problems.push(`columnPermissions.${field}.${kind}: ${p}`)
+    }
+  }
+  for (const [i, entry] of (config.rowFilters ?? []).entries()) {
+    for (const p of expressionProblems(entry.expression)) problems.push(`rowFilters[${i}].expression: ${p}`)
+    const parsed = parseFilter(config, `rowFilters[${i}]`, JSON.stringify(substituteUserId(entry.filter, "user")))
+    if (Either.isLeft(parsed)) problems.push(`rowFilters[${i}].filter: ${parsed.left.message}`)
   }
   for (const [field, column] of Object.entries(config.columns ?? {})) {
     const c: ColumnConfig = typeof column === "string" ? { type: column } : column
@@ -1336,8 +1360,9 @@ export const project = (row: Row, select: ReadonlyArray<string> | undefined): Ro
 }
 
 /**
- * Runs a list query: the owner restriction (`self.list`), then AND-set ∧ (any of OR-set) ∧ search, then sort
- * (ties broken by `id` in the same direction), then the page slice and `select`. `total` counts the visible rows.
+ * Runs a list query: the owner restriction (`self.list`) and the row filters (any of them; `undefined` = none
+ * configured), then AND-set ∧ (any of OR-set) ∧ search, then sort (ties broken by `id` in the same direction), then
+ * the page slice and `select`. `total` counts the visible rows.
  *
  * @since 0.1.0
  * @category queries
@@ -1345,17 +1370,19 @@ export const project = (row: Row, select: ReadonlyArray<string> | undefined): Ro
 export const runQuery = (
   rows: Iterable<Row>,
   query: ListQuery,
-  ownerId: string | undefined
+  ownerId: string | undefined,
+  rowFilters?: ReadonlyArray<Filter> | undefined
 ): Either.Either<{ readonly items: ReadonlyArray<Row>; readonly total: number }, TableError> => {
   const candidates: Array<Row> = []
   for (const row of rows)
     if (ownerId === undefined || (ownerId !== "" && row.createdBy === ownerId)) candidates.push(row)
-  const regexHits = evaluateRegexes([query.andFilters, query.orFilters], candidates)
+  const regexHits = evaluateRegexes([query.andFilters, query.orFilters, ...(rowFilters ?? [])], candidates)
   if (Either.isLeft(regexHits)) return Either.left(regexHits.left)
   const hits = regexHits.right
   const needle = query.search?.toLowerCase()
   const matched = candidates.filter(
     (row) =>
+      (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry, hits)))) &&
       query.andFilters.every((entry) => matchEntry(row, entry, hits)) &&
       (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry, hits))) &&
       (needle === undefined || matchesSearch(row, needle, query.searchType))
@@ -1369,6 +1396,101 @@ export const runQuery = (
   const start = (query.page - 1) * query.limit
   const items = matched.slice(start, start + query.limit).map((row) => project(row, query.select))
   return Either.right({ items, total: matched.length })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Column permissions and row filters (CONTRACT §10.5)
+// ---------------------------------------------------------------------------------------------------------------
+
+// Guests have no id: their `$userId` must match nothing, not the `""` of guest-created rows.
+const NO_USER = "\u0000no-user"
+
+const substituteUserId = (value: unknown, userId: string): unknown => {
+  if (value === "$userId") return userId
+  if (Array.isArray(value)) return value.map((v) => substituteUserId(v, userId))
+  if (isPlainObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteUserId(v, userId)]))
+  }
+  return value
+}
+
+/**
+ * The row filters that apply to a caller's list: `undefined` when none are configured (or for admin), otherwise the
+ * filters of the entries whose expression holds (possibly none: then no row is visible).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const rowFiltersFor = (
+  config: TableConfig,
+  principal: Principal
+): Either.Either<ReadonlyArray<Filter> | undefined, TableError> => {
+  const entries = config.rowFilters
+  if (entries === undefined || entries.length === 0 || principal.role === "admin") return Either.right(undefined)
+  const userId = hasUserId(principal) ? principal.userId : NO_USER
+  const out: Array<Filter> = []
+  for (const entry of entries) {
+    if (evaluateExpression(entry.expression, principal, "list") === "none") continue
+    const parsed = parseFilter(config, "rowFilters", JSON.stringify(substituteUserId(entry.filter, userId)))
+    if (Either.isLeft(parsed)) {
+      return Either.left(
+        new TableError({ status: 500, code: "common/internal-error", message: "Invalid row filter in table config" })
+      )
+    }
+    out.push(parsed.right)
+  }
+  return Either.right(out)
+}
+
+/**
+ * Drops the columns the caller may not read (system fields always stay; admin sees everything).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const readableRow = (config: TableConfig, row: Row, principal: Principal): Row => {
+  const rules = config.columnPermissions
+  if (rules === undefined || principal.role === "admin") return row
+  const hidden = new Set<string>()
+  for (const [field, rule] of Object.entries(rules)) {
+    if (rule.read === undefined || isSystemField(field)) continue
+    const verdict = evaluateExpression(rule.read, principal, "read")
+    if (verdict === "none" || (verdict === "self" && !ownsRow(row, principal))) hidden.add(field)
+  }
+  if (hidden.size === 0) return row
+  return {
+    ...Object.fromEntries(Object.entries(row).filter(([field]) => !hidden.has(field))),
+    id: row.id,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt
+  }
+}
+
+/**
+ * Rejects a create/update body that writes a column the caller may not write: 403 `data/permission-denied`.
+ * `existing` is the row being updated (for `self` rules).
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const checkWritable = (
+  config: TableConfig,
+  body: unknown,
+  principal: Principal,
+  existing: Row | undefined
+): Either.Either<void, TableError> => {
+  const rules = config.columnPermissions
+  if (rules === undefined || principal.role === "admin" || !isPlainObject(body)) return Either.void
+  for (const field of Object.keys(body)) {
+    const rule = Object.hasOwn(rules, field) ? rules[field] : undefined
+    if (rule?.write === undefined || isSystemField(field)) continue
+    const verdict = evaluateExpression(rule.write, principal, existing === undefined ? "create" : "update")
+    if (verdict === "none" || (verdict === "self" && (existing === undefined || !ownsRow(existing, principal)))) {
+      return denied("data/permission-denied", `Permission denied: field '${field}' is not writable`)
+    }
+  }
+  return Either.void
 }
 
 // ---------------------------------------------------------------------------------------------------------------
