@@ -563,3 +563,23 @@ describe("CLI", () => {
     30_000
   )
 })
+
+layer(LocalServer.layerNode({ port: 0, envelope: "bare" }))("layerNode (public API)", (it) => {
+  it.effect("serves on a socket and provides the LocalServerTag", () =>
+    Effect.gen(function* () {
+      const server = yield* LocalServer.LocalServerTag
+      const url = yield* LocalServer.serverUrl
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      const res = yield* Effect.promise(() =>
+        fetch(`${url}/v1/auth/email/signup`, {
+          method: "POST",
+          headers: { "x-api-key": server.keys.publishable, "content-type": "application/json" },
+          body: JSON.stringify({ method: "password", email: uniqueEmail("node"), password: "secret1", name: "N" })
+        }).then(async (r) => ({ status: r.status, body: await r.json() }))
+      )
+      expect(res.status).toBe(201)
+      expect(get(res.body, "tokenType")).toBe("Bearer")
+      expect((yield* server.counters).signUps).toBe(1)
+    })
+  )
+})
