@@ -1,9 +1,10 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Option, Redacted, Schema, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
 import { expectTypeOf } from "vitest"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
 import * as BkendError from "../src/BkendError.js"
+import * as Page from "../src/Page.js"
 import {
   BkendLocal,
   counters,
@@ -11,6 +12,8 @@ import {
   latestMail,
   localLayer,
   provideServices,
+  type ScriptedRequest,
+  scriptedClientLayer,
   totp,
   uniqueEmail
 } from "./utils/bkend.js"
@@ -465,6 +468,173 @@ layer(localLayer())("Auth against bkend-local", (it) => {
       yield* auth.signOut
       expect((yield* server.counters).requests).toBe(before)
     }).pipe(withAuth)
+  )
+})
+
+// The documented variants the server can emit instead of its defaults (CONTRACT I-01 E-C, I-02 bare, I-03, I-04 204).
+layer(localLayer({ envelope: "bare", errors: "nest", deletes: "204", pagination: "union" }))(
+  "Auth against bkend-local with bare bodies, E-C errors, 204 deletes",
+  (it) => {
+    it.effect("sign-up, me, sessions, invitations revoke (204), conflict code mapped from UPPER_SNAKE, sign-out", () =>
+      Effect.gen(function* () {
+        const auth = yield* Auth.Auth
+        const email = yield* signUpFresh("compat")
+        expect((yield* auth.me).email).toBe(email)
+        const dup = yield* failure(auth.signUp({ email, password, name: "Again" }))
+        expect(dup.tag).toBe("Conflict")
+        expect(dup.code).toBe("auth/email-already-exists")
+        const wrong = yield* failure(auth.signIn({ email, password: "Wrong-pass1" }))
+        expect(wrong.tag).toBe("Unauthorized")
+        const sessions = yield* auth.listSessions()
+        expect(sessions.items.length).toBe(1)
+        const invitation = yield* auth.createInvitation({
+          resourceType: "project",
+          resourceId: "p",
+          email: uniqueEmail("compat-invitee"),
+          resourceRole: "member"
+        })
+        yield* auth.revokeInvitation({ invitationId: invitation.id })
+        yield* auth.signOut
+        expect(Option.isNone(yield* auth.session)).toBe(true)
+      }).pipe(withAuth)
+    )
+  }
+)
+
+describe("Auth schemas accept the other documented shapes", () => {
+  it("sessions: Ref bare array with device / ip / lastAccessedAt (I-16)", () => {
+    const page = Schema.decodeUnknownSync(Page.schema(Auth.SessionInfo))([
+      { id: "s1", device: "Chrome on macOS", ip: "10.0.0.1", lastAccessedAt: "2025-01-01T00:00:00.000Z" }
+    ])
+    expect(page.items[0]).toMatchObject({
+      id: "s1",
+      deviceInfo: "Chrome on macOS",
+      ipAddress: "10.0.0.1",
+      lastActivityAt: "2025-01-01T00:00:00.000Z"
+    })
+    expect(page).toMatchObject({ total: 1, hasNext: false, hasPrev: false })
+  })
+
+  it("linked accounts: Ref bare array with linkedAt (I-17)", () => {
+    const page = Schema.decodeUnknownSync(Page.schema(Auth.LinkedAccount))([
+      { provider: "google", email: "a@example.com", linkedAt: "2025-01-01T00:00:00.000Z" }
+    ])
+    expect(page.items[0]).toMatchObject({
+      provider: "google",
+      email: "a@example.com",
+      connectedAt: "2025-01-01T00:00:00.000Z"
+    })
+  })
+
+  it("e-mail confirm: { verified } and a once-more wrapped { data: { verified } } (I-37)", () => {
+    const decode = Schema.decodeUnknownSync(Auth.EmailConfirmed)
+    expect(decode({ message: "ok", verified: true })).toMatchObject({ verified: true })
+    expect(decode({ data: { verified: true, email: "a@example.com" } })).toMatchObject({
+      verified: true,
+      email: "a@example.com"
+    })
+    expect(() => decode({ message: "no flag" })).toThrow()
+  })
+
+  it("me: only id and email are required (I-43)", () => {
+    expect(Schema.decodeUnknownSync(Auth.User)({ id: "u", email: "a@example.com" })).toEqual({
+      id: "u",
+      email: "a@example.com"
+    })
+    expect(() => Schema.decodeUnknownSync(Auth.User)({ id: "u" })).toThrow()
+  })
+})
+
+describe("Auth over a scripted transport (variants bkend-local does not emit)", () => {
+  const tokens = (n: number) => ({ accessToken: `access-${n}`, refreshToken: `refresh-${n}` })
+
+  it.effect("OAuth POST/GET: fields in body/query, bare token pair, camelCase isNewUser (I-07, I-13)", () =>
+    Effect.gen(function* () {
+      const seen: Array<ScriptedRequest> = []
+      const result = yield* Effect.gen(function* () {
+        const auth = yield* Auth.Auth
+        const post = yield* auth.signInWithOAuth({
+          provider: "github",
+          code: "c0de",
+          redirectUri: "https://app.example/cb",
+          state: "s"
+        })
+        const get = yield* auth.signInWithOAuthRedirect({ provider: "google", idToken: "id-token" })
+        return { post, get, session: yield* auth.session }
+      }).pipe(
+        Effect.provide(
+          Auth.layer.pipe(
+            Layer.provideMerge(
+              scriptedClientLayer((request) => {
+                seen.push(request)
+                return request.method === "POST"
+                  ? { body: { ...tokens(1), isNewUser: true } }
+                  : { body: { success: true, data: { ...tokens(2), is_new_user: false } } }
+              })
+            )
+          )
+        )
+      )
+      expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+        "POST /v1/auth/github/callback",
+        "GET /v1/auth/google/callback"
+      ])
+      expect(seen[0]?.body).toEqual({ code: "c0de", redirectUri: "https://app.example/cb", state: "s" })
+      expect(seen[1]?.query.get("idToken")).toBe("id-token")
+      expect(seen[1]?.query.has("code")).toBe(false)
+      expect(result.post.isNewUser).toBe(true)
+      expect(result.get.isNewUser).toBe(false)
+      expect(Redacted.value(Option.getOrThrow(result.session).accessToken)).toBe("access-2")
+    })
+  )
+
+  it.effect("sign-out clears the session even when the server fails (5xx); sessions as a Ref array", () =>
+    Effect.gen(function* () {
+      const paths: Array<string> = []
+      const outcome = yield* Effect.gen(function* () {
+        const auth = yield* Auth.Auth
+        yield* auth.signIn({ email: "a@example.com", password })
+        const sessions = yield* auth.listSessions()
+        const failed = yield* failure(auth.signOut)
+        return { sessions, failed, session: yield* auth.session }
+      }).pipe(
+        Effect.provide(
+          Auth.layer.pipe(
+            Layer.provideMerge(
+              scriptedClientLayer((request) => {
+                paths.push(`${request.method} ${request.path}`)
+                if (request.path === "/v1/auth/email/signin") return { body: tokens(1) }
+                if (request.path === "/v1/auth/sessions") return { body: [{ id: "s1", device: "curl", ip: "::1" }] }
+                return { status: 503, body: { error: { code: "common/unavailable", message: "down" } } }
+              })
+            )
+          )
+        )
+      )
+      expect(outcome.sessions.items).toEqual([
+        expect.objectContaining({ id: "s1", deviceInfo: "curl", ipAddress: "::1" })
+      ])
+      expect(outcome.failed.tag).toBe("ServerError")
+      expect(Option.isNone(outcome.session)).toBe(true)
+      expect(paths).toEqual(["POST /v1/auth/email/signin", "GET /v1/auth/sessions", "POST /v1/auth/signout"])
+    })
+  )
+
+  it.effect("an undocumented status becomes UnexpectedStatus, keeping status and code", () =>
+    Effect.gen(function* () {
+      const e = yield* failure(Effect.flatMap(Auth.Auth, (auth) => auth.requestPasswordReset({ email: "a@b.c" }))).pipe(
+        Effect.provide(
+          Auth.layer.pipe(
+            Layer.provideMerge(
+              scriptedClientLayer(() => ({ status: 404, body: { error: { code: "auth/odd", message: "odd" } } }))
+            )
+          )
+        )
+      )
+      expect(e.tag).toBe("UnexpectedStatus")
+      expect(e.error.status).toBe(404)
+      expect(e.code).toBe("auth/odd")
+    })
   )
 })
 

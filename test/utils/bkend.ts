@@ -15,6 +15,8 @@
  *   several signed-in users (each client holds one session).
  * - Inside `layer(...)` the server and the clients run on the TestClock: `TestClock.adjust` moves both.
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Clock, Context, Effect, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
@@ -195,3 +197,56 @@ export const failure = <A, E extends BkendError.BkendError, R>(effect: Effect.Ef
     onFailure: (error) => Effect.succeed({ tag: error._tag, code: error.code, error }),
     onSuccess: () => Effect.dieMessage("expected the call to fail, but it succeeded")
   })
+
+/**
+ * One request seen by {@link scriptedClientLayer}: method, path (no query), query and parsed JSON body.
+ */
+export interface ScriptedRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly body: unknown
+}
+
+/**
+ * A `BkendClient` whose transport answers in memory from `respond` (no socket): for response shapes bkend-local
+ * does not emit, e.g. the Ref-page variants of CONTRACT §14. A `status` of 200 with `body` as JSON by default.
+ */
+export const scriptedClientLayer = (
+  respond: (request: ScriptedRequest) => { readonly status?: number; readonly body?: unknown }
+): Layer.Layer<BkendClient.BkendClient> =>
+  Layer.effect(
+    BkendClient.BkendClient,
+    Effect.orDie(
+      BkendClient.make({
+        ...testDefaults,
+        apiKey: Redacted.make(`pk_${"0".repeat(64)}`),
+        baseUrl: "http://127.0.0.1:9"
+      })
+    )
+  ).pipe(
+    Layer.provide(
+      Layer.succeed(
+        HttpClient.HttpClient,
+        HttpClient.make((request, url) =>
+          Effect.sync(() => {
+            const raw = request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
+            const answer = respond({
+              method: request.method,
+              path: url.pathname,
+              query: url.searchParams,
+              body: raw === "" ? undefined : JSON.parse(raw)
+            })
+            const text = answer.body === undefined ? "" : JSON.stringify(answer.body)
+            return HttpClientResponse.fromWeb(
+              request,
+              new Response(text === "" ? null : text, {
+                status: answer.status ?? 200,
+                headers: { "content-type": "application/json" }
+              })
+            )
+          })
+        )
+      )
+    )
+  )
