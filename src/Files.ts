@@ -148,6 +148,16 @@ const PartUrl = Schema.Struct({ url: Schema.String })
 export type UploadProgress = multipart.Progress
 
 /**
+ * What `uploadEvents` emits: progress reports, then the registered file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UploadEvent =
+  | { readonly _tag: "Progress"; readonly sent: number; readonly total: number }
+  | { readonly _tag: "Done"; readonly file: FileRecord }
+
+/**
  * Bytes of unknown origin with their size declared up front (bkend needs the size before the first byte).
  *
  * @since 0.1.0
@@ -230,6 +240,13 @@ export interface Service {
    * Then `POST /v1/files` registers the metadata (`s3Key` = the storage key).
    */
   readonly upload: <E = never>(options: UploadOptions<E>) => Effect.Effect<FileRecord, BkendError.BkendError | E>
+  /**
+   * `upload` as a stream of events: `Progress` reports (increasing, the last one at `total`), then `Done` with the
+   * registered file. Stopping the stream early interrupts the upload (a multipart upload is then aborted).
+   */
+  readonly uploadEvents: <E = never>(
+    options: Omit<UploadOptions<E>, "onProgress">
+  ) => Stream.Stream<UploadEvent, BkendError.BkendError | E>
   /** `GET /v1/files/:fileId` */
   readonly get: (options: { readonly id: string }) => Effect.Effect<FileRecord, BkendError.BkendError>
   /** One page of the files the caller may see. `GET /v1/files` */
@@ -280,7 +297,12 @@ const sourceError =
   (route: string) =>
   <E>(e: E | multipart.SizeMismatch | multipart.BlobReadError): E | BkendError.InvalidInput =>
     e instanceof multipart.SizeMismatch
-      ? invalidInput("PUT", route, "data", `data has ${e.actual}+ bytes but its declared size is ${e.expected}`)
+      ? invalidInput(
+          "PUT",
+          route,
+          "data",
+          `data has ${e.actual > e.expected ? `more than ${e.expected}` : e.actual} bytes but its declared size is ${e.expected}`
+        )
       : e instanceof multipart.BlobReadError
         ? invalidInput("PUT", route, "data", "the Blob could not be read")
         : e
@@ -512,8 +534,30 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       })
     })
 
+    const uploadEvents = <E = never>(
+      options: Omit<UploadOptions<E>, "onProgress">
+    ): Stream.Stream<UploadEvent, BkendError.BkendError | E> =>
+      Stream.asyncScoped<UploadEvent, BkendError.BkendError | E>((emit) =>
+        upload({
+          ...options,
+          // awaiting each offer gives backpressure: a slow consumer slows the upload's progress reports down
+          onProgress: (p) => Effect.promise(() => emit.single({ _tag: "Progress", sent: p.sent, total: p.total }))
+        }).pipe(
+          Effect.matchCauseEffect({
+            onFailure: (cause) => Effect.promise(() => emit.halt(cause)),
+            onSuccess: (file) =>
+              Effect.promise(async () => {
+                await emit.single({ _tag: "Done", file })
+                await emit.end()
+              })
+          }),
+          Effect.forkScoped
+        )
+      )
+
     return {
       upload,
+      uploadEvents,
       get: Effect.fn("Files.get")(function* (options) {
         return yield* client.request({
           method: "GET",

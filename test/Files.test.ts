@@ -214,6 +214,28 @@ describe("Files against bkend-local", () => {
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
   })
 
+  it.live("uploadEvents: progress events then Done, as a stream", () => {
+    const sent: Array<Sent> = []
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const data = bytesOf(150 * KB, 5)
+      const events = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(
+          files.uploadEvents({ data, filename: "ev.bin", contentType: "application/octet-stream", ...small })
+        )
+      )
+      const last = events.at(-1)
+      expect(last?._tag).toBe("Done")
+      const progress = events.flatMap((e) => (e._tag === "Progress" ? [e.sent] : []))
+      expect(progress.length).toBe(events.length - 1)
+      for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThan(progress[i - 1]!)
+      expect(progress.at(-1)).toBe(150 * KB)
+      if (last?._tag !== "Done") return
+      expect(Buffer.compare(yield* downloaded(last.file.id), Buffer.from(data))).toBe(0)
+    }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
   it.live("a part that keeps failing aborts the multipart upload on the server", () => {
     const sent: Array<Sent> = []
     return Effect.gen(function* () {
