@@ -425,6 +425,8 @@ layer(harnessLayer())("bkend-local auth (socket)", (it) => {
   it.effect("A15/A16/A17 MFA with real TOTP codes (TestClock)", () =>
     Effect.gen(function* () {
       const user = yield* signUp()
+      const early = yield* post("/v1/auth/mfa/confirm", { code: "123456" }, user.accessToken)
+      expect([early.status, errorCode(early)]).toEqual([400, "auth/mfa-setup-expired"])
       const wrongPw = yield* post("/v1/auth/mfa/enable", { password: "nope-nope" }, user.accessToken)
       expect([wrongPw.status, errorCode(wrongPw)]).toEqual([401, "auth/invalid-credentials"])
       const enable = yield* post("/v1/auth/mfa/enable", { password: user.password }, user.accessToken)
@@ -461,6 +463,11 @@ layer(harnessLayer())("bkend-local auth (socket)", (it) => {
       }
       const good = yield* signIn(user.email, user.password, current)
       expect(good.status).toBe(200)
+      // a backup code works exactly once
+      const backup = str(confirm.data, "backupCodes.0")
+      expect((yield* signIn(user.email, user.password, backup)).status).toBe(200)
+      const reused = yield* signIn(user.email, user.password, backup)
+      expect([reused.status, errorCode(reused)]).toEqual([401, "auth/invalid-mfa-code"])
       const token = str(good.data, "accessToken")
 
       const disableWrong = yield* post(
@@ -589,6 +596,48 @@ layer(harnessLayer())("bkend-local auth (socket)", (it) => {
       yield* TestClock.adjust("7 days")
       const expired = yield* post("/v1/auth/invitations/accept", { token: fourthMail?.token })
       expect([expired.status, errorCode(expired)]).toEqual([410, "auth/invitation-expired"])
+    })
+  )
+})
+
+layer(harnessLayer({ magicLinkEnabled: false, requireEmailVerification: true }))("auth switches (socket)", (it) => {
+  it.effect("magicLinkEnabled=false → 400 auth/magiclink-disabled", () =>
+    Effect.gen(function* () {
+      const res = yield* post("/v1/auth/email/signin", {
+        method: "magiclink",
+        email: uniqueEmail(),
+        callbackUrl: "http://app.test/cb"
+      })
+      expect([res.status, errorCode(res)]).toEqual([400, "auth/magiclink-disabled"])
+    })
+  )
+
+  it.effect("requireEmailVerification: 403 auth/email-not-verified until the sign-up link is confirmed", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const blocked = yield* signIn(user.email, user.password)
+      expect([blocked.status, errorCode(blocked)]).toEqual([403, "auth/email-not-verified"])
+      const m = yield* latestMail(user.email, "signup-verification")
+      const confirm = yield* request("GET", "/v1/auth/signup/email/confirm", {
+        query: { token: m?.token ?? "", email: user.email }
+      })
+      expect(confirm.status).toBe(200)
+      expect((yield* signIn(user.email, user.password)).status).toBe(200)
+    })
+  )
+
+  it.effect("contact verification token expires after 24 h → 401 auth/token-expired", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      yield* post("/v1/auth/email/verify/send", { email: user.email })
+      const m = yield* latestMail(user.email, "email-verification")
+      yield* TestClock.adjust("24 hours")
+      const res = yield* post("/v1/auth/email/verify/confirm", { email: user.email, token: m?.token ?? "" })
+      expect([res.status, errorCode(res)]).toEqual([401, "auth/token-expired"])
+      const badCheck = yield* post("/v1/auth/accounts/check", { type: "magic", provider: "x", providerAccountId: "y" })
+      expect([badCheck.status, errorCode(badCheck)]).toEqual([400, "auth/invalid-request"])
+      const rejectUnknown = yield* post("/v1/auth/invitations/reject", { token: "nope" })
+      expect([rejectUnknown.status, errorCode(rejectUnknown)]).toEqual([404, "auth/invitation-not-found"])
     })
   )
 })
