@@ -1,8 +1,17 @@
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Auth from "../src/Auth.js"
 import * as Users from "../src/Users.js"
-import { BkendLocal, counters, failure, localLayer, provideServices, uniqueEmail } from "./utils/bkend.js"
+import {
+  BkendLocal,
+  counters,
+  failure,
+  localLayer,
+  provideServices,
+  type ScriptedRequest,
+  scriptedClientLayer,
+  uniqueEmail
+} from "./utils/bkend.js"
 
 const services = Layer.merge(Auth.layer, Users.layer)
 /** a fresh pk_ client (one user session) */
@@ -253,4 +262,114 @@ layer(localLayer())("Users against bkend-local", (it) => {
       }).pipe(asUser)
     )
   })
+})
+
+layer(localLayer({ envelope: "bare", errors: "ref-auth", deletes: "204", pagination: "union" }))(
+  "Users against bkend-local with bare bodies, E-A errors, 204 deletes, union pagination",
+  (it) => {
+    it.effect("list, avatar upload and delete (204), 403 code, self delete (204)", () =>
+      Effect.gen(function* () {
+        const users = yield* Users.Users
+        const { id } = yield* signUp("compat")
+        const page = yield* users.list({ limit: 10 })
+        expect(page.items.some((u) => u.id === id)).toBe(true)
+        const saved = yield* users.uploadAvatar({ userId: id, data: png, filename: "a.png", contentType: "image/png" })
+        expect(saved.image).toBeTypeOf("string")
+        yield* users.deleteAvatar({ userId: id })
+        const denied = yield* failure(users.create({ name: "X", email: uniqueEmail("x") }))
+        expect(denied.code).toBe("user/forbidden")
+        yield* users.delete({ userId: id })
+      }).pipe(asUser)
+    )
+  }
+)
+
+describe("Users over a scripted transport (variants bkend-local does not emit)", () => {
+  it.effect("upload URL as uploadUrl (I-19), save answering a full profile, empty 204 delete", () =>
+    Effect.gen(function* () {
+      const seen: Array<ScriptedRequest> = []
+      const result = yield* Effect.gen(function* () {
+        const users = yield* Users.Users
+        const target = yield* users.createAvatarUploadUrl({
+          userId: "u/1",
+          filename: "a.png",
+          contentType: "image/png"
+        })
+        const saved = yield* users.saveAvatar({ userId: "u/1", s3Key: target.key })
+        yield* users.deleteAvatar({ userId: "u/1" })
+        return { target, saved }
+      }).pipe(
+        Effect.provide(
+          Users.layer.pipe(
+            Layer.provideMerge(
+              scriptedClientLayer((request) => {
+                seen.push(request)
+                if (request.method === "POST") {
+                  return { body: { uploadUrl: "https://storage.example/put?sig=1", key: "avatars/u1.png" } }
+                }
+                if (request.method === "PATCH") return { body: { id: "u/1", name: "N", image: "https://img/u1.png" } }
+                return { status: 204 }
+              })
+            )
+          )
+        )
+      )
+      expect(result.target).toMatchObject({ url: "https://storage.example/put?sig=1", key: "avatars/u1.png" })
+      expect(result.saved).toEqual({ image: "https://img/u1.png" })
+      // the id is one percent-encoded path segment
+      expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+        "POST /v1/users/u%2F1/avatar/upload-url",
+        "PATCH /v1/users/u%2F1/avatar",
+        "DELETE /v1/users/u%2F1/avatar"
+      ])
+      expect(seen[0]?.body).toEqual({ filename: "a.png", contentType: "image/png" })
+      expect(seen[1]?.body).toEqual({ s3Key: "avatars/u1.png" })
+    })
+  )
+
+  it.effect("list query options are sent as documented; a missing upload URL is a DecodeError", () =>
+    Effect.gen(function* () {
+      const seen: Array<ScriptedRequest> = []
+      const outcome = yield* Effect.gen(function* () {
+        const users = yield* Users.Users
+        const page = yield* users.list({
+          page: 2,
+          limit: 5,
+          search: "kim",
+          searchType: "name",
+          sortBy: "name",
+          sortDirection: "asc",
+          includeAccounts: true
+        })
+        const bad = yield* failure(
+          users.createAvatarUploadUrl({ userId: "u", filename: "a", contentType: "image/png" })
+        )
+        return { page, bad }
+      }).pipe(
+        Effect.provide(
+          Users.layer.pipe(
+            Layer.provideMerge(
+              scriptedClientLayer((request) => {
+                seen.push(request)
+                return request.method === "GET"
+                  ? { body: { items: [{ id: "x" }], pagination: { page: 2, limit: 5, total: 11, totalPages: 3 } } }
+                  : { body: { key: "k" } }
+              })
+            )
+          )
+        )
+      )
+      expect(Object.fromEntries(seen[0]?.query ?? [])).toEqual({
+        page: "2",
+        limit: "5",
+        search: "kim",
+        searchType: "name",
+        sortBy: "name",
+        sortDirection: "asc",
+        includeAccounts: "true"
+      })
+      expect(outcome.page).toMatchObject({ page: 2, total: 11, totalPages: 3, hasNext: true, hasPrev: true })
+      expect(outcome.bad.tag).toBe("DecodeError")
+    })
+  )
 })
