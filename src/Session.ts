@@ -19,9 +19,19 @@ export class Session extends Schema.Class<Session>("bkend-effect/Session")({
   accessToken: Schema.Redacted(Schema.String),
   refreshToken: Schema.Redacted(Schema.String),
   tokenType: Schema.String,
+  /** epoch milliseconds at which the tokens were received */
+  issuedAt: Schema.Number,
   /** epoch milliseconds at which the access token expires */
   expiresAt: Schema.Number
-}) {}
+}) {
+  /**
+   * The margin before expiry at which to refresh proactively: `margin`, but at most half the token's lifetime,
+   * so a short-lived token is not refreshed on every call.
+   */
+  refreshMarginMillis(margin: number): number {
+    return Math.min(margin, Math.max(0, this.expiresAt - this.issuedAt) / 2)
+  }
+}
 
 /**
  * The token pair as bkend returns it (sign-up, sign-in, refresh, OAuth/magic-link callbacks; CONTRACT §5.1, I-07).
@@ -74,6 +84,7 @@ export const fromTokenResponse = (tokens: TokenResponse, receivedAt: number): Se
     accessToken: Redacted.make(tokens.accessToken),
     refreshToken: Redacted.make(tokens.refreshToken),
     tokenType: tokens.tokenType ?? "Bearer",
+    issuedAt: receivedAt,
     expiresAt:
       tokens.expiresIn !== undefined
         ? receivedAt + tokens.expiresIn * 1000

@@ -289,7 +289,13 @@ describe("BkendClient refresh gate", () => {
       const server = yield* Scripted.start
       const client = yield* build(clientLayer(server, { refreshMargin: "60 seconds" }))
       const tokens = server.issue()
-      yield* client.setTokens({ ...tokens, expiresIn: 30 })
+      yield* client.setTokens({ ...tokens, expiresIn: 100 })
+      // the margin is capped at half the lifetime (50 s): 60 s left is not yet within it
+      yield* TestClock.adjust("40 seconds")
+      expect((yield* me(client)).id).toBe("u1")
+      expect(server.counters.refresh).toBe(0)
+      yield* TestClock.adjust("20 seconds")
+      const before = server.requests.length
       const results = yield* Effect.all(
         Array.from({ length: 50 }, () => me(client)),
         { concurrency: "unbounded" }
@@ -297,7 +303,10 @@ describe("BkendClient refresh gate", () => {
       expect(results).toHaveLength(50)
       expect(server.counters.refresh).toBe(1)
       // every /me carried the refreshed token, none the old one
-      const sent = server.requests.filter((r) => r.path === "/v1/auth/me").map((r) => r.headers.authorization)
+      const sent = server.requests
+        .slice(before)
+        .filter((r) => r.path === "/v1/auth/me")
+        .map((r) => r.headers.authorization)
       expect(sent.includes(`Bearer ${tokens.accessToken}`)).toBe(false)
     })
   )

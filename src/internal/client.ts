@@ -345,7 +345,8 @@ export const make = (options: Options) =>
               }
               const now = yield* Clock.currentTimeMillis
               if (trigger.stale !== undefined && !sameToken(current.value, trigger.stale)) return current.value
-              if (trigger.proactive && current.value.expiresAt - now > Duration.toMillis(config.refreshMargin)) {
+              const margin = current.value.refreshMarginMillis(Duration.toMillis(config.refreshMargin))
+              if (trigger.proactive && current.value.expiresAt - now > margin) {
                 return current.value
               }
               const gen = yield* Ref.get(generation)
@@ -392,7 +393,7 @@ export const make = (options: Options) =>
       const session = yield* Ref.get(cache)
       if (Option.isNone(session)) return undefined
       const now = yield* Clock.currentTimeMillis
-      if (session.value.expiresAt - now > Duration.toMillis(config.refreshMargin)) {
+      if (session.value.expiresAt - now > session.value.refreshMarginMillis(Duration.toMillis(config.refreshMargin))) {
         return Redacted.value(session.value.accessToken)
       }
       return yield* refresh({ stale: Redacted.value(session.value.accessToken), proactive: true }).pipe(

@@ -1,0 +1,53 @@
+/**
+ * Test layers: the whole SDK wired to an in-process bkend-local (no socket, no network).
+ *
+ * ```ts
+ * import { layer } from "@effect/vitest"
+ * import * as BkendTesting from "bkend-effect/testing"
+ *
+ * layer(BkendTesting.layer({ local: { devMode: true } }))("my program", (it) => {
+ *   it.effect("signs up and creates a post", () => myProgram)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Redacted } from "effect"
+import * as Bkend from "../Bkend.js"
+import type * as BkendClient from "../BkendClient.js"
+import * as LocalServer from "../local/LocalServer.js"
+
+/**
+ * @since 0.1.0
+ * @category testing
+ */
+export interface Options {
+  /** options of the local server (tables, TTLs, envelope switches, faults, …) */
+  readonly local?: Partial<LocalServer.LocalOptions> | undefined
+  /** which key the SDK uses: the publishable key (default; RLS applies) or the secret key (admin) */
+  readonly key?: "publishable" | "secret" | undefined
+  /** client options other than the key and base URL (retry policy, refresh margin) */
+  readonly client?: Omit<BkendClient.Options, "apiKey" | "baseUrl"> | undefined
+}
+
+/**
+ * The SDK (`Bkend.layer`) on an in-process local server, plus the server itself (`LocalServer.LocalServerTag`)
+ * so tests can read its outbox, counters and state. Each build of the layer starts a fresh, empty server.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const layer = (options: Options = {}): Layer.Layer<Bkend.Services | LocalServer.LocalServerTag> =>
+  Layer.unwrapEffect(
+    Effect.map(LocalServer.make({ baseUrl: LocalServer.inProcessBaseUrl, ...options.local }), (server) =>
+      Bkend.layer({
+        ...options.client,
+        apiKey: Redacted.make(options.key === "secret" ? server.keys.secret : server.keys.publishable),
+        baseUrl: LocalServer.inProcessBaseUrl
+      }).pipe(
+        Layer.provide(LocalServer.layerHttpClient(server)),
+        Layer.merge(Layer.succeed(LocalServer.LocalServerTag, server)),
+        Layer.orDie
+      )
+    )
+  )
