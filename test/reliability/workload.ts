@@ -255,23 +255,25 @@ export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, neve
         Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => "hang" as const }),
         Effect.locally(CurrentOp, record.id),
         Effect.exit,
-        Effect.map((exit) => {
-          if (Exit.isSuccess(exit)) {
-            record.outcome = "ok"
-            return
-          }
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure) && failure.value === "hang") {
-            record.outcome = "hang"
-          } else if (Option.isSome(failure) && BkendError.isBkendError(failure.value)) {
-            record.outcome = "typed"
-            record.tag = failure.value._tag
-            record.error = failure.value
-          } else {
-            record.outcome = "defect"
-            record.error = Cause.pretty(exit.cause)
-          }
-        })
+        Effect.tap((exit) =>
+          Effect.sync(() => {
+            if (Exit.isSuccess(exit)) {
+              record.outcome = "ok"
+              return
+            }
+            const failure = Cause.failureOption(exit.cause)
+            if (Option.isSome(failure) && failure.value === "hang") {
+              record.outcome = "hang"
+            } else if (Option.isSome(failure) && BkendError.isBkendError(failure.value)) {
+              record.outcome = "typed"
+              record.tag = failure.value._tag
+              record.error = failure.value
+            } else {
+              record.outcome = "defect"
+              record.error = Cause.pretty(exit.cause)
+            }
+          })
+        )
       )
 
     const fiber = (f: number) =>
