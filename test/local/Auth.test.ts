@@ -1,6 +1,7 @@
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Clock, Effect, TestClock } from "effect"
 import { totp } from "../../src/local/index.js"
+import { base32Encode } from "../../src/local/internal/totp.js"
 import { arr, errorCode, get, Harness, harnessLayer, request, signUp, str, uniqueEmail } from "./utils.js"
 
 const post = (path: string, body: unknown, token?: string) =>
@@ -638,6 +639,34 @@ layer(harnessLayer({ magicLinkEnabled: false, requireEmailVerification: true }))
       expect([badCheck.status, errorCode(badCheck)]).toEqual([400, "auth/invalid-request"])
       const rejectUnknown = yield* post("/v1/auth/invitations/reject", { token: "nope" })
       expect([rejectUnknown.status, errorCode(rejectUnknown)]).toEqual([404, "auth/invitation-not-found"])
+    })
+  )
+})
+
+describe("TOTP implementation", () => {
+  it("matches the RFC 6238 SHA-1 test vectors (last 6 digits)", () => {
+    const secret = base32Encode(new TextEncoder().encode("12345678901234567890"))
+    expect(secret).toBe("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+    expect(totp(secret, 59_000)).toBe("287082")
+    expect(totp(secret, 1111111109_000)).toBe("081804")
+    expect(totp(secret, 1234567890_000)).toBe("005924")
+    expect(totp(secret, 20000000000_000)).toBe("353130")
+  })
+})
+
+layer(harnessLayer())("token tampering (socket)", (it) => {
+  it.effect("a token whose payload was changed (signature kept) is rejected with 401 auth/invalid-token", () =>
+    Effect.gen(function* () {
+      const alice = yield* signUp()
+      const bob = yield* signUp()
+      const [h, p, sig] = alice.accessToken.split(".")
+      const claims = JSON.parse(Buffer.from(p ?? "", "base64url").toString())
+      const forged = Buffer.from(JSON.stringify({ ...claims, sub: bob.userId })).toString("base64url")
+      const res = yield* request("GET", "/v1/auth/me", { token: `${h}.${forged}.${sig}` })
+      expect([res.status, errorCode(res)]).toEqual([401, "auth/invalid-token"])
+      // a refresh token is not an access token
+      const asAccess = yield* request("GET", "/v1/auth/me", { token: alice.refreshToken })
+      expect([asAccess.status, errorCode(asAccess)]).toEqual([401, "auth/invalid-token"])
     })
   )
 })
