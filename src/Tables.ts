@@ -417,7 +417,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       )
   }
 
-  const encodeInput = (method: Method, route: Route, input: unknown, keys: ReadonlyArray<string> | undefined) => {
+  const encodeInput = (method: Method, route: Route, input: unknown) => {
     if (!isPlainObject(input)) {
       return Effect.fail(invalidInput(method, route, "data", "data must be an object of the table's fields"))
     }
@@ -427,10 +427,9 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       }
     }
     if (schema === undefined) return Effect.succeed<unknown>(input)
-    const encoder = Schema.make<unknown, unknown, never>(
-      keys === undefined ? schema.ast : SchemaAST.pick(schema.ast, keys)
-    )
-    // unknown fields fail instead of being dropped on the way out
+    // picked to the given keys: `update` sends a subset, and a `Schema.Class` row schema encodes plain objects
+    // (its surrogate struct) instead of demanding class instances; unknown fields fail instead of being dropped
+    const encoder = Schema.make<unknown, unknown, never>(SchemaAST.pick(schema.ast, Object.keys(input)))
     return Schema.encodeUnknown(encoder, { onExcessProperty: "error" })(input).pipe(
       Effect.mapError((e) =>
         invalidInput(method, route, "data", `data does not match the table schema at: ${issuePaths(e)}`)
@@ -508,7 +507,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     create: Effect.fn("Tables.create")(function* (options) {
       const route = "/v1/data/:table" as const
       yield* checkName("POST", route)
-      const body = yield* encodeInput("POST", route, options.data, undefined)
+      const body = yield* encodeInput("POST", route, options.data)
       const raw = yield* client.request({
         method: "POST",
         route,
@@ -534,8 +533,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     update: Effect.fn("Tables.update")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("PATCH", route)
-      const keys = isPlainObject(options.data) ? Object.keys(options.data) : []
-      const body = yield* encodeInput("PATCH", route, options.data, keys)
+      const body = yield* encodeInput("PATCH", route, options.data)
       const raw = yield* client.request({
         method: "PATCH",
         route,

@@ -409,6 +409,10 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
       expect(yield* failure(untyped.create({ data: { id: "mine", title: "x" } }))).toMatchObject({
         tag: "InvalidInput"
       })
+      const withExtra = { title: "x", views: 1, category: "c", published: true, tags: [], extra: 1 }
+      expect(yield* failure(posts.create({ data: withExtra }))).toMatchObject({ tag: "InvalidInput" })
+      const wrongType: Tables.UpdateInput<typeof Post.Type> = JSON.parse('{"views":"many"}')
+      expect(yield* failure(posts.update({ id: "1", data: wrongType }))).toMatchObject({ tag: "InvalidInput" })
       expect((yield* server.counters).requests).toBe(before)
     })
   )
@@ -453,6 +457,9 @@ describe("Tables against bkend-local compat variants", () => {
       expect(row).toEqual({ id: "abc", title: "t", createdAt: "2025-01-01T00:00:00.000Z" })
       const untyped = yield* tables.table("posts").get({ id: "abc" })
       expect(untyped.id).toBe("abc")
+      class Titled extends Schema.Class<Titled>("Titled")({ title: Schema.String }) {}
+      const created = yield* tables.table("posts", Titled).create({ data: { title: "t" } })
+      expect(created).toMatchObject({ id: "abc", title: "t" })
     })
   )
 })
