@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
 import { expectTypeOf } from "vitest"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
@@ -29,6 +29,16 @@ const signUpFresh = (prefix = "auth") =>
     yield* auth.signUp({ email, password, name: "Auth Test" })
     return email
   })
+
+/** A clock stopped at `millis` (its sleeps never end). */
+const frozenClock = (millis: number): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => millis,
+  currentTimeMillis: Effect.succeed(millis),
+  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
+  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
+  sleep: () => Effect.never
+})
 
 /** Collects the tags of the next `n` session changes; subscribed before it returns. */
 const collectChanges = (n: number) =>
@@ -88,6 +98,22 @@ layer(localLayer())("Auth against bkend-local", (it) => {
         expect(Auth.isMfaRequired(wrong.error)).toBe(false)
         const after = yield* counters
         expect(after.refreshCalls).toBe(before.refreshCalls)
+
+        // negative control: the same wrong credentials sent with the bearer token and refresh-on-401 enabled
+        // do trigger a refresh, so the assertion above would catch one
+        const client = yield* BkendClient.BkendClient
+        const control = yield* failure(
+          client.request({
+            method: "POST",
+            route: "/v1/auth/email/signin",
+            body: { method: "password", email, password: "Wrong-pass1" },
+            auth: "optional",
+            refreshOn401: true,
+            response: Schema.Unknown
+          })
+        )
+        expect(control.tag).toBe("Unauthorized")
+        expect((yield* counters).refreshCalls).toBe(after.refreshCalls + 1)
         // the earlier session is untouched
         expect((yield* auth.me).email).toBe(email)
         // and signing in with the right password works
@@ -178,6 +204,25 @@ layer(localLayer())("Auth against bkend-local", (it) => {
 
         const tags = Chunk.toReadonlyArray(yield* Fiber.join(changes))
         expect(tags).toEqual(["SignedIn", "Refreshed", "SignedOut"])
+      }).pipe(withAuth)
+    )
+
+    it.effect("a token the server already considers expired: 401 → one refresh → the call is retried", () =>
+      Effect.gen(function* () {
+        const auth = yield* Auth.Auth
+        const { server } = yield* BkendLocal
+        const email = yield* signUpFresh("reactive")
+        const signedInAt = yield* Clock.currentTimeMillis
+        yield* TestClock.adjust("3601 seconds")
+        // the client still believes the token is fresh (its clock is frozen at sign-in), the server does not
+        const logStart = (yield* server.requestLog).length
+        const before = yield* counters
+        const me = yield* auth.me.pipe(Effect.withClock(frozenClock(signedInAt)))
+        expect(me.email).toBe(email)
+        const after = yield* counters
+        expect(after.refreshCalls - before.refreshCalls).toBe(1)
+        const log = (yield* server.requestLog).slice(logStart).map((e) => `${e.method} ${e.path} ${e.status}`)
+        expect(log).toEqual(["GET /v1/auth/me 401", "POST /v1/auth/refresh 200", "GET /v1/auth/me 200"])
       }).pipe(withAuth)
     )
 
