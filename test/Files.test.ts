@@ -214,6 +214,31 @@ describe("Files against bkend-local", () => {
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
   })
 
+  it.live("stream lists every visible file across pages; another user is denied a private file", () => {
+    const sent: Array<Sent> = []
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const ids: Array<string> = []
+      for (const name of ["a.txt", "b.txt", "c.txt"]) {
+        const record = yield* files.upload({ data: bytesOf(100), filename: name, contentType: "text/plain" })
+        ids.push(record.id)
+      }
+      const streamed = Chunk.toReadonlyArray(yield* Stream.runCollect(files.stream({ limit: 2 })))
+      expect(streamed.map((f) => f.id).sort()).toEqual([...ids].sort())
+      const pageGets = sent.filter((s) => s.method === "GET" && s.url.endsWith("/v1/files"))
+      expect(pageGets.length).toBe(2)
+      const denied = yield* Effect.provide(
+        Effect.gen(function* () {
+          yield* signUp
+          return yield* Effect.flip((yield* Files.Files).get({ id: ids[0]! }))
+        }),
+        clientLayer([])
+      )
+      expect(denied).toMatchObject({ _tag: "Forbidden", status: 403, code: "file/access-denied" })
+    }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
   it.live("uploadEvents: progress events then Done, as a stream", () => {
     const sent: Array<Sent> = []
     return Effect.gen(function* () {
