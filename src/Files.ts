@@ -7,6 +7,8 @@
  *
  * @since 0.1.0
  */
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as PlatformError from "@effect/platform/Error"
 import { Context, Effect, Exit, Layer, ParseResult, Schema, Stream } from "effect"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
@@ -167,6 +169,23 @@ export interface StreamData<E> {
   readonly stream: Stream.Stream<Uint8Array, E>
   readonly size: number
 }
+
+/**
+ * A file on disk as upload data, read lazily in chunks (needs a `FileSystem`, e.g. `NodeContext.layer` from
+ * `@effect/platform-node`): `files.upload({ data: yield* Files.fromPath("video.mp4"), … })`. The size is taken
+ * from `stat`; a file that shrinks meanwhile fails the upload with `InvalidInput`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPath = (
+  path: string
+): Effect.Effect<StreamData<PlatformError.PlatformError>, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(path)
+    return { stream: fs.stream(path, { bytesToRead: info.size }), size: Number(info.size) }
+  })
 
 /**
  * @since 0.1.0

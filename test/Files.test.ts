@@ -1,4 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { describe, expect, it } from "@effect/vitest"
@@ -237,6 +239,32 @@ describe("Files against bkend-local", () => {
       )
       expect(denied).toMatchObject({ _tag: "Forbidden", status: 403, code: "file/access-denied" })
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
+  it.live("a file on disk (fromPath) uploads in parts and downloads equal", () => {
+    const sent: Array<Sent> = []
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* fs.makeTempFileScoped()
+      const data = bytesOf(170 * KB, 9)
+      yield* fs.writeFile(path, data)
+      const record = yield* files.upload({
+        data: yield* Files.fromPath(path),
+        filename: "disk.bin",
+        contentType: "application/octet-stream",
+        ...small
+      })
+      expect(record.size).toBe(170 * KB)
+      expect(Buffer.compare(yield* downloaded(record.id), Buffer.from(data))).toBe(0)
+      expect(storageRequests(sent).filter((s) => s.method === "PUT").length).toBe(3)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(NodeFileSystem.layer),
+      Effect.provide(clientLayer(sent)),
+      Effect.provide(serverLayer())
+    )
   })
 
   it.live("uploadEvents: progress events then Done, as a stream", () => {
