@@ -174,12 +174,14 @@ export interface ChaosOptions {
   readonly seed: number
   /** probability that the proxy drops a response after the server handled the request */
   readonly resetAfterProbability: number
+  /** access-token lifetime on the server (default TTL_SECONDS); the client refreshes 1 s before expiry */
+  readonly ttlSeconds?: number | undefined
 }
 
 export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, never, Scope.Scope> =>
   Effect.gen(function* () {
     const server = yield* LocalServer.make({
-      accessTokenTtlSeconds: TTL_SECONDS,
+      accessTokenTtlSeconds: options.ttlSeconds ?? TTL_SECONDS,
       faults: faultRules,
       faultSeed: options.seed,
       tables: [
