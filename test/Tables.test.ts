@@ -308,6 +308,25 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
     })
   )
 
+  it.effect("stream is lazy: taking a few rows requests at most the first page and one prefetch", () =>
+    Effect.gen(function* () {
+      yield* seedBig
+      const { server } = yield* BkendLocal
+      const pageRequests = Effect.map(server.requestLog, (log) => log.filter((e) => e.path === "/v1/data/big").length)
+      const before = yield* pageRequests
+      const rows = yield* withClient("sk")(
+        Effect.flatMap(Tables.Tables, (tables) =>
+          tables
+            .table("big", Schema.Struct({ n: Schema.Number }))
+            .stream({ sort: { by: "n", direction: "asc" }, limit: 100 })
+            .pipe(Stream.take(5), Stream.runCollect)
+        )
+      )
+      expect(Chunk.toReadonlyArray(rows).map((r) => r.n)).toEqual([0, 1, 2, 3, 4])
+      expect((yield* pageRequests) - before).toBeLessThanOrEqual(2)
+    })
+  )
+
   it.effect("RLS: guest, user, self and admin per the table's permissions", () =>
     Effect.gen(function* () {
       yield* seeded
