@@ -1,7 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Clock, Effect, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
+import { Chunk, Clock, Effect, FastCheck, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
 import { expectTypeOf } from "vitest"
 import * as Auth from "../src/Auth.js"
+import { documented } from "../src/AuthSchema.js"
 import * as BkendClient from "../src/BkendClient.js"
 import * as BkendError from "../src/BkendError.js"
 import * as Page from "../src/Page.js"
@@ -680,6 +681,54 @@ describe("Auth over a scripted transport (variants bkend-local does not emit)", 
       expect(e.error.status).toBe(404)
       expect(e.code).toBe("auth/odd")
     })
+  )
+})
+
+describe("documented error sets", () => {
+  const plain = {
+    BadRequest: BkendError.BadRequest,
+    Unauthorized: BkendError.Unauthorized,
+    Forbidden: BkendError.Forbidden,
+    NotFound: BkendError.NotFound,
+    Conflict: BkendError.Conflict,
+    Gone: BkendError.Gone,
+    RateLimited: BkendError.RateLimited,
+    ServerError: BkendError.ServerError,
+    UnexpectedStatus: BkendError.UnexpectedStatus,
+    DecodeError: BkendError.DecodeError
+  }
+  const makeError = (tag: BkendError.BkendError["_tag"], status: number, code: string | undefined) => {
+    const base = { status, message: "m", method: "GET", route: "/v1/x", ...(code === undefined ? {} : { code }) }
+    switch (tag) {
+      case "NetworkError":
+        return new BkendError.NetworkError({ ...base, reason: "Transport" })
+      case "InvalidInput":
+        return new BkendError.InvalidInput({ ...base, field: "x" })
+      default:
+        return new plain[tag](base)
+    }
+  }
+  const kept = new Set(["BadRequest", "Unauthorized", "RateLimited", "NetworkError", "ServerError", "DecodeError"])
+
+  it.prop(
+    "an error outside the set becomes UnexpectedStatus with the same status and code; others pass unchanged",
+    [
+      FastCheck.constantFrom(...BkendError.tags),
+      FastCheck.integer({ min: 0, max: 599 }),
+      FastCheck.option(FastCheck.constantFrom("auth/x", "user/forbidden", "NOT_FOUND"), { nil: undefined })
+    ],
+    ([tag, status, code]) => {
+      const error = makeError(tag, status, code)
+      const out = Effect.runSync(Effect.flip(documented("BadRequest", "Unauthorized")(Effect.fail(error))))
+      if (kept.has(tag)) {
+        expect(out).toBe(error)
+      } else {
+        expect(out._tag).toBe("UnexpectedStatus")
+        expect(out.status).toBe(status)
+        expect(out.code).toBe(code)
+        expect(out.route).toBe("/v1/x")
+      }
+    }
   )
 })
 
