@@ -244,7 +244,10 @@ export interface Service {
     readonly email: string
     readonly callbackUrl?: string | undefined
   }) => Effect.Effect<AuthSchema.MailSent, Errors<"BadRequest" | "NotFound">>
-  /** `GET /v1/auth/signup/email/confirm` (JSON form: no `callbackUrl`, so no redirect). */
+  /**
+   * `GET /v1/auth/signup/email/confirm`, JSON form: no `callbackUrl` is sent. A server that still redirects (e.g.
+   * to a `callbackUrl` given when the mail was requested) yields `UnexpectedStatus` with status 302.
+   */
   readonly confirmSignUpEmail: (options: {
     readonly email: string
     readonly token: string
