@@ -7,6 +7,8 @@
  *
  * `--config` takes either a JSON array of table declarations or an object of server options
  * (`{ "tables": [...], "envelope": "bare", "rateLimit": { "limit": 100, "windowSeconds": 60 }, ... }`).
+ * Unlike the library default, the CLI starts in `devMode` (tables created on first write) unless the config sets
+ * `"devMode": false`.
  *
  * @since 0.1.0
  */
@@ -112,7 +114,9 @@ if (values.help === true) {
 
 const port = Number(values.port)
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid --port ${values.port}`)
-const options = values.config !== undefined ? readConfig(values.config) : {}
+const configured = values.config !== undefined ? readConfig(values.config) : {}
+// The CLI is for local development: unless the config says otherwise, tables are created on first write.
+const options: Partial<LocalServer.LocalOptions> = { devMode: true, ...configured }
 
 const program = Effect.gen(function* () {
   const server = yield* LocalServer.make(options)
@@ -141,6 +145,8 @@ const program = Effect.gen(function* () {
   console.log(`  publishable key (X-API-Key): ${server.keys.publishable}`)
   console.log(`  secret key      (X-API-Key): ${server.keys.secret}`)
   console.log("  local endpoints: /_local/outbox, /_local/counters, /_local/snapshot (sk_ key)")
+  if (server.options.devMode)
+    console.log('  dev mode: tables are created on first write (set "devMode": false in --config to turn off)')
   yield* Effect.addFinalizer(() => Effect.sync(() => console.log("bkend-local: shutting down")))
   return yield* Effect.never
 })
