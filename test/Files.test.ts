@@ -47,13 +47,28 @@ interface Sent {
  * Files on a client for the current server, over undici. The transport is wrapped so the test sees every request
  * exactly as the client hands it to undici (after all of the client's own request mapping).
  */
-const clientLayer = (sent: Array<Sent>, retryPolicy: Partial<BkendClient.RetryPolicy> = { maxAttempts: 1 }) => {
+const clientLayer = (
+  sent: Array<Sent>,
+  retryPolicy: Partial<BkendClient.RetryPolicy> = { maxAttempts: 1 },
+  storagePuts = { inFlight: 0, max: 0 }
+) => {
   const recording = Layer.effect(
     HttpClient.HttpClient,
     Effect.map(HttpClient.HttpClient, (transport) =>
       HttpClient.make((request) => {
         sent.push({ method: request.method, url: request.url, headers: request.headers })
-        return transport.execute(request)
+        if (!(request.method === "PUT" && request.url.includes("/_storage/"))) return transport.execute(request)
+        return Effect.acquireUseRelease(
+          Effect.sync(() => {
+            storagePuts.inFlight++
+            storagePuts.max = Math.max(storagePuts.max, storagePuts.inFlight)
+          }),
+          () => transport.execute(request),
+          () =>
+            Effect.sync(() => {
+              storagePuts.inFlight--
+            })
+        )
       })
     )
   ).pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -287,6 +302,30 @@ describe("Files against bkend-local", () => {
       if (last?._tag !== "Done") return
       expect(Buffer.compare(yield* downloaded(last.file.id), Buffer.from(data))).toBe(0)
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
+  it.live("parts go up at most `concurrency` at a time", () => {
+    const sent: Array<Sent> = []
+    const storagePuts = { inFlight: 0, max: 0 }
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const data = bytesOf(300 * KB, 13)
+      const record = yield* files.upload({
+        data,
+        filename: "c.bin",
+        contentType: "application/octet-stream",
+        concurrency: 2,
+        ...small
+      })
+      expect(storageRequests(sent).filter((s) => s.method === "PUT").length).toBe(5)
+      expect(storagePuts.max).toBe(2)
+      expect(Buffer.compare(yield* downloaded(record.id), Buffer.from(data))).toBe(0)
+    }).pipe(
+      Effect.provide(clientLayer(sent, { maxAttempts: 1 }, storagePuts)),
+      // slow storage, so parts overlap whenever the client lets them
+      Effect.provide(serverLayer({ faults: [{ route: "PUT /_storage/*", kind: "delay", delayMillis: 100 }] }))
+    )
   })
 
   it.live("a part that keeps failing aborts the multipart upload on the server", () => {
