@@ -353,6 +353,20 @@ layer(localLayer())("Auth against bkend-local", (it) => {
       }).pipe(withAuth)
     )
 
+    it.effect("a confirm mail requested with a callbackUrl redirects: UnexpectedStatus 302, not followed", () =>
+      Effect.gen(function* () {
+        const auth = yield* Auth.Auth
+        const email = yield* signUpFresh("redirect")
+        yield* auth.resendSignUpConfirmation({ email, callbackUrl: "https://app.example/verified" })
+        const mail = yield* latestMail(email, "signup-verification")
+        const redirected = yield* failure(auth.confirmSignUpEmail({ email, token: mail.token }))
+        expect(redirected.tag).toBe("UnexpectedStatus")
+        expect(redirected.error.status).toBe(302)
+        // the server did verify the address before redirecting
+        expect((yield* auth.me).emailVerified).toBeTypeOf("string")
+      }).pipe(withAuth)
+    )
+
     it.effect("magic link: sign-in and sign-up requests, token exchange stores the session", () =>
       Effect.gen(function* () {
         const auth = yield* Auth.Auth
