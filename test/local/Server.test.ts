@@ -554,6 +554,18 @@ describe("CLI", () => {
           })
         )
         expect(res.status).toBe(201)
+        // the CLI defaults to devMode: an undeclared table is created on first write
+        const { accessToken } = yield* Effect.promise(() =>
+          res.json().then((b) => ({ accessToken: str(b, "data.accessToken") }))
+        )
+        const row = yield* Effect.promise(() =>
+          fetch(`${url}/v1/data/posts`, {
+            method: "POST",
+            headers: { "x-api-key": pk, "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+            body: JSON.stringify({ title: "from the CLI" })
+          })
+        )
+        expect(row.status).toBe(201)
         child.kill("SIGTERM")
         yield* Effect.promise(() => exited)
         const exported = fs.readFileSync(snapshot, "utf8")
