@@ -9,7 +9,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as PlatformError from "@effect/platform/Error"
-import { Context, Effect, Exit, Layer, ParseResult, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, ParseResult, Schema, Stream } from "effect"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
 import * as filters from "./internal/filters.js"
@@ -387,6 +387,28 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         return presigned.key
       })
 
+    type Upload = typeof MultipartInit.Type
+
+    const abortUpload = (init: Upload) =>
+      client
+        .request({
+          method: "POST",
+          route: "/v1/files/multipart/abort",
+          body: { key: init.key, uploadId: init.uploadId },
+          auth: "required",
+          idempotent: true,
+          response: Schema.Unknown
+        })
+        .pipe(
+          Effect.tapError((e) =>
+            Effect.logWarning("bkend-effect: aborting a multipart upload failed").pipe(
+              Effect.annotateLogs({ error: e._tag, status: e.status })
+            )
+          ),
+          Effect.ignore,
+          Effect.withSpan("Files.abortMultipart")
+        )
+
     const uploadMultipart = <E>(
       options: UploadOptions<E>,
       source: multipart.Source<E>,
@@ -395,22 +417,10 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       concurrency: number
     ): Effect.Effect<string, BkendError.BkendError | E> =>
       Effect.gen(function* () {
-        const init = yield* client.request({
-          method: "POST",
-          route: "/v1/files/multipart/init",
-          body: {
-            filename: options.filename,
-            contentType: options.contentType,
-            fileSize: size,
-            visibility: options.visibility,
-            category: options.category
-          },
-          auth: "required",
-          response: MultipartInit
-        })
         const progress =
           options.onProgress === undefined ? undefined : yield* multipart.makeProgress(size, options.onProgress)
-        const uploadPart = (body: Uint8Array, partNumber: number) =>
+
+        const uploadPart = (init: Upload, body: Uint8Array, partNumber: number) =>
           Effect.gen(function* () {
             const { url } = yield* client.request({
               method: "POST",
@@ -436,46 +446,54 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
             return { partNumber, etag }
           }).pipe(Effect.withSpan("Files.uploadPart", { attributes: { partNumber } }))
 
-        const abort = client
-          .request({
-            method: "POST",
-            route: "/v1/files/multipart/abort",
-            body: { key: init.key, uploadId: init.uploadId },
-            auth: "required",
-            idempotent: true,
-            response: Schema.Unknown
-          })
-          .pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("bkend-effect: aborting a multipart upload failed").pipe(
-                Effect.annotateLogs({ error: e._tag, status: e.status })
+        const key = yield* Effect.acquireUseRelease(
+          // The release is registered the moment `init` returns, so no interruption can slip in between. `init`
+          // itself stays interruptible: inside an uninterruptible region the per-attempt and total timeouts could
+          // not fire, and a hung server would hang the upload (an interruption while the response is in transit
+          // can still leave an upload that bkend expires on its own).
+          Effect.interruptible(
+            client.request({
+              method: "POST",
+              route: "/v1/files/multipart/init",
+              body: {
+                filename: options.filename,
+                contentType: options.contentType,
+                fileSize: size,
+                visibility: options.visibility,
+                category: options.category
+              },
+              auth: "required",
+              response: MultipartInit
+            })
+          ),
+          (init) =>
+            Effect.gen(function* () {
+              const parts = yield* multipart.parts(source, partSize).pipe(
+                Stream.mapError(sourceError("<storage>")),
+                Stream.zipWithIndex,
+                // ordered: the results come back in part order whatever order the PUTs finish in
+                Stream.mapEffect(([body, index]) => uploadPart(init, body, index + 1), { concurrency }),
+                Stream.runCollect
               )
-            ),
-            Effect.ignore,
-            Effect.withSpan("Files.abortMultipart")
-          )
-
-        yield* Effect.gen(function* () {
-          const parts = yield* multipart.parts(source, partSize).pipe(
-            Stream.mapError(sourceError("<storage>")),
-            Stream.zipWithIndex,
-            // ordered: the results come back in part order whatever order the PUTs finish in
-            Stream.mapEffect(([body, index]) => uploadPart(body, index + 1), { concurrency }),
-            Stream.runCollect
-          )
-          yield* client.request({
-            method: "POST",
-            route: "/v1/files/multipart/complete",
-            body: { key: init.key, uploadId: init.uploadId, parts: Array.from(parts) },
-            auth: "required",
-            response: Schema.Unknown
-          })
-        }).pipe(
-          // failure or interruption before `complete` succeeded: no orphaned upload on the server
-          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : abort))
+              yield* client.request({
+                method: "POST",
+                route: "/v1/files/multipart/complete",
+                body: { key: init.key, uploadId: init.uploadId, parts: Array.from(parts) },
+                auth: "required",
+                response: Schema.Unknown
+              })
+              return init.key
+            }),
+          // failure or interruption before `complete` succeeded: no orphaned upload on the server. Finalizers are
+          // uninterruptible, where timeouts cannot fire; the abort runs in its own interruptible fiber so the
+          // client's timeouts bound it, and the finalizer waits for it.
+          (init, exit) =>
+            Exit.isSuccess(exit)
+              ? Effect.void
+              : Effect.flatMap(Effect.fork(Effect.interruptible(abortUpload(init))), Fiber.await)
         )
         if (progress !== undefined) yield* progress.done
-        return init.key
+        return key
       })
 
     const upload = <E = never>(options: UploadOptions<E>): Effect.Effect<FileRecord, BkendError.BkendError | E> =>
