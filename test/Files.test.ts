@@ -394,7 +394,7 @@ describe("Files against bkend-local", () => {
       expect(server.local.state.uploads.size).toBe(0)
     }).pipe(
       Effect.provide(clientLayer(sent)),
-      Effect.provide(serverLayer({ faults: [{ route: "PUT /_storage/*", kind: "delay", delayMillis: 1500 }] }))
+      Effect.provide(serverLayer({ faults: [{ route: "PUT /_storage/*", kind: "delay", delayMillis: 2500 }] }))
     )
   })
 
