@@ -99,12 +99,12 @@ describe("reliability: chaos", () => {
           const sessions = [...state.sessions.values()].filter((s) => s.userId === result.userId)
           expect(sessions.length).toBeGreaterThan(0)
 
-          // 5. no request was sent before a Retry-After allowed it (same op, same method and URL)
+          // 5. no request was sent before a Retry-After allowed it (same op, method, URL and body: the same request)
           const early: Array<string> = []
           const groups = new Map<string, Array<SentRequest>>()
           for (const r of requests) {
             if (r.op === undefined) continue
-            const key = `${r.op} ${r.method} ${r.url}`
+            const key = `${r.op} ${r.method} ${r.url} ${r.body}`
             const list = groups.get(key) ?? []
             list.push(r)
             groups.set(key, list)

@@ -15,6 +15,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Cause, Effect, Exit, FiberRef, Layer, Option, Random, Redacted, Schema, type Scope, Stream } from "effect"
 import * as BkendClient from "../../src/BkendClient.js"
 import * as BkendError from "../../src/BkendError.js"
+import * as Files from "../../src/Files.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import * as Session from "../../src/Session.js"
 import * as Tables from "../../src/Tables.js"
@@ -24,6 +25,8 @@ export interface SentRequest {
   readonly op: string | undefined
   readonly method: string
   readonly url: string
+  /** the JSON body text (empty for streams and bodiless requests) */
+  readonly body: string
   readonly apiKey: boolean
   readonly authorization: boolean
   readonly sentAt: number
@@ -76,8 +79,6 @@ export const ItemFields = Schema.Struct({
   label: Schema.String
 })
 
-const Presigned = Schema.Struct({ url: Schema.String, key: Schema.String })
-const FileRecord = Schema.Struct({ id: Schema.String })
 const Me = Schema.Struct({ id: Schema.String })
 
 const CurrentOp = FiberRef.unsafeMake<string | undefined>(undefined)
@@ -106,6 +107,10 @@ const recordingTransport = (log: Array<SentRequest>): Layer.Layer<HttpClient.Htt
             op: yield* FiberRef.get(CurrentOp),
             method: request.method,
             url: request.url,
+            body:
+              request.body._tag === "Uint8Array" && request.body.contentType === "application/json"
+                ? new TextDecoder().decode(request.body.body)
+                : "",
             apiKey: request.headers["x-api-key"] !== undefined,
             authorization: request.headers.authorization !== undefined,
             sentAt: performance.now(),
@@ -210,7 +215,7 @@ export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, neve
     const apiKey = server.keys.publishable
     const requests: Array<SentRequest> = []
     const clientLayer = Layer.provideMerge(
-      Tables.layer,
+      Layer.merge(Tables.layer, Files.layer),
       BkendClient.layer({
         apiKey: Redacted.make(apiKey),
         baseUrl: proxy.url,
@@ -228,6 +233,7 @@ export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, neve
     const client = yield* Effect.provide(BkendClient.BkendClient, built)
     const tables = yield* Effect.provide(Tables.Tables, built)
     const items = tables.table("items", ItemFields)
+    const files = yield* Effect.provide(Files.Files, built)
 
     const tokens = new Set<string>()
     const remember = (s: Session.Session) => {
@@ -345,32 +351,23 @@ export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, neve
               const bytes = new TextEncoder().encode(`${id} `.repeat(1 + (pick % 200)))
               const upload: FileUpload = { op: id, bytes, fileId: undefined }
               uploads.push(upload)
+              // every other upload goes multipart (small parts, so several part PUTs per file)
+              const multipart = pick % 2 === 0
               yield* runOp(
                 record,
-                Effect.gen(function* () {
-                  const presigned = yield* client.request({
-                    method: "POST",
-                    route: "/v1/files/presigned-url",
-                    auth: "required",
-                    body: { filename: `${id}.txt`, contentType: "text/plain", fileSize: bytes.length },
-                    response: Presigned
-                  })
-                  yield* client.storagePut({ url: presigned.url, body: bytes, contentType: "text/plain" })
-                  const file = yield* client.request({
-                    method: "POST",
-                    route: "/v1/files",
-                    auth: "required",
-                    body: {
-                      s3Key: presigned.key,
-                      originalName: `${id}.txt`,
-                      mimeType: "text/plain",
-                      size: bytes.length
-                    },
-                    response: FileRecord
-                  })
-                  upload.fileId = file.id
-                  record.target = file.id
-                })
+                Effect.tap(
+                  files.upload({
+                    data: bytes,
+                    filename: `${id}.txt`,
+                    contentType: "text/plain",
+                    ...(multipart ? { multipartThreshold: 1024, partSize: 1024, concurrency: 2 } : {})
+                  }),
+                  (file) =>
+                    Effect.sync(() => {
+                      upload.fileId = file.id
+                      record.target = file.id
+                    })
+                )
               )
               break
             }
