@@ -12,7 +12,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Clock, Duration, Effect, FiberRef, Layer, Option, Redacted, Runtime } from "effect"
+import { Clock, Duration, Effect, FiberRef, Layer, Option, Redacted, Runtime, type Scope } from "effect"
 import * as BkendClient from "./BkendClient.js"
 import type * as BkendError from "./BkendError.js"
 import * as Session from "./Session.js"
@@ -40,6 +40,11 @@ export interface LockOptions {
    * longer than the client's default 30 s per-attempt timeout, so a live holder finishes first)
    */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * after waiting for another tab's lock, how long to wait for that tab's session write to reach this tab
+   * (default 250 ms; it normally arrives within milliseconds, see {@link makeRefreshLock})
+   */
+  readonly settle?: Duration.DurationInput | undefined
 }
 
 /**
@@ -54,6 +59,9 @@ export interface Options extends BkendClient.Options {
 const DEFAULT_KEY = "bkend-effect/session"
 const DEFAULT_LOCK_NAME = "bkend-effect/refresh"
 const DEFAULT_LOCK_TIMEOUT = Duration.seconds(35)
+const DEFAULT_SETTLE = Duration.millis(250)
+/** writes reach other tabs in about a millisecond (12 ms at worst measured under load in headless Chromium) */
+const HANDOFF_GRACE_MILLIS = 100
 
 /**
  * Set while this tab adopts a change another tab made: the session is already in `localStorage`, so writing it
@@ -64,8 +72,8 @@ const adopting = /* @__PURE__ */ FiberRef.unsafeMake(false)
 interface LockManagerLike {
   readonly request: (
     name: string,
-    options: { readonly signal: AbortSignal },
-    callback: () => Promise<void>
+    options: { readonly signal?: AbortSignal; readonly ifAvailable?: boolean },
+    callback: (lock: unknown) => Promise<unknown>
   ) => Promise<unknown>
 }
 
@@ -79,28 +87,41 @@ const webLocks = (): LockManagerLike | undefined => {
   return { request: (name, options, callback) => request.call(locks, name, options, callback) }
 }
 
+interface Granted {
+  readonly release: () => void
+  /** another tab held the lock when this one asked for it */
+  readonly waited: boolean
+  /** settles once the browser has processed the release */
+  readonly released: Promise<unknown>
+}
+
 /**
- * Waits for the named Web Lock. Resolves with its release function, or with `undefined` when the wait timed
- * out. Interrupting the wait aborts the request (and releases the lock if it was granted meanwhile).
+ * Takes the named Web Lock: at once when it is free, otherwise waits at most `timeout`. Resolves with the grant,
+ * or with `undefined` when the wait timed out. Interrupting the wait aborts the request (and releases the lock if
+ * it was granted meanwhile).
  */
 const acquire = (locks: LockManagerLike, name: string, timeout: Duration.Duration) =>
-  Effect.async<(() => void) | undefined>((resume) => {
+  Effect.async<Granted | undefined>((resume) => {
     const controller = new AbortController()
     let cancelled = false
     let release: (() => void) | undefined
-    const timer = setTimeout(() => controller.abort(), Duration.toMillis(timeout))
-    locks
-      .request(
-        name,
-        { signal: controller.signal },
-        () =>
-          new Promise<void>((resolve) => {
-            clearTimeout(timer)
-            if (cancelled) return resolve()
-            release = () => resolve()
-            resume(Effect.succeed(release))
-          })
-      )
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let released: Promise<unknown> = Promise.resolve()
+    const hold = (waited: boolean) =>
+      new Promise<void>((resolve) => {
+        clearTimeout(timer)
+        if (cancelled) return resolve()
+        release = () => resolve()
+        resume(Effect.succeed({ release, waited, released }))
+      })
+    // a request promise settles after its lock is released
+    released = locks
+      .request(name, { ifAvailable: true }, (lock) => (lock === null ? Promise.resolve("busy") : hold(false)))
+      .then((first) => {
+        if (first !== "busy" || cancelled) return
+        timer = setTimeout(() => controller.abort(), Duration.toMillis(timeout))
+        return locks.request(name, { signal: controller.signal }, () => hold(true))
+      })
       .catch(() => {
         // aborted by the timeout (or refused): continue without the cross-tab lock
         clearTimeout(timer)
@@ -117,12 +138,21 @@ const acquire = (locks: LockManagerLike, name: string, timeout: Duration.Duratio
 /**
  * A {@link Session.RefreshLock} on Web Locks: one refresh at a time across every tab of the origin.
  *
- * The wait is bounded (`timeout`) so a tab whose refresh hangs cannot stall the others for ever. When it
- * elapses, the refresh goes ahead under the client's in-process gate only. That is still safe because the client
- * re-reads the stored session first: if the holder has finished, its rotated token is adopted and nothing is
- * spent. Only a holder still waiting on the network after the timeout can overlap; then the server sees the same
- * refresh token twice and, by its replay rule, ends the user's sessions — the failure is a sign-out, never two
- * live sessions or a leaked token.
+ * Browsers propagate `localStorage` writes to other tabs asynchronously (Chromium keeps a copy per renderer
+ * process), so the lock alone does not guarantee that the next holder reads what the previous one wrote. When
+ * this tab had to wait for the lock, it therefore also waits (at most `settle`) until a `storage` event for the
+ * session key has arrived since it started waiting — the previous holder's write — before the client re-reads
+ * the store. A holder that rotated nothing costs the next one that bounded pause. A holder that did write keeps
+ * the lock 100 ms longer, so a tab asking just after the write queues behind it (and waits for the write) rather
+ * than finding the lock free and reading a copy the write has not reached yet; a tab asking later than that
+ * reads storage long after writes normally arrive (about a millisecond; 12 ms was the worst measured under load).
+ *
+ * The wait for the lock is bounded too (`timeout`), so a tab whose refresh hangs cannot stall the others for
+ * ever. When it elapses, the refresh goes ahead under the client's in-process gate only. That is still safe
+ * because the client re-reads the stored session first: if the holder has finished, its rotated token is adopted
+ * and nothing is spent. Only a holder still waiting on the network after the timeout can overlap; then the server
+ * sees the same refresh token twice and, by its replay rule, ends the user's sessions — the failure is a
+ * sign-out, never two live sessions or a leaked token.
  *
  * Where `navigator.locks` is missing (older browsers, insecure origins, workers without it) there is no cross-tab
  * lock: the in-process single-flight gate and the re-read of the store remain.
@@ -130,37 +160,115 @@ const acquire = (locks: LockManagerLike, name: string, timeout: Duration.Duratio
  * @since 0.1.0
  * @category constructors
  */
-export const makeRefreshLock = (options?: LockOptions): Session.RefreshLock["Type"] => {
-  const locks = webLocks()
-  if (locks === undefined) return { withLock: (self) => self }
-  const name = options?.name ?? DEFAULT_LOCK_NAME
-  const timeout = options?.timeout === undefined ? DEFAULT_LOCK_TIMEOUT : Duration.decode(options.timeout)
-  return {
-    withLock: (self) =>
+export const makeRefreshLock = (
+  options?: LockOptions,
+  storageOptions?: StorageOptions
+): Effect.Effect<Session.RefreshLock["Type"], never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const locks = webLocks()
+    if (locks === undefined) return { withLock: (self) => self }
+    const name = options?.name ?? DEFAULT_LOCK_NAME
+    const timeout = options?.timeout === undefined ? DEFAULT_LOCK_TIMEOUT : Duration.decode(options.timeout)
+    const settle = options?.settle === undefined ? DEFAULT_SETTLE : Duration.decode(options.settle)
+    const key = storageOptions?.key ?? DEFAULT_KEY
+    const storage = (storageOptions?.storage ?? (() => localStorage))()
+
+    // storage events for the session key seen so far, and who waits for the next one
+    let writes = 0
+    const waiters = new Set<() => void>()
+    const onStorage = (event: StorageEvent) => {
+      if (event.storageArea !== storage || (event.key !== key && event.key !== null)) return
+      writes++
+      for (const wake of waiters) wake()
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => addEventListener("storage", onStorage)),
+      () => Effect.sync(() => removeEventListener("storage", onStorage))
+    )
+    const writeSince = (seen: number) =>
+      Effect.async<void>((resume) => {
+        if (writes > seen) return resume(Effect.void)
+        const wake = () => {
+          clearTimeout(timer)
+          waiters.delete(wake)
+          resume(Effect.void)
+        }
+        const timer = setTimeout(wake, Duration.toMillis(settle))
+        waiters.add(wake)
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          waiters.delete(wake)
+        })
+      })
+
+    const readStored = () => {
+      try {
+        return storage.getItem(key)
+      } catch {
+        return null
+      }
+    }
+    // this tab's last lock request (settled once its release went through), and a lock kept after a write
+    let previous: Promise<unknown> = Promise.resolve()
+    let kept: { readonly granted: Granted; readonly timer: ReturnType<typeof setTimeout> } | undefined
+
+    const take = (restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
+      Effect.gen(function* () {
+        if (kept !== undefined) {
+          // still held after this tab's own write: nobody else can have written since
+          clearTimeout(kept.timer)
+          const granted = kept.granted
+          kept = undefined
+          return { ...granted, waited: false }
+        }
+        // until the browser has processed this tab's own release, "busy" could mean this tab itself
+        yield* restore(Effect.promise(() => previous))
+        const seen = writes
+        const granted = yield* restore(acquire(locks, name, timeout))
+        if (granted === undefined) return undefined
+        previous = granted.released
+        if (granted.waited) yield* restore(writeSince(seen))
+        return granted
+      })
+
+    const withLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(acquire(locks, name, timeout)), (release) =>
-          release === undefined
-            ? Effect.zipRight(
-                Effect.logWarning(
-                  "bkend-effect: the cross-tab refresh lock was not granted in time; refreshing under the in-process gate"
-                ).pipe(Effect.annotateLogs({ lock: name, timeoutMillis: Duration.toMillis(timeout) })),
-                restore(self)
-              )
-            : Effect.ensuring(
-                restore(self),
-                Effect.sync(() => release())
-              )
-        )
+        Effect.gen(function* () {
+          const granted = yield* take(restore)
+          if (granted === undefined) {
+            yield* Effect.logWarning(
+              "bkend-effect: the cross-tab refresh lock was not granted in time; refreshing under the in-process gate"
+            ).pipe(Effect.annotateLogs({ lock: name, timeoutMillis: Duration.toMillis(timeout) }))
+            return yield* restore(self)
+          }
+          const before = readStored()
+          return yield* restore(self).pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                if (readStored() === before) return granted.release()
+                // after a write, keep the lock a moment: a tab asking now queues (and then waits for the write to
+                // arrive) instead of finding the lock free and reading its stale copy
+                const timer = setTimeout(() => {
+                  if (kept?.granted === granted) kept = undefined
+                  granted.release()
+                }, HANDOFF_GRACE_MILLIS)
+                kept = { granted, timer }
+              })
+            )
+          )
+        })
       )
-  }
-}
+    return { withLock } satisfies Session.RefreshLock["Type"]
+  })
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layerRefreshLock = (options?: LockOptions): Layer.Layer<Session.RefreshLock> =>
-  Layer.sync(Session.RefreshLock, () => makeRefreshLock(options))
+export const layerRefreshLock = (
+  options?: LockOptions,
+  storageOptions?: StorageOptions
+): Layer.Layer<Session.RefreshLock> => Layer.scoped(Session.RefreshLock, makeRefreshLock(options, storageOptions))
 
 /**
  * A {@link Session.TokenStore} in `localStorage` (through `KeyValueStore.layerStorage`). Every `get` reads
@@ -245,7 +353,7 @@ export const layerSync = (options?: StorageOptions): Layer.Layer<never, never, B
 export const layer = (options: Options): Layer.Layer<BkendClient.BkendClient, BkendError.InvalidConfig> => {
   const { storage, lock, ...clientOptions } = options
   const client = BkendClient.layer(clientOptions).pipe(
-    Layer.provide(Layer.mergeAll(FetchHttpClient.layer, layerTokenStore(storage), layerRefreshLock(lock)))
+    Layer.provide(Layer.mergeAll(FetchHttpClient.layer, layerTokenStore(storage), layerRefreshLock(lock, storage)))
   )
   return layerSync(storage).pipe(Layer.provideMerge(client))
 }

@@ -3,10 +3,11 @@
  * exposes a small API on `window.bkendTest`; results are plain JSON so Playwright can read them.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Effect, Either, Layer, ManagedRuntime, Option, Redacted, Schema, Stream } from "effect"
+import { Effect, Either, Layer, ManagedRuntime, Option, Redacted, Scope, Stream } from "effect"
+import * as Auth from "../../src/Auth.js"
 import * as BkendClient from "../../src/BkendClient.js"
 import * as Browser from "../../src/Browser.js"
-import * as Session from "../../src/Session.js"
+import type * as Session from "../../src/Session.js"
 
 export interface StartOptions {
   readonly baseUrl: string
@@ -34,6 +35,15 @@ export interface TestApi {
   readonly me: (at?: number) => Promise<Result>
   readonly signOut: () => Promise<Result>
   readonly state: () => Promise<TabState>
+  /** takes the Web Lock `LOCK` with a bare request and holds it until `writeAndRelease` */
+  readonly lockHold: () => Promise<void>
+  /** writes `value` to localStorage, then releases the lock taken by `lockHold` */
+  readonly writeAndRelease: (value: string) => void
+  /**
+   * reads the value under the lock: `naive` right after a bare Web Lock grant, otherwise inside
+   * `Browser.makeRefreshLock(...).withLock`
+   */
+  readonly readUnderLock: (naive: boolean) => Promise<string | null>
 }
 
 declare global {
@@ -51,16 +61,14 @@ const fnv1a = (text: string): string => {
   return h.toString(16)
 }
 
-const Me = Schema.Struct({ id: Schema.String, email: Schema.String })
-
-let runtime: ManagedRuntime.ManagedRuntime<BkendClient.BkendClient, unknown> | undefined
+let runtime: ManagedRuntime.ManagedRuntime<BkendClient.BkendClient | Auth.Auth, unknown> | undefined
 let changes: Array<string> = []
 
-const run = <A>(f: (client: BkendClient.Service) => Effect.Effect<A, { readonly _tag: string }>): Promise<Result> => {
+const run = <A>(f: (auth: Auth.Service) => Effect.Effect<A, { readonly _tag: string }>): Promise<Result> => {
   const rt = runtime
   if (rt === undefined) return Promise.resolve({ ok: false, tag: "NotStarted", code: undefined })
   return rt.runPromise(
-    Effect.flatMap(BkendClient.BkendClient, f).pipe(
+    Effect.flatMap(Auth.Auth, f).pipe(
       Effect.either,
       Effect.map(
         Either.match({
@@ -79,15 +87,21 @@ const run = <A>(f: (client: BkendClient.Service) => Effect.Effect<A, { readonly 
 const waitUntil = (at: number | undefined) =>
   at === undefined ? Effect.void : Effect.promise(() => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now()))))
 
+const COUNTER = "bkend-test/counter"
+const LOCK = "bkend-test/lock"
+
+let rawRelease: (() => void) | undefined
+let lock: Session.RefreshLock["Type"] | undefined
+
 window.bkendTest = {
   start: async (options) => {
     const clientOptions = { apiKey: Redacted.make(options.apiKey), baseUrl: options.baseUrl, refreshMargin: 0 }
-    const layer = options.crossTab
+    const client = options.crossTab
       ? Browser.layer(clientOptions)
       : BkendClient.layer(clientOptions).pipe(
           Layer.provide(Layer.merge(FetchHttpClient.layer, Browser.layerTokenStore()))
         )
-    runtime = ManagedRuntime.make(layer)
+    runtime = ManagedRuntime.make(Auth.layer.pipe(Layer.provideMerge(client)))
     changes = []
     await runtime.runPromise(
       Effect.gen(function* () {
@@ -107,29 +121,15 @@ window.bkendTest = {
     runtime = undefined
     if (rt !== undefined) await rt.dispose()
   },
-  signUp: (email, password) =>
-    run((c) =>
-      c
-        .request({
-          method: "POST",
-          route: "/v1/auth/email/signup",
-          auth: "none",
-          refreshOn401: false,
-          body: { method: "password", email, password, name: "Tab" },
-          response: Session.TokenResponse
-        })
-        .pipe(Effect.flatMap(c.setTokens), Effect.as(null))
-    ),
+  signUp: (email, password) => run((auth) => Effect.as(auth.signUp({ email, password, name: "Tab" }), null)),
   me: (at) =>
-    run((c) =>
-      Effect.zipRight(waitUntil(at), c.request({ method: "GET", route: "/v1/auth/me", auth: "required", response: Me }))
+    run((auth) =>
+      Effect.zipRight(
+        waitUntil(at),
+        Effect.map(auth.me, (user) => user.id)
+      )
     ),
-  signOut: () =>
-    run((c) =>
-      c
-        .request({ method: "POST", route: "/v1/auth/signout", auth: "required", response: Schema.Unknown })
-        .pipe(Effect.ensuring(c.clearSession("sign-out")), Effect.as(null))
-    ),
+  signOut: () => run((auth) => Effect.as(auth.signOut, null)),
   state: async () => {
     const rt = runtime
     if (rt === undefined) throw new Error("not started")
@@ -139,5 +139,31 @@ window.bkendTest = {
       fingerprint: Option.isSome(session) ? fnv1a(Redacted.value(session.value.accessToken)) : undefined,
       changes: changes.slice()
     }
+  },
+  lockHold: () =>
+    new Promise<void>((granted) => {
+      navigator.locks.request(
+        LOCK,
+        () =>
+          new Promise<void>((release) => {
+            rawRelease = release
+            granted()
+          })
+      )
+    }),
+  writeAndRelease: (value) => {
+    localStorage.setItem(COUNTER, value)
+    rawRelease?.()
+    rawRelease = undefined
+  },
+  readUnderLock: async (naive) => {
+    if (naive) return navigator.locks.request(LOCK, () => localStorage.getItem(COUNTER))
+    // created once and kept: its storage listener must be in place before the other tab writes
+    lock ??= await Effect.runPromise(
+      Effect.flatMap(Scope.make(), (scope) =>
+        Scope.extend(Browser.makeRefreshLock({ name: LOCK }, { key: COUNTER }), scope)
+      )
+    )
+    return Effect.runPromise(lock.withLock(Effect.sync(() => localStorage.getItem(COUNTER))))
   }
 }
