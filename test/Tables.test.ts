@@ -118,7 +118,9 @@ const withClient =
     Effect.provide(effect, Layer.provideMerge(Tables.layer, clientLayer(key)))
 
 const failure = <A, R>(effect: Effect.Effect<A, BkendError.BkendError, R>) =>
-  Effect.flip(effect).pipe(Effect.map((e) => ({ tag: e._tag, code: e.code, status: e.status })))
+  Effect.flip(effect).pipe(
+    Effect.map((e) => ({ tag: e._tag, code: e.code, status: e.status, field: "field" in e ? e.field : undefined }))
+  )
 
 const TestLayer = Layer.provideMerge(
   Layer.provideMerge(Tables.layer, clientLayer("pk")),
@@ -417,6 +419,7 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
       expect(yield* failure(bad.get({ id: "x" }))).toMatchObject({ tag: "InvalidInput" })
       const posts = tables.table("posts", Post)
       expect(yield* failure(posts.get({ id: ".." }))).toMatchObject({ tag: "InvalidInput" })
+      expect(yield* failure(posts.get({ id: "\ud800" }))).toMatchObject({ tag: "InvalidInput", field: "id" })
       expect(yield* failure(posts.list({ limit: 101 }))).toMatchObject({ tag: "InvalidInput" })
       expect(yield* failure(posts.list({ page: 0 }))).toMatchObject({ tag: "InvalidInput" })
       const untyped = tables.table("posts")
