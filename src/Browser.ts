@@ -42,7 +42,7 @@ export interface LockOptions {
   readonly timeout?: Duration.DurationInput | undefined
   /**
    * after waiting for another tab's lock, how long to wait for that tab's session write to reach this tab
-   * (default 250 ms; it normally arrives within milliseconds, see {@link makeRefreshLock})
+   * (default 1 s; it normally arrives within milliseconds, later on a loaded machine, see {@link makeRefreshLock})
    */
   readonly settle?: Duration.DurationInput | undefined
 }
@@ -59,7 +59,7 @@ export interface Options extends BkendClient.Options {
 const DEFAULT_KEY = "bkend-effect/session"
 const DEFAULT_LOCK_NAME = "bkend-effect/refresh"
 const DEFAULT_LOCK_TIMEOUT = Duration.seconds(35)
-const DEFAULT_SETTLE = Duration.millis(250)
+const DEFAULT_SETTLE = Duration.seconds(1)
 /** writes reach other tabs in about a millisecond (12 ms at worst measured under load in headless Chromium) */
 const HANDOFF_GRACE_MILLIS = 100
 
