@@ -141,7 +141,7 @@ describe("BkendClient headers", () => {
         response: Schema.Unknown
       })
       expect(server.requests.at(-1)?.path).toBe("/v1/script/a%2Fb%3Fx%3D1")
-      for (const id of ["", ".", ".."]) {
+      for (const id of ["", ".", "..", "a\uD800b"]) {
         const error = yield* client
           .request({ method: "GET", route: "/v1/script/:id", params: { id }, auth: "none", response: Schema.Unknown })
           .pipe(Effect.flip)
@@ -440,6 +440,20 @@ describe("BkendClient retries", () => {
         yield* Fiber.interrupt(fiber)
         yield* until(() => server.counters.disconnects === 1)
         expect(server.counters.disconnects).toBe(1)
+      })
+    )
+  )
+
+  it.live("timeouts still fire when the caller is uninterruptible (e.g. a finalizer)", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* Scripted.start
+        const client = yield* build(clientLayer(server, { retryPolicy: { attemptTimeout: 50, maxAttempts: 1 } }))
+        const error = yield* client
+          .request({ method: "GET", route: "/v1/hang", auth: "none", response: Schema.Unknown })
+          .pipe(Effect.uninterruptible, Effect.flip)
+        expect(error._tag).toBe("NetworkError")
+        if (error._tag === "NetworkError") expect(error.reason).toBe("Timeout")
       })
     )
   )

@@ -4,7 +4,20 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Clock, Duration, Effect, Option, ParseResult, PubSub, Redacted, Ref, Schema, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Fiber,
+  Option,
+  ParseResult,
+  PubSub,
+  Redacted,
+  Ref,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
 import * as BkendError from "../BkendError.js"
 import * as Session from "../Session.js"
 import { unwrapSuccess } from "./envelope.js"
@@ -149,10 +162,24 @@ export const buildPath = (
           })
         )
       }
+      // a lone surrogate cannot be percent-encoded (URIError): reject it like any other bad value
+      if (LONE_SURROGATE.test(value)) {
+        return Effect.fail(
+          new BkendError.InvalidInput({
+            status: 0,
+            field: name,
+            message: `${name} must be well-formed Unicode`,
+            method,
+            route
+          })
+        )
+      }
       path += encodeURIComponent(value)
     }
     return Effect.succeed(path)
   })
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 const queryParams = (query: Readonly<Record<string, QueryValue>> | undefined) => {
   const out: Array<[string, string]> = []
@@ -170,6 +197,16 @@ interface RawResponse {
   readonly headers: HttpClientResponse.HttpClientResponse["headers"]
   readonly text: string
 }
+
+/**
+ * Runs `self` so that its timeouts can fire even when the caller is uninterruptible (a finalizer, an
+ * `acquireRelease` release): there, `Effect.timeout` cannot interrupt the timed effect and would wait for ever.
+ * The call then runs in its own interruptible fiber, and the caller waits for that fiber's (bounded) result.
+ */
+const bounded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.checkInterruptible((interruptible) =>
+    interruptible ? self : Effect.flatMap(Effect.forkDaemon(Effect.interruptible(self)), Fiber.join)
+  )
 
 const isTimeout = (u: unknown): u is { readonly _tag: "TimeoutException" } =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === "TimeoutException"
@@ -481,7 +518,8 @@ export const make = (options: Options) =>
         Effect.withSpan(`bkend ${method} ${route}`, {
           kind: "client",
           attributes: { "http.request.method": method, "http.route": route, "bkend.auth": options.auth }
-        })
+        }),
+        bounded
       )
     }
 
@@ -532,7 +570,7 @@ export const make = (options: Options) =>
           if (wait === undefined) return yield* error
           yield* Effect.sleep(wait)
         }
-      }).pipe(Effect.withSpan(`bkend storage ${method}`, { kind: "client" }))
+      }).pipe(Effect.withSpan(`bkend storage ${method}`, { kind: "client" }), bounded)
 
     /** PUT bytes to a presigned URL; returns the `ETag` header (verbatim, quotes included). */
     const storagePut = (put: StoragePut): Effect.Effect<{ readonly etag: string | undefined }, BkendError.BkendError> =>
