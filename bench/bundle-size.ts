@@ -7,7 +7,8 @@
  * - bare:       Effect + HttpClient (FetchHttpClient) + Schema doing the quickstart's calls by hand
  *               (sign up, keep the token in localStorage, create a post, list a page, a filtered list, a 404);
  * - sdk core:   the same flow through `BkendClient.request` on `Browser.layer`;
- * - quickstart: the same flow through `Auth` + `Tables` on `Browser.layer` (what an app would write).
+ * - quickstart: the same flow through `Auth` + `Tables` on `Browser.layer` (what an app would write);
+ * - quickstart, all services: the same program on `Browser.provide(Bkend.layer(...))` (Auth, Users, Tables, Files).
  *
  * Run: `npx tsx bench/bundle-size.ts` (add `--json` for machine-readable output).
  */
@@ -142,6 +143,16 @@ Effect.runPromise(program.pipe(Effect.provide(layer))).then((r) => {
 })
 `
 
+const quickstartAll = quickstart
+  .replace(
+    'import * as Auth from "./src/Auth.js"',
+    'import * as Auth from "./src/Auth.js"\nimport * as Bkend from "./src/Bkend.js"'
+  )
+  .replace(
+    /const layer = [\s\S]*?\n\)\n/,
+    'const layer = Browser.provide(Bkend.layer({ apiKey: Redacted.make("pk_example"), baseUrl: "https://api-client.bkend.ai" }))\n'
+  )
+
 interface Size {
   readonly name: string
   readonly minified: number
@@ -171,8 +182,10 @@ const main = async () => {
   const sizes = [
     await measure("bare Effect + HttpClient", bare),
     await measure("SDK core (BkendClient + Browser)", core),
-    await measure("quickstart (Auth + Tables + Browser)", quickstart)
+    await measure("quickstart (Auth + Tables + Browser)", quickstart),
+    await measure("quickstart on Bkend.layer (all services)", quickstartAll)
   ]
+  if (quickstartAll === quickstart) throw new Error("the all-services variant was not derived")
   const base = sizes[0]
   if (base === undefined) return
   if (process.argv.includes("--json")) {

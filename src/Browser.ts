@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import { Clock, Duration, Effect, FiberRef, Layer, Option, Redacted, Runtime, type Scope } from "effect"
 import * as BkendClient from "./BkendClient.js"
@@ -344,6 +345,38 @@ export const layerSync = (options?: StorageOptions): Layer.Layer<never, never, B
   )
 
 /**
+ * The browser context for the client: `fetch`, the session in `localStorage` and the Web Locks refresh lock.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerContext = (options?: {
+  readonly storage?: StorageOptions | undefined
+  readonly lock?: LockOptions | undefined
+}): Layer.Layer<HttpClient.HttpClient | Session.TokenStore | Session.RefreshLock> =>
+  Layer.mergeAll(
+    FetchHttpClient.layer,
+    layerTokenStore(options?.storage),
+    layerRefreshLock(options?.lock, options?.storage)
+  )
+
+/**
+ * Runs any layer that builds the `BkendClient` in the browser: provides {@link layerContext} and adds
+ * {@link layerSync}. For the whole SDK: `Browser.provide(Bkend.layer({ apiKey, baseUrl }))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const provide = <A, E, R>(
+  self: Layer.Layer<A | BkendClient.BkendClient, E, R>,
+  options?: { readonly storage?: StorageOptions | undefined; readonly lock?: LockOptions | undefined }
+): Layer.Layer<
+  A | BkendClient.BkendClient,
+  E,
+  Exclude<R, HttpClient.HttpClient | Session.TokenStore | Session.RefreshLock>
+> => layerSync(options?.storage).pipe(Layer.provideMerge(self), Layer.provide(layerContext(options)))
+
+/**
  * Everything a browser app needs: `BkendClient` over `fetch`, the session in `localStorage`, refreshes
  * serialised across tabs with Web Locks, and sign-in / refresh / sign-out followed across tabs.
  *
@@ -352,8 +385,5 @@ export const layerSync = (options?: StorageOptions): Layer.Layer<never, never, B
  */
 export const layer = (options: Options): Layer.Layer<BkendClient.BkendClient, BkendError.InvalidConfig> => {
   const { storage, lock, ...clientOptions } = options
-  const client = BkendClient.layer(clientOptions).pipe(
-    Layer.provide(Layer.mergeAll(FetchHttpClient.layer, layerTokenStore(storage), layerRefreshLock(lock, storage)))
-  )
-  return layerSync(storage).pipe(Layer.provideMerge(client))
+  return provide(BkendClient.layer(clientOptions), { storage, lock })
 }

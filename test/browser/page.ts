@@ -96,12 +96,12 @@ let lock: Session.RefreshLock["Type"] | undefined
 window.bkendTest = {
   start: async (options) => {
     const clientOptions = { apiKey: Redacted.make(options.apiKey), baseUrl: options.baseUrl, refreshMargin: 0 }
-    const client = options.crossTab
-      ? Browser.layer(clientOptions)
-      : BkendClient.layer(clientOptions).pipe(
-          Layer.provide(Layer.merge(FetchHttpClient.layer, Browser.layerTokenStore()))
-        )
-    runtime = ManagedRuntime.make(Auth.layer.pipe(Layer.provideMerge(client)))
+    const services = Auth.layer.pipe(Layer.provideMerge(BkendClient.layer(clientOptions)))
+    runtime = ManagedRuntime.make(
+      options.crossTab
+        ? Browser.provide(services)
+        : services.pipe(Layer.provide(Layer.merge(FetchHttpClient.layer, Browser.layerTokenStore())))
+    )
     changes = []
     await runtime.runPromise(
       Effect.gen(function* () {
