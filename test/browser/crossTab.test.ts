@@ -319,7 +319,8 @@ layer(HarnessLive, { excludeTestServices: true, timeout: "60 seconds" })(
     const staleHandoffs = (a: Tab, b: Tab, naive: boolean, rounds: number) =>
       Effect.gen(function* () {
         let stale = 0
-        for (let i = 0; i < rounds; i++) {
+        // the negative control stops at the first stale read (about one handoff in three, varying with load)
+        for (let i = 0; i < rounds && !(naive && stale > 0); i++) {
           yield* a.lockHold
           const read = yield* Effect.fork(b.readUnderLock(naive))
           yield* Effect.sleep(Duration.millis(10)) // B is queued behind A
@@ -341,8 +342,8 @@ layer(HarnessLive, { excludeTestServices: true, timeout: "60 seconds" })(
       Effect.gen(function* () {
         const h = yield* BrowserHarness
         const [a, b] = yield* twoTabs(h)
-        // Chromium propagates localStorage writes to other tabs asynchronously (measured: about half the handoffs)
-        expect(yield* staleHandoffs(a, b, true, 20)).toBeGreaterThan(0)
+        // Chromium propagates localStorage writes to other tabs asynchronously
+        expect(yield* staleHandoffs(a, b, true, 100)).toBeGreaterThan(0)
       })
     )
   }
