@@ -150,9 +150,13 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
     )
   })
 
-  const sdk = async (name: string, transport: Layer.Layer<HttpClient.HttpClient>) => {
+  const sdk = async (name: string, transport: Layer.Layer<HttpClient.HttpClient>, tracing = true) => {
     const runtime = ManagedRuntime.make(
-      BkendClient.layer({ apiKey: Redacted.make(API_KEY), baseUrl }).pipe(Layer.provide(transport), Layer.orDie)
+      BkendClient.layer({ apiKey: Redacted.make(API_KEY), baseUrl }).pipe(
+        Layer.provide(transport),
+        Layer.orDie,
+        Layer.merge(tracing ? Layer.empty : Layer.setTracerEnabled(false))
+      )
     )
     await runtime.runPromise(
       Effect.flatMap(BkendClient.BkendClient, (c) =>
@@ -188,7 +192,9 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
     helperClient,
     bareClient,
     await sdk("SDK on NodeHttpClient.layerUndici", NodeHttpClient.layerUndici),
-    await sdk("SDK on FetchHttpClient.layer", FetchHttpClient.layer)
+    await sdk("SDK on FetchHttpClient.layer", FetchHttpClient.layer),
+    // a user-level knob: with the tracer disabled every span (the SDK's and the HTTP client's) is a no-op
+    await sdk("SDK on undici, tracer disabled", NodeHttpClient.layerUndici, false)
   ]
 }
 
@@ -198,7 +204,8 @@ const SHORT: Record<string, string> = {
   "bkendFetch (seed helper)": "helper",
   "Effect HttpClient bare (undici)": "bare",
   "SDK on NodeHttpClient.layerUndici": "sdk-undici",
-  "SDK on FetchHttpClient.layer": "sdk-fetch"
+  "SDK on FetchHttpClient.layer": "sdk-fetch",
+  "SDK on undici, tracer disabled": "sdk-notrace"
 }
 
 export const run = async (): Promise<void> => {

@@ -42,8 +42,39 @@ for (const [id, t] of self) {
         : where(cf.url, detailFiles)
   pkg.set(p, (pkg.get(p) ?? 0) + t)
 }
+const group = (cf) => {
+  const u = cf.url
+  if (cf.functionName === "(garbage collector)") return "GC"
+  if (cf.functionName === "(idle)") return "idle"
+  if (cf.functionName === "writeLatin1String" || cf.functionName === "writeUtf8String" || cf.functionName === "writev")
+    return "node net + undici (transport)"
+  if (u.includes("node_modules/effect/")) return "effect runtime (fibers, spans, fiberRefs)"
+  if (u.includes("node_modules/@effect/platform")) return "@effect/platform HttpClient"
+  if (
+    u.includes("node_modules/undici/") ||
+    u.startsWith("node:net") ||
+    u.startsWith("node:internal/stream") ||
+    u.startsWith("node:_http") ||
+    u.startsWith("node:internal/streams") ||
+    u.startsWith("node:internal/stream_base")
+  )
+    return "node net + undici (transport)"
+  if (u.includes("/src/")) return "SDK (src/)"
+  if (u.includes("/bench/")) return "benchmark harness"
+  if (u.includes("tsx") || u.includes("esm/") || cf.functionName === "compileSourceTextModule")
+    return "module loading (start-up)"
+  if (u.startsWith("node:")) return "node internals (other)"
+  return "native / vm (other)"
+}
+const groups = new Map()
+for (const [id, t] of self) {
+  const g = group(byId.get(id).callFrame)
+  groups.set(g, (groups.get(g) ?? 0) + t)
+}
 const pct = (t) => `${((100 * t) / total).toFixed(1).padStart(5)} %`
 console.log(`total sampled: ${(total / 1000).toFixed(0)} ms`)
+console.log("\nself time by category:")
+for (const [k, t] of [...groups].sort((a, b) => b[1] - a[1])) console.log(`${pct(t)}  ${k}`)
 console.log("\nself time by package / file:")
 for (const [k, t] of [...pkg].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${pct(t)}  ${k}`)
 console.log(`\ntop ${top} functions by self time:`)
