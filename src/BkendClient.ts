@@ -117,6 +117,11 @@ export interface Service {
   readonly setTokens: (tokens: Session.TokenResponse) => Effect.Effect<Session.Session>
   /** forgets the session locally; a refresh still in flight is discarded */
   readonly clearSession: (reason?: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared") => Effect.Effect<void>
+  /**
+   * Takes over a session that another tab or process wrote to the shared `TokenStore` (or its absence, after a
+   * sign-out there), without writing it back; emits `SignedIn`, `Refreshed` or `SignedOut("cleared")`.
+   */
+  readonly adopt: (session: Option.Option<Session.Session>) => Effect.Effect<void>
   /** refreshes now, through the same single-flight gate as automatic refreshes */
   readonly refresh: Effect.Effect<Session.Session, BkendError.BkendError>
   /**
@@ -149,6 +154,7 @@ export const make = (options: Options): Effect.Effect<Service, BkendError.Invali
     sessionChanges: client.sessionChanges,
     setTokens: client.setTokens,
     clearSession: client.clearSession,
+    adopt: client.adopt,
     refresh: client.refresh,
     storagePut: client.storagePut,
     storageGet: client.storageGet

@@ -13,7 +13,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Clock, Duration, Effect, FiberRef, Layer, Option, Redacted, Runtime, type Scope } from "effect"
+import { Duration, Effect, Layer, Runtime, type Scope } from "effect"
 import * as BkendClient from "./BkendClient.js"
 import type * as BkendError from "./BkendError.js"
 import * as Session from "./Session.js"
@@ -63,12 +63,6 @@ const DEFAULT_LOCK_TIMEOUT = Duration.seconds(35)
 const DEFAULT_SETTLE = Duration.seconds(1)
 /** writes reach other tabs in about a millisecond (12 ms at worst measured under load in headless Chromium) */
 const HANDOFF_GRACE_MILLIS = 100
-
-/**
- * Set while this tab adopts a change another tab made: the session is already in `localStorage`, so writing it
- * back (or clearing it) would only race with that tab.
- */
-const adopting = /* @__PURE__ */ FiberRef.unsafeMake(false)
 
 interface LockManagerLike {
   readonly request: (
@@ -279,20 +273,9 @@ export const layerRefreshLock = (
  * @category layers
  */
 export const layerTokenStore = (options?: StorageOptions): Layer.Layer<Session.TokenStore> =>
-  Layer.effect(
-    Session.TokenStore,
-    Effect.map(Session.makeKeyValueStore({ key: options?.key ?? DEFAULT_KEY }), (store) =>
-      Session.TokenStore.of({
-        get: store.get,
-        set: (session) => Effect.flatMap(FiberRef.get(adopting), (skip) => (skip ? Effect.void : store.set(session))),
-        clear: Effect.flatMap(FiberRef.get(adopting), (skip) => (skip ? Effect.void : store.clear))
-      })
-    )
-  ).pipe(Layer.provide(KeyValueStore.layerStorage(options?.storage ?? (() => localStorage))))
-
-const sameTokens = (a: Session.Session, b: Session.Session) =>
-  Redacted.value(a.accessToken) === Redacted.value(b.accessToken) &&
-  Redacted.value(a.refreshToken) === Redacted.value(b.refreshToken)
+  Layer.effect(Session.TokenStore, Session.makeKeyValueStore({ key: options?.key ?? DEFAULT_KEY })).pipe(
+    Layer.provide(KeyValueStore.layerStorage(options?.storage ?? (() => localStorage)))
+  )
 
 /**
  * Follows the other tabs: on a `storage` event for the session key, the client adopts what is stored now — a
@@ -313,25 +296,8 @@ export const layerSync = (options?: StorageOptions): Layer.Layer<never, never, B
         Effect.provide(KeyValueStore.layerStorage(() => storage))
       )
       const serial = yield* Effect.makeSemaphore(1)
-      const follow = serial.withPermits(1)(
-        Effect.gen(function* () {
-          const next = yield* stored.get
-          const current = yield* client.session
-          if (Option.isNone(next)) {
-            if (Option.isSome(current)) yield* client.clearSession("cleared")
-            return
-          }
-          if (Option.isSome(current) && sameTokens(current.value, next.value)) return
-          const session = next.value
-          const now = yield* Clock.currentTimeMillis
-          yield* client.setTokens({
-            accessToken: Redacted.value(session.accessToken),
-            refreshToken: Redacted.value(session.refreshToken),
-            tokenType: session.tokenType,
-            expiresIn: (session.expiresAt - now) / 1000
-          })
-        }).pipe(Effect.locally(adopting, true))
-      )
+      // adopting never writes to storage: the session there is already the other tab's
+      const follow = serial.withPermits(1)(Effect.flatMap(stored.get, client.adopt))
       const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       const onStorage = (event: StorageEvent) => {
         // key null: the whole storage was cleared

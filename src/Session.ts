@@ -19,8 +19,8 @@ export class Session extends Schema.Class<Session>("bkend-effect/Session")({
   accessToken: Schema.Redacted(Schema.String),
   refreshToken: Schema.Redacted(Schema.String),
   tokenType: Schema.String,
-  /** epoch milliseconds at which the tokens were received */
-  issuedAt: Schema.Number,
+  /** epoch milliseconds at which the tokens were received (0 for sessions stored before it was recorded) */
+  issuedAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   /** epoch milliseconds at which the access token expires */
   expiresAt: Schema.Number
 }) {

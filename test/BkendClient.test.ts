@@ -332,6 +332,34 @@ describe("BkendClient refresh gate", () => {
       expect(server.counters.replays).toBe(0)
     })
   )
+  it.scoped("adopt takes over another tab's session without writing the store", () =>
+    Effect.gen(function* () {
+      const server = yield* Scripted.start
+      const writes: Array<string> = []
+      const store = Layer.succeed(Session.TokenStore, {
+        get: Effect.succeedNone,
+        set: () => Effect.sync(() => writes.push("set")),
+        clear: Effect.sync(() => writes.push("clear"))
+      })
+      const client = yield* build(clientLayer(server).pipe(Layer.provide(store)))
+      const changes = yield* client.sessionChanges.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      // let the subscriber start (the stream subscribes when it runs)
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      const first = Session.fromTokenResponse(server.issue(), 0)
+      const second = Session.fromTokenResponse(server.issue(), 0)
+      yield* client.adopt(Option.some(first))
+      yield* client.adopt(Option.some(first)) // unchanged: nothing happens
+      yield* client.adopt(Option.some(second))
+      expect((yield* me(client)).id).toBe("u1")
+      const sent = server.requests.at(-1)?.headers.authorization
+      expect(sent).toBe(`Bearer ${Redacted.value(second.accessToken)}`)
+      yield* client.adopt(Option.none())
+      expect(Option.isNone(yield* client.session)).toBe(true)
+      const tags = Chunk.toReadonlyArray(yield* Fiber.join(changes)).map((c) => c._tag)
+      expect(tags).toEqual(["SignedIn", "Refreshed", "SignedOut"])
+      expect(writes).toEqual([])
+    })
+  )
 })
 
 describe("BkendClient retries", () => {

@@ -352,6 +352,35 @@ export const make = (options: Options) =>
     const clearSession = (reason: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared" = "cleared") =>
       clearSessionIf(reason, undefined)
 
+    /**
+     * Takes over a session another tab or process wrote to the shared store, without writing it back: a
+     * sign-in (none → some), a refresh (some → other), or a sign-out (some → none).
+     */
+    const adopt = (next: Option.Option<Session.Session>) =>
+      writeLock.withPermits(1)(
+        Effect.gen(function* () {
+          const current = yield* Ref.get(cache)
+          if (Option.isNone(current) && Option.isNone(next)) return
+          if (
+            Option.isSome(current) &&
+            Option.isSome(next) &&
+            Redacted.value(current.value.accessToken) === Redacted.value(next.value.accessToken)
+          ) {
+            return
+          }
+          // a new sign-in or a sign-out starts a new generation; an adopted refresh continues the same one
+          if (Option.isNone(current) || Option.isNone(next)) yield* Ref.update(generation, (n) => n + 1)
+          yield* Ref.set(cache, next)
+          yield* publish(
+            Option.isNone(next)
+              ? Session.SessionChange.SignedOut({ reason: "cleared" })
+              : Option.isNone(current)
+                ? Session.SessionChange.SignedIn({ session: next.value })
+                : Session.SessionChange.Refreshed({ session: next.value })
+          )
+        })
+      )
+
     const sameToken = (session: Session.Session, token: string) => Redacted.value(session.accessToken) === token
 
     // The refresh gate. One refresh at a time per client (and per RefreshLock, across tabs/processes);
@@ -671,6 +700,7 @@ export const make = (options: Options) =>
         }),
       setSession,
       clearSession,
+      adopt,
       refresh: refresh({ stale: undefined, proactive: false }),
       storagePut,
       storageGet
