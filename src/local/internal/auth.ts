@@ -931,29 +931,36 @@ const verifySend = Effect.gen(function* () {
   return yield* K.ok({ message: "Verification e-mail sent", email })
 })
 
+/** Consumes a verification token (sign-up or contact e-mail) and marks the user's e-mail verified. */
+const confirmVerification = (kind: "email-verification" | "signup-verification", token: string, rawEmail: string) =>
+  Effect.gen(function* () {
+    const { state } = yield* K.Local
+    const t = yield* K.now
+    const email = yield* requireEmail(rawEmail)
+    const user = K.findUserByEmail(state, email)
+    if (user !== undefined && user.emailVerified !== null) {
+      return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
+    }
+    const tok = yield* consumeOneTime(
+      state,
+      kind,
+      token,
+      t,
+      { missing: [401, "auth/invalid-token"], expired: [401, "auth/token-expired"] },
+      email
+    )
+    tok.usedAt = t
+    if (user !== undefined) {
+      user.emailVerified = K.iso(t)
+      user.updatedAt = K.iso(t)
+    }
+    return { email, tok }
+  })
+
 const verifyConfirm = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(VerifyConfirmBody, INVALID)
-  const { state } = yield* K.Local
-  const t = yield* K.now
-  const email = yield* requireEmail(input.email)
-  const user = K.findUserByEmail(state, email)
-  if (user !== undefined && user.emailVerified !== null) {
-    return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
-  }
-  const tok = yield* consumeOneTime(
-    state,
-    "email-verification",
-    input.token,
-    t,
-    { missing: [401, "auth/invalid-token"], expired: [401, "auth/token-expired"] },
-    email
-  )
-  tok.usedAt = t
-  if (user !== undefined) {
-    user.emailVerified = K.iso(t)
-    user.updatedAt = K.iso(t)
-  }
+  yield* confirmVerification("email-verification", input.token, input.email)
   return yield* K.ok({ message: "E-mail verified", verified: true })
 })
 
@@ -977,27 +984,8 @@ const signupConfirm = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
   if (K.header(req, "x-api-key") !== undefined) yield* K.apiKey("auth")
   const q = yield* K.query
-  const { state } = yield* K.Local
-  const t = yield* K.now
   if (q.token === undefined || q.email === undefined) return yield* K.fail(400, INVALID, "token and email are required")
-  const email = yield* requireEmail(q.email)
-  const user = K.findUserByEmail(state, email)
-  if (user !== undefined && user.emailVerified !== null) {
-    return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
-  }
-  const tok = yield* consumeOneTime(
-    state,
-    "signup-verification",
-    q.token,
-    t,
-    { missing: [401, "auth/invalid-token"], expired: [401, "auth/token-expired"] },
-    email
-  )
-  tok.usedAt = t
-  if (user !== undefined) {
-    user.emailVerified = K.iso(t)
-    user.updatedAt = K.iso(t)
-  }
+  const { email, tok } = yield* confirmVerification("signup-verification", q.token, q.email)
   const callbackUrl = q.callbackUrl ?? tok.callbackUrl
   if (callbackUrl !== undefined && callbackUrl !== "") {
     return HttpServerResponse.redirect(withQuery(callbackUrl, { verified: "true", email }), { status: 302 })
