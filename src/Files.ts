@@ -302,11 +302,6 @@ const positiveInt = (route: string, field: string, value: number, max = Number.M
     ? Effect.void
     : Effect.fail(invalidInput("POST", route, field, `${field} must be an integer between 1 and ${max}`))
 
-const checkId = (method: BkendClient.Method, route: string, id: string) =>
-  filters.isEncodable(id)
-    ? Effect.void
-    : Effect.fail(invalidInput(method, route, "id", "id must be a well-formed string (no lone surrogates)"))
-
 const isBlob = (u: unknown): u is Blob => typeof Blob !== "undefined" && u instanceof Blob
 
 const sourceOf = <E>(data: UploadOptions<E>["data"]): multipart.Source<E> =>
@@ -566,7 +561,6 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       })
 
     const downloadUrl = Effect.fn("Files.downloadUrl")(function* (options: { readonly id: string }) {
-      yield* checkId("POST", "/v1/files/:fileId/download-url", options.id)
       return yield* client.request({
         method: "POST",
         route: "/v1/files/:fileId/download-url",
@@ -602,7 +596,6 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       upload,
       uploadEvents,
       get: Effect.fn("Files.get")(function* (options) {
-        yield* checkId("GET", "/v1/files/:fileId", options.id)
         return yield* client.request({
           method: "GET",
           route: "/v1/files/:fileId",
@@ -618,7 +611,6 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           1
         ),
       update: Effect.fn("Files.update")(function* (options) {
-        yield* checkId("PATCH", "/v1/files/:fileId", options.id)
         return yield* client.request({
           method: "PATCH",
           route: "/v1/files/:fileId",
@@ -629,7 +621,6 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         })
       }),
       delete: Effect.fn("Files.delete")(function* (options) {
-        yield* checkId("DELETE", "/v1/files/:fileId", options.id)
         yield* client.request({
           method: "DELETE",
           route: "/v1/files/:fileId",

@@ -383,11 +383,6 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
           invalidInput(method, route, "table", "table name must match ^[A-Za-z_][A-Za-z0-9_-]*$ (CONTRACT §8.1)")
         )
 
-  const checkId = (method: Method, route: Route, id: string) =>
-    filters.isEncodable(id)
-      ? Effect.void
-      : Effect.fail(invalidInput(method, route, "id", "id must be a well-formed string (no lone surrogates)"))
-
   /**
    * Decodes one record: `_id` → `id`, system fields, then the row schema (picked down to `select`). The AST really
    * decodes to `Selected<A, K>`; TypeScript cannot follow `select === undefined` to `K = never`, so the type is
@@ -526,7 +521,6 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     get: Effect.fn("Tables.get")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("GET", route)
-      yield* checkId("GET", route, options.id)
       const raw = yield* client.request({
         method: "GET",
         route,
@@ -539,7 +533,6 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     update: Effect.fn("Tables.update")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("PATCH", route)
-      yield* checkId("PATCH", route, options.id)
       const body = yield* encodeInput("PATCH", route, options.data)
       const raw = yield* client.request({
         method: "PATCH",
@@ -554,7 +547,6 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     delete: Effect.fn("Tables.delete")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("DELETE", route)
-      yield* checkId("DELETE", route, options.id)
       yield* client.request({
         method: "DELETE",
         route,

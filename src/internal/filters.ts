@@ -183,16 +183,6 @@ export const encodeOr = (alternatives: ReadonlyArray<unknown>): Either.Either<En
   return Either.right(out)
 }
 
-/** Whether a path parameter can be percent-encoded (a lone UTF-16 surrogate cannot: `encodeURIComponent` throws). */
-export const isEncodable = (value: string): boolean => {
-  try {
-    encodeURIComponent(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /**
  * A stream of every page's items, fetched lazily: when page `n` is emitted the request for page `n + 1` starts in
  * the background, and the stream waits for it only once page `n` is consumed. So at most one page request is in
