@@ -208,6 +208,8 @@ const bounded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> 
     interruptible ? self : Effect.flatMap(Effect.forkDaemon(Effect.interruptible(self)), Fiber.join)
   )
 
+const manualRedirect: globalThis.RequestInit = { redirect: "manual" }
+
 const isTimeout = (u: unknown): u is { readonly _tag: "TimeoutException" } =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === "TimeoutException"
 
@@ -250,7 +252,10 @@ export const make = (options: Options) =>
           HttpClientRequest.acceptJson,
           HttpClientRequest.setHeader("x-api-key", Redacted.value(config.apiKey))
         )
-      )
+      ),
+      // the call's own span (method, route template, status, attempt) replaces the platform's per-request span,
+      // which costs ~10 % per request and would carry full URLs
+      HttpClient.withTracerDisabledWhen(() => true)
     )
     // presigned storage URLs are credentials: no bkend headers, no trace propagation, no URL in spans.
     const storage = http.pipe(
@@ -264,17 +269,22 @@ export const make = (options: Options) =>
       return out
     })
 
+    /**
+     * One attempt: the request and its whole body, within `budgetMillis`. The timeout message says which limit
+     * ran out: the attempt's own, or what was left of the call's.
+     */
     const send = (
       client: HttpClient.HttpClient,
       request: HttpClientRequest.HttpClientRequest,
       method: string,
-      route: string
+      route: string,
+      budget: { readonly millis: number; readonly message: string }
     ): Effect.Effect<RawResponse, BkendError.NetworkError> =>
       client.execute(request).pipe(
         Effect.flatMap((res) => Effect.map(res.text, (text) => ({ status: res.status, headers: res.headers, text }))),
         // stop fetch from following redirects (it would forward X-API-Key to another origin)
-        Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
-        Effect.timeout(policy.attemptTimeout),
+        Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
+        Effect.timeout(budget.millis),
         Effect.catchAll((e: HttpClientError.HttpClientError | { readonly _tag: "TimeoutException" }) => {
           const reason = isTimeout(e)
             ? ("Timeout" as const)
@@ -285,13 +295,20 @@ export const make = (options: Options) =>
             new BkendError.NetworkError({
               status: 0,
               reason,
-              message: isTimeout(e) ? `attempt timed out after ${Duration.format(policy.attemptTimeout)}` : reason,
+              message: isTimeout(e) ? budget.message : reason,
               method,
               route
             })
           )
         })
       )
+
+    const attemptBudget = {
+      millis: Duration.toMillis(policy.attemptTimeout),
+      message: `attempt timed out after ${Duration.format(policy.attemptTimeout)}`
+    }
+    const totalMillis = Duration.toMillis(policy.totalTimeout)
+    const totalMessage = `call timed out after ${Duration.format(policy.totalTimeout)}`
 
     const toError = (raw: RawResponse, method: string, route: string) =>
       Effect.gen(function* () {
@@ -477,12 +494,18 @@ export const make = (options: Options) =>
       const { method, route } = options
       const idempotent = options.idempotent ?? IDEMPOTENT.has(method)
       const refreshOn401 = options.refreshOn401 ?? options.auth !== "none"
+      // One timer per attempt, never more: each attempt gets min(attemptTimeout, time left of totalTimeout), and
+      // no retry starts (or waits) past the call's deadline. (A timeout around the whole call would cost a second
+      // race of fibers on every request.)
       return Effect.gen(function* () {
         const path = yield* buildPath(method, route, options.params)
         let request = HttpClientRequest.make(method)(path).pipe(
           HttpClientRequest.setUrlParams(queryParams(options.query))
         )
         if (options.body !== undefined) request = HttpClientRequest.bodyUnsafeJson(request, options.body)
+        const deadline = (yield* Clock.currentTimeMillis) + totalMillis
+        const timedOut = () =>
+          new BkendError.NetworkError({ status: 0, reason: "Timeout", message: totalMessage, method, route })
         let refreshed = false
         let attempt = 0
         while (true) {
@@ -497,11 +520,14 @@ export const make = (options: Options) =>
               route
             })
           }
+          const left = deadline - (yield* Clock.currentTimeMillis)
+          if (left <= 0) return yield* timedOut()
           const raw = yield* send(
             bkend,
             token === undefined ? request : HttpClientRequest.bearerToken(request, token),
             method,
-            route
+            route,
+            left < attemptBudget.millis ? { millis: left, message: totalMessage } : attemptBudget
           ).pipe(Effect.either)
           let error: BkendError.BkendError
           if (raw._tag === "Right") {
@@ -523,48 +549,29 @@ export const make = (options: Options) =>
             }
           } else {
             error = raw.left
+            if (error.message === totalMessage) return yield* error
           }
           if (attempt >= policy.maxAttempts || !policy.isRetryable(error, idempotent)) return yield* error
           const wait = yield* delayFor(policy, error, attempt)
           if (wait === undefined) return yield* error
+          // no time for another attempt after this wait: report the error that ended the call
+          if ((yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= deadline) return yield* error
           yield* Effect.logDebug("bkend-effect: retrying").pipe(
             Effect.annotateLogs({ method, route, attempt, error: error._tag, waitMillis: Duration.toMillis(wait) })
           )
           yield* Effect.sleep(wait)
         }
       }).pipe(
-        Effect.timeoutFail({
-          duration: policy.totalTimeout,
-          onTimeout: () =>
-            new BkendError.NetworkError({
-              status: 0,
-              reason: "Timeout",
-              message: `call timed out after ${Duration.format(policy.totalTimeout)}`,
-              method,
-              route
-            })
-        }),
         Effect.withSpan(`bkend ${method} ${route}`, {
           kind: "client",
+          captureStackTrace: false,
           attributes: { "http.request.method": method, "http.route": route, "bkend.auth": options.auth }
         }),
         bounded
       )
     }
 
-    const storageError = (method: string, raw: RawResponse) =>
-      Effect.map(secrets, (s) =>
-        fromResponse({
-          status: raw.status,
-          method,
-          route: "<storage>",
-          text: raw.text,
-          retryAfterMillis: undefined,
-          limit: undefined,
-          remaining: undefined,
-          secrets: s
-        })
-      )
+    const storageError = (method: string, raw: RawResponse) => toError(raw, method, "<storage>")
 
     const validStorageUrl = (method: string, url: string) => {
       let parsed: URL | undefined
@@ -628,7 +635,7 @@ export const make = (options: Options) =>
             )
             request = HttpClientRequest.bodyStream(request, chunks, { contentType, contentLength: put.body.length })
           }
-          const raw = yield* send(storage, request, "PUT", "<storage>")
+          const raw = yield* send(storage, request, "PUT", "<storage>", attemptBudget)
           if (raw.status >= 200 && raw.status < 300) return { etag: raw.headers.etag }
           return yield* Effect.flatMap(storageError("PUT", raw), Effect.fail)
         })
@@ -650,7 +657,7 @@ export const make = (options: Options) =>
                   Effect.fail
                 )
           ),
-          Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
+          Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
           Effect.timeout(policy.attemptTimeout),
           Effect.catchTags({
             RequestError: (e) =>

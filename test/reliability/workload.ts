@@ -88,8 +88,8 @@ export const TTL_SECONDS = 4
 export const faultRules: ReadonlyArray<LocalServer.FaultRule> = [
   { route: "*", kind: "500", probability: 0.02 },
   { route: "*", kind: "503", probability: 0.02 },
-  // storage is S3-like: it throttles with 503 and no Retry-After, so 429 + Retry-After is a bkend-route fault only
-  { route: "* /v1/*", kind: "429", probability: 0.02 },
+  // 429 + Retry-After everywhere, storage included: storage retries honour Retry-After too
+  { route: "*", kind: "429", probability: 0.02 },
   { route: "*", kind: "reset", probability: 0.015 },
   { route: "*", kind: "delay", delayMillis: 200, probability: 0.005 },
   { route: "*", kind: "delay", delayMillis: 500, probability: 0.005 },
