@@ -421,6 +421,23 @@ const TokenBody = Schema.Struct({ token: Schema.String, email: Schema.optional(S
 // Handlers
 // ---------------------------------------------------------------------------------------------------------------------
 
+/** A01b / A02b: sign-up (201) and sign-in (200) with `method: "magiclink"` both mail a link. */
+const requestMagicLink = (
+  local: K.Local["Type"],
+  email: string,
+  callbackUrl: string | undefined,
+  t: number,
+  status: 200 | 201
+) =>
+  Effect.gen(function* () {
+    if (!local.options.magicLinkEnabled) {
+      return yield* K.fail(400, "auth/magiclink-disabled", "Magic links are disabled")
+    }
+    if (callbackUrl === undefined || callbackUrl === "") return yield* K.fail(400, INVALID, "callbackUrl is required")
+    sendMagicLink(local, email, callbackUrl, t)
+    return yield* K.ok({ message: "Magic link sent", email }, status)
+  })
+
 const signUp = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(SignBody, INVALID)
@@ -430,14 +447,7 @@ const signUp = Effect.gen(function* () {
   const base = yield* K.publicBaseUrl
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  if (input.method === "magiclink") {
-    if (!options.magicLinkEnabled) return yield* K.fail(400, "auth/magiclink-disabled", "Magic links are disabled")
-    if (input.callbackUrl === undefined || input.callbackUrl === "") {
-      return yield* K.fail(400, INVALID, "callbackUrl is required")
-    }
-    sendMagicLink(local, email, input.callbackUrl, t)
-    return yield* K.ok({ message: "Magic link sent", email }, 201)
-  }
+  if (input.method === "magiclink") return yield* requestMagicLink(local, email, input.callbackUrl, t, 201)
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
   if (input.name === undefined || input.name.trim() === "") return yield* K.fail(400, INVALID, "name is required")
@@ -460,14 +470,7 @@ const signIn = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  if (input.method === "magiclink") {
-    if (!options.magicLinkEnabled) return yield* K.fail(400, "auth/magiclink-disabled", "Magic links are disabled")
-    if (input.callbackUrl === undefined || input.callbackUrl === "") {
-      return yield* K.fail(400, INVALID, "callbackUrl is required")
-    }
-    sendMagicLink(local, email, input.callbackUrl, t)
-    return yield* K.ok({ message: "Magic link sent", email })
-  }
+  if (input.method === "magiclink") return yield* requestMagicLink(local, email, input.callbackUrl, t, 200)
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
   const lockout = options.maxFailedSignIns

@@ -254,34 +254,31 @@ const callerId = Effect.flatMap(K.requireUser("files"), (c) =>
 // Uploads (F1–F5)
 // ---------------------------------------------------------------------------------------------------------------------
 
+/** The body shared by F1 and F2: who uploads what, checked; returns the new object's key. */
+const uploadRequest = (sizeRequired: boolean, maxBytes: number) =>
+  Effect.gen(function* () {
+    const ownerId = yield* callerId
+    const body = yield* jsonObject
+    const filename = yield* requiredString(body, "filename")
+    yield* checkFileName(filename)
+    const contentType = yield* requiredString(body, "contentType")
+    yield* checkContentType(contentType)
+    yield* checkDeclaredSize(body.fileSize, sizeRequired, maxBytes)
+    yield* optionalEnum(body, "visibility", VISIBILITIES)
+    const category = yield* optionalEnum(body, "category", CATEGORIES)
+    return { ownerId, filename, contentType, key: newObjectKey(ownerId, filename, category) }
+  })
+
 const presign = Effect.gen(function* () {
-  const ownerId = yield* callerId
-  const body = yield* jsonObject
-  const filename = yield* requiredString(body, "filename")
-  yield* checkFileName(filename)
-  const contentType = yield* requiredString(body, "contentType")
-  yield* checkContentType(contentType)
-  yield* checkDeclaredSize(body.fileSize, false, MAX_SINGLE_UPLOAD_BYTES)
-  yield* optionalEnum(body, "visibility", VISIBILITIES)
-  const category = yield* optionalEnum(body, "category", CATEGORIES)
-  const key = newObjectKey(ownerId, filename, category)
+  const { key, filename, contentType } = yield* uploadRequest(false, MAX_SINGLE_UPLOAD_BYTES)
   const expiresAt = (yield* K.now) + Storage.DEFAULT_URL_TTL_MS
   const url = yield* Storage.mintUrl({ method: "PUT", key, expiresAt })
   return yield* K.ok({ url, key, filename, contentType })
 })
 
 const multipartInit = Effect.gen(function* () {
-  const ownerId = yield* callerId
-  const body = yield* jsonObject
-  const filename = yield* requiredString(body, "filename")
-  yield* checkFileName(filename)
-  const contentType = yield* requiredString(body, "contentType")
-  yield* checkContentType(contentType)
-  yield* checkDeclaredSize(body.fileSize, true, MAX_MULTIPART_BYTES)
-  yield* optionalEnum(body, "visibility", VISIBILITIES)
-  const category = yield* optionalEnum(body, "category", CATEGORIES)
+  const { ownerId, key, filename, contentType } = yield* uploadRequest(true, MAX_MULTIPART_BYTES)
   const { state } = yield* K.Local
-  const key = newObjectKey(ownerId, filename, category)
   const uploadId = K.randomToken(24)
   Storage.initMultipart(state, { uploadId, key, contentType, ownerId, now: yield* K.now })
   return yield* K.ok({ uploadId, key, filename })
