@@ -18,7 +18,8 @@ import {
   Schema,
   type Scope,
   Stream,
-  TestClock
+  TestClock,
+  Tracer
 } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Session from "../src/Session.js"
@@ -594,6 +595,50 @@ describe("BkendClient decoding and errors", () => {
       for (const secret of sessions.flatMap(secretsOf)) {
         for (const text of texts) expect(text).not.toContain(secret)
       }
+    })
+  )
+})
+
+describe("BkendClient spans", () => {
+  it.scoped("one span per call: method, route template, status, attempt; no query values, no headers", () =>
+    Effect.gen(function* () {
+      const server = yield* Scripted.start
+      const client = yield* build(clientLayer(server))
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = native.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => native.context(f, fiber)
+      })
+      server.script("/v1/script/rows", { status: 503 }, { status: 200, body: "[]" })
+      const fiber = yield* client
+        .request({
+          method: "GET",
+          route: "/v1/script/:name",
+          params: { name: "rows" },
+          query: { andFilters: '{"secret":"query-value"}' },
+          auth: "none",
+          response: Schema.Unknown
+        })
+        .pipe(Effect.withTracer(tracer), Effect.fork)
+      yield* TestClock.adjust((yield* pendingSleep) - (yield* Clock.currentTimeMillis))
+      yield* Fiber.join(fiber)
+      expect(spans.map((s) => s.name)).toEqual(["bkend GET /v1/script/:name"])
+      const attributes = Object.fromEntries(spans[0]?.attributes ?? [])
+      expect(attributes).toMatchObject({
+        "http.request.method": "GET",
+        "http.route": "/v1/script/:name",
+        "http.response.status_code": 200,
+        attempt: 2
+      })
+      const text = JSON.stringify([...(spans[0]?.attributes ?? [])])
+      expect(text).not.toContain("query-value")
+      expect(text).not.toContain(PK)
+      expect(server.hits("/v1/script/rows")).toBe(2)
     })
   )
 })
