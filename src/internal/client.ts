@@ -5,6 +5,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import {
+  Cause,
   Clock,
   Duration,
   Effect,
@@ -210,6 +211,42 @@ const bounded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> 
 
 const manualRedirect: globalThis.RequestInit = { redirect: "manual" }
 
+const timeoutException = new Cause.TimeoutException()
+
+/**
+ * `Effect.timeout` for the hot path: one child fiber and a timer, instead of a race of two fibers (which costs
+ * about a third of a call's CPU). The timer is the platform's `setTimeout`, not the Effect `Clock`: a network
+ * deadline is wall-clock time, and a `TestClock` should not be able to fire it.
+ */
+const withTimeout = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  millis: number
+): Effect.Effect<A, E | Cause.TimeoutException, R> =>
+  Number.isFinite(millis)
+    ? Effect.flatMap(Effect.fork(Effect.interruptible(self)), (fiber) =>
+        Effect.async<A, E | Cause.TimeoutException>((resume) => {
+          let settled = false
+          const timer = setTimeout(() => {
+            if (settled) return
+            settled = true
+            fiber.unsafeInterruptAsFork(fiber.id())
+            resume(Effect.fail(timeoutException))
+          }, millis)
+          fiber.addObserver((exit) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            resume(exit)
+          })
+          return Effect.sync(() => {
+            settled = true
+            clearTimeout(timer)
+            fiber.unsafeInterruptAsFork(fiber.id())
+          })
+        })
+      )
+    : self
+
 const isTimeout = (u: unknown): u is { readonly _tag: "TimeoutException" } =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === "TimeoutException"
 
@@ -284,7 +321,7 @@ export const make = (options: Options) =>
         Effect.flatMap((res) => Effect.map(res.text, (text) => ({ status: res.status, headers: res.headers, text }))),
         // stop fetch from following redirects (it would forward X-API-Key to another origin)
         Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
-        Effect.timeout(budget.millis),
+        (self) => withTimeout(self, budget.millis),
         Effect.catchAll((e: HttpClientError.HttpClientError | { readonly _tag: "TimeoutException" }) => {
           const reason = isTimeout(e)
             ? ("Timeout" as const)
@@ -658,7 +695,7 @@ export const make = (options: Options) =>
                 )
           ),
           Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
-          Effect.timeout(policy.attemptTimeout),
+          (self) => withTimeout(self, Duration.toMillis(policy.attemptTimeout)),
           Effect.catchTags({
             RequestError: (e) =>
               Effect.fail(
