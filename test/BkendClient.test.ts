@@ -6,6 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Chunk,
   Clock,
+  Config,
+  ConfigProvider,
   Context,
   Effect,
   Exit,
@@ -661,6 +663,35 @@ describe("BkendClient config", () => {
       expect(attempts.field).toBe("retryPolicy.maxAttempts")
       const margin = yield* fail({ refreshMargin: -5 })
       expect(margin.field).toBe("refreshMargin")
+    })
+  )
+
+  it.effect("layerConfig reads Config values (the key as Redacted) and validates them", () =>
+    Effect.gen(function* () {
+      const layer = (env: Record<string, string>) =>
+        BkendClient.layerConfig({
+          apiKey: Config.redacted("BKEND_API_KEY"),
+          baseUrl: Config.string("BKEND_API_URL")
+        }).pipe(
+          Layer.provide(FetchHttpClient.layer),
+          Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+        )
+      const client = yield* Effect.provide(
+        BkendClient.BkendClient,
+        layer({ BKEND_API_KEY: PK, BKEND_API_URL: "http://127.0.0.1:9/" })
+      )
+      expect(client.config.baseUrl).toBe("http://127.0.0.1:9")
+      expect(Redacted.value(client.config.apiKey)).toBe(PK)
+      expect(String(client.config.apiKey)).not.toContain(PK)
+      const missing = yield* Effect.provide(BkendClient.BkendClient, layer({ BKEND_API_URL: "http://x" })).pipe(
+        Effect.flip
+      )
+      expect(String(missing)).toContain("BKEND_API_KEY")
+      const invalid = yield* Effect.provide(
+        BkendClient.BkendClient,
+        layer({ BKEND_API_KEY: "nope", BKEND_API_URL: "http://x" })
+      ).pipe(Effect.flip)
+      expect(invalid._tag).toBe("InvalidConfig")
     })
   )
 
