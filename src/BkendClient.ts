@@ -116,7 +116,7 @@ export interface Service {
   /** stores a token pair received from bkend (sign-in, sign-up, callbacks) as the new session */
   readonly setTokens: (tokens: Session.TokenResponse) => Effect.Effect<Session.Session>
   /** forgets the session locally; a refresh still in flight is discarded */
-  readonly clearSession: (reason?: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared") => Effect.Effect<void>
+  readonly clearSession: (reason?: Session.SignOutReason) => Effect.Effect<void>
   /**
    * Takes over a session that another tab or process wrote to the shared `TokenStore` (or its absence, after a
    * sign-out there), without writing it back; emits `SignedIn`, `Refreshed` or `SignedOut("cleared")`.

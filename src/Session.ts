@@ -105,6 +105,14 @@ export type SessionChange = Data.TaggedEnum<{
 }>
 
 /**
+ * Why a session ended.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SignOutReason = Extract<SessionChange, { readonly _tag: "SignedOut" }>["reason"]
+
+/**
  * @since 0.1.0
  * @category constructors
  */

@@ -9,7 +9,6 @@ import {
   Clock,
   Duration,
   Effect,
-  Fiber,
   Option,
   ParseResult,
   PubSub,
@@ -199,15 +198,16 @@ interface RawResponse {
   readonly text: string
 }
 
-/**
- * Runs `self` so that its timeouts can fire even when the caller is uninterruptible (a finalizer, an
- * `acquireRelease` release): there, `Effect.timeout` cannot interrupt the timed effect and would wait for ever.
- * The call then runs in its own interruptible fiber, and the caller waits for that fiber's (bounded) result.
- */
-const bounded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.checkInterruptible((interruptible) =>
-    interruptible ? self : Effect.flatMap(Effect.forkDaemon(Effect.interruptible(self)), Fiber.join)
-  )
+const readText = (
+  res: HttpClientResponse.HttpClientResponse
+): Effect.Effect<RawResponse, HttpClientError.ResponseError> =>
+  Effect.map(res.text, (text) => ({ status: res.status, headers: res.headers, text }))
+
+/** 2xx: the body's bytes; otherwise its text, for the error. */
+const readBytesOrText = (
+  res: HttpClientResponse.HttpClientResponse
+): Effect.Effect<Uint8Array | RawResponse, HttpClientError.ResponseError> =>
+  res.status >= 200 && res.status < 300 ? Effect.map(res.arrayBuffer, (b) => new Uint8Array(b)) : readText(res)
 
 const manualRedirect: globalThis.RequestInit = { redirect: "manual" }
 
@@ -215,7 +215,8 @@ const timeoutException = new Cause.TimeoutException()
 
 /**
  * `Effect.timeout` for the hot path: one child fiber and a timer, instead of a race of two fibers (which costs
- * about a third of a call's CPU). The timer is the platform's `setTimeout`, not the Effect `Clock`: a network
+ * about a third of a call's CPU). The child is interruptible, so the timeout fires even when the caller is not (a
+ * finalizer, an `acquireRelease` release), where `Effect.timeout` would wait for ever. The timer is the platform's `setTimeout`, not the Effect `Clock`: a network
  * deadline is wall-clock time, and a `TestClock` should not be able to fire it.
  */
 const withTimeout = <A, E, R>(
@@ -246,9 +247,6 @@ const withTimeout = <A, E, R>(
         })
       )
     : self
-
-const isTimeout = (u: unknown): u is { readonly _tag: "TimeoutException" } =>
-  typeof u === "object" && u !== null && "_tag" in u && u._tag === "TimeoutException"
 
 /** Formats a parse error as paths only: values are never copied into messages (they may hold tokens). */
 const parsePaths = (error: ParseResult.ParseError): string => {
@@ -310,20 +308,21 @@ export const make = (options: Options) =>
      * One attempt: the request and its whole body, within `budgetMillis`. The timeout message says which limit
      * ran out: the attempt's own, or what was left of the call's.
      */
-    const send = (
+    const send = <B>(
       client: HttpClient.HttpClient,
       request: HttpClientRequest.HttpClientRequest,
       method: string,
       route: string,
-      budget: { readonly millis: number; readonly message: string }
-    ): Effect.Effect<RawResponse, BkendError.NetworkError> =>
+      budget: { readonly millis: number; readonly message: string },
+      read: (res: HttpClientResponse.HttpClientResponse) => Effect.Effect<B, HttpClientError.ResponseError>
+    ): Effect.Effect<B, BkendError.NetworkError> =>
       client.execute(request).pipe(
-        Effect.flatMap((res) => Effect.map(res.text, (text) => ({ status: res.status, headers: res.headers, text }))),
+        Effect.flatMap(read),
         // stop fetch from following redirects (it would forward X-API-Key to another origin)
         Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
         (self) => withTimeout(self, budget.millis),
-        Effect.catchAll((e: HttpClientError.HttpClientError | { readonly _tag: "TimeoutException" }) => {
-          const reason = isTimeout(e)
+        Effect.catchAll((e: HttpClientError.HttpClientError | Cause.TimeoutException) => {
+          const reason = Cause.isTimeoutException(e)
             ? ("Timeout" as const)
             : e._tag === "RequestError"
               ? e.reason
@@ -332,7 +331,7 @@ export const make = (options: Options) =>
             new BkendError.NetworkError({
               status: 0,
               reason,
-              message: isTimeout(e) ? budget.message : reason,
+              message: Cause.isTimeoutException(e) ? budget.message : reason,
               method,
               route
             })
@@ -388,10 +387,7 @@ export const make = (options: Options) =>
         })
       )
 
-    const clearSessionIf = (
-      reason: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared",
-      expectedGeneration: number | undefined
-    ) =>
+    const clearSessionIf = (reason: Session.SignOutReason, expectedGeneration: number | undefined) =>
       writeLock.withPermits(1)(
         Effect.gen(function* () {
           if (expectedGeneration !== undefined && (yield* Ref.get(generation)) !== expectedGeneration) return
@@ -403,8 +399,7 @@ export const make = (options: Options) =>
         })
       )
 
-    const clearSession = (reason: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared" = "cleared") =>
-      clearSessionIf(reason, undefined)
+    const clearSession = (reason: Session.SignOutReason = "cleared") => clearSessionIf(reason, undefined)
 
     /**
      * Takes over a session another tab or process wrote to the shared store, without writing it back: a
@@ -564,7 +559,8 @@ export const make = (options: Options) =>
             token === undefined ? request : HttpClientRequest.bearerToken(request, token),
             method,
             route,
-            left < attemptBudget.millis ? { millis: left, message: totalMessage } : attemptBudget
+            left < attemptBudget.millis ? { millis: left, message: totalMessage } : attemptBudget,
+            readText
           ).pipe(Effect.either)
           let error: BkendError.BkendError
           if (raw._tag === "Right") {
@@ -603,8 +599,7 @@ export const make = (options: Options) =>
           kind: "client",
           captureStackTrace: false,
           attributes: { "http.request.method": method, "http.route": route, "bkend.auth": options.auth }
-        }),
-        bounded
+        })
       )
     }
 
@@ -643,7 +638,7 @@ export const make = (options: Options) =>
           if (wait === undefined) return yield* error
           yield* Effect.sleep(wait)
         }
-      }).pipe(Effect.withSpan(`bkend storage ${method}`, { kind: "client" }), bounded)
+      }).pipe(Effect.withSpan(`bkend storage ${method}`, { kind: "client" }))
 
     /** PUT bytes to a presigned URL; returns the `ETag` header (verbatim, quotes included). */
     const storagePut = (put: StoragePut): Effect.Effect<{ readonly etag: string | undefined }, BkendError.BkendError> =>
@@ -672,7 +667,7 @@ export const make = (options: Options) =>
             )
             request = HttpClientRequest.bodyStream(request, chunks, { contentType, contentLength: put.body.length })
           }
-          const raw = yield* send(storage, request, "PUT", "<storage>", attemptBudget)
+          const raw = yield* send(storage, request, "PUT", "<storage>", attemptBudget, readText)
           if (raw.status >= 200 && raw.status < 300) return { etag: raw.headers.etag }
           return yield* Effect.flatMap(storageError("PUT", raw), Effect.fail)
         })
@@ -683,51 +678,17 @@ export const make = (options: Options) =>
     const storageGet = (url: string): Effect.Effect<Uint8Array, BkendError.BkendError> =>
       Effect.gen(function* () {
         yield* validStorageUrl("GET", url)
-        const attemptOnce = storage.execute(HttpClientRequest.get(url)).pipe(
-          Effect.flatMap((res) =>
-            res.status >= 200 && res.status < 300
-              ? Effect.map(res.arrayBuffer, (b) => new Uint8Array(b))
-              : Effect.flatMap(
-                  Effect.flatMap(res.text, (text) =>
-                    storageError("GET", { status: res.status, headers: res.headers, text })
-                  ),
-                  Effect.fail
-                )
-          ),
-          Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
-          (self) => withTimeout(self, Duration.toMillis(policy.attemptTimeout)),
-          Effect.catchTags({
-            RequestError: (e) =>
-              Effect.fail(
-                new BkendError.NetworkError({
-                  status: 0,
-                  reason: e.reason,
-                  message: e.reason,
-                  method: "GET",
-                  route: "<storage>"
-                })
-              ),
-            ResponseError: (e) =>
-              Effect.fail(
-                new BkendError.NetworkError({
-                  status: e.response.status,
-                  reason: "Transport",
-                  message: e.reason,
-                  method: "GET",
-                  route: "<storage>"
-                })
-              ),
-            TimeoutException: () =>
-              Effect.fail(
-                new BkendError.NetworkError({
-                  status: 0,
-                  reason: "Timeout",
-                  message: "attempt timed out",
-                  method: "GET",
-                  route: "<storage>"
-                })
-              )
-          })
+        const attemptOnce = send(
+          storage,
+          HttpClientRequest.get(url),
+          "GET",
+          "<storage>",
+          attemptBudget,
+          readBytesOrText
+        ).pipe(
+          Effect.flatMap((body) =>
+            body instanceof Uint8Array ? Effect.succeed(body) : Effect.flatMap(storageError("GET", body), Effect.fail)
+          )
         )
         return yield* storageRetry("GET", attemptOnce)
       })
