@@ -9,7 +9,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as PlatformError from "@effect/platform/Error"
-import { Context, Effect, Exit, Fiber, Layer, ParseResult, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Layer, ParseResult, Schema, Stream } from "effect"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
 import * as filters from "./internal/filters.js"
@@ -448,9 +448,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 
         const key = yield* Effect.acquireUseRelease(
           // The release is registered the moment `init` returns, so no interruption can slip in between. `init`
-          // itself stays interruptible: inside an uninterruptible region the per-attempt and total timeouts could
-          // not fire, and a hung server would hang the upload (an interruption while the response is in transit
-          // can still leave an upload that bkend expires on its own).
+          // itself stays interruptible, so interrupting an upload does not wait for a slow `init` (an interruption
+          // while the response is in transit can still leave an upload that bkend expires on its own).
           Effect.interruptible(
             client.request({
               method: "POST",
@@ -484,13 +483,9 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
               })
               return init.key
             }),
-          // failure or interruption before `complete` succeeded: no orphaned upload on the server. Finalizers are
-          // uninterruptible, where timeouts cannot fire; the abort runs in its own interruptible fiber so the
-          // client's timeouts bound it, and the finalizer waits for it.
-          (init, exit) =>
-            Exit.isSuccess(exit)
-              ? Effect.void
-              : Effect.flatMap(Effect.fork(Effect.interruptible(abortUpload(init))), Fiber.await)
+          // failure or interruption before `complete` succeeded: no orphaned upload on the server. The client's
+          // timeouts bound the abort even here, in an uninterruptible finalizer.
+          (init, exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.exit(abortUpload(init)))
         )
         if (progress !== undefined) yield* progress.done
         return key
