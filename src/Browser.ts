@@ -161,7 +161,7 @@ export const makeRefreshLock = (
 ): Effect.Effect<Session.RefreshLock["Type"], never, Scope.Scope> =>
   Effect.gen(function* () {
     const locks = webLocks()
-    if (locks === undefined) return { withLock: (self) => self }
+    if (locks === undefined) return { waitTimeout: Duration.infinity, withLock: (self) => self }
     const name = options?.name ?? DEFAULT_LOCK_NAME
     const timeout = options?.timeout === undefined ? DEFAULT_LOCK_TIMEOUT : Duration.decode(options.timeout)
     const settle = options?.settle === undefined ? DEFAULT_SETTLE : Duration.decode(options.settle)
@@ -231,10 +231,11 @@ export const makeRefreshLock = (
         Effect.gen(function* () {
           const granted = yield* take(restore)
           if (granted === undefined) {
+            // never spend the refresh token without the lock: the holder may still be using it
             yield* Effect.logWarning(
-              "bkend-effect: the cross-tab refresh lock was not granted in time; refreshing under the in-process gate"
+              "bkend-effect: the cross-tab refresh lock was not granted in time; not refreshing"
             ).pipe(Effect.annotateLogs({ lock: name, timeoutMillis: Duration.toMillis(timeout) }))
-            return yield* restore(self)
+            return yield* new Session.RefreshLockTimeout({ waitedMillis: Duration.toMillis(timeout) })
           }
           const before = readStored()
           return yield* restore(self).pipe(
@@ -253,7 +254,7 @@ export const makeRefreshLock = (
           )
         })
       )
-    return { withLock } satisfies Session.RefreshLock["Type"]
+    return { waitTimeout: timeout, withLock } satisfies Session.RefreshLock["Type"]
   })
 
 /**

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Context, Data, Effect, Either, Encoding, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Data, type Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schema } from "effect"
 
 /**
  * A session: both tokens (always `Redacted`) and the access token's expiry, computed when the tokens were
@@ -183,14 +183,31 @@ export const layerKeyValueStore = (options?: {
 export const layerMemory: Layer.Layer<TokenStore> = layerKeyValueStore().pipe(Layer.provide(KeyValueStore.layerMemory))
 
 /**
- * Serialises refreshes beyond one client instance: across browser tabs (Web Locks) or processes. The client
- * always single-flights refreshes inside one instance; this lock is taken around that, and inside it the
- * client re-reads the {@link TokenStore} before spending a refresh token.
+ * The cross-tab or cross-process lock gave up waiting for another holder. The waiter has not spent its refresh
+ * token: the session is kept as it is.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RefreshLockTimeout extends Data.TaggedError("RefreshLockTimeout")<{ readonly waitedMillis: number }> {}
+
+/**
+ * Serialises refreshes beyond one client instance: across browser tabs (Web Locks) or processes (a lock file).
+ * The client always single-flights refreshes inside one instance; this lock is taken around that, and inside it
+ * the client re-reads the {@link TokenStore} before spending a refresh token.
+ *
+ * A waiter that gives up after `waitTimeout` fails with {@link RefreshLockTimeout} and never runs `self`: it must
+ * not spend the refresh token without the lock. The client keeps its own refresh budget below `waitTimeout`, so a
+ * holder is done (or has given up) before any waiter stops waiting.
  *
  * @since 0.1.0
  * @category tags
  */
 export class RefreshLock extends Context.Tag("bkend-effect/RefreshLock")<
   RefreshLock,
-  { readonly withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> }
+  {
+    /** how long a waiter waits for the current holder before failing with {@link RefreshLockTimeout} */
+    readonly waitTimeout: Duration.Duration
+    readonly withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | RefreshLockTimeout, R>
+  }
 >() {}

@@ -9,6 +9,7 @@ import {
   Config,
   ConfigProvider,
   Context,
+  Duration,
   Effect,
   Exit,
   Fiber,
@@ -320,7 +321,10 @@ describe("BkendClient refresh gate", () => {
       const lock = yield* Effect.makeSemaphore(1)
       const shared = Layer.merge(
         Session.layerKeyValueStore().pipe(Layer.provide(KeyValueStore.layerMemory)),
-        Layer.succeed(Session.RefreshLock, { withLock: (self) => lock.withPermits(1)(self) })
+        Layer.succeed(Session.RefreshLock, {
+          waitTimeout: Duration.infinity,
+          withLock: (self) => lock.withPermits(1)(self)
+        })
       )
       const sharedContext = yield* Layer.build(shared)
       const tab = () => build(clientLayer(server).pipe(Layer.provide(Layer.succeedContext(sharedContext))))

@@ -270,8 +270,25 @@ export const make = (options: Options) =>
       )
     )
     const crossLock = yield* Effect.serviceOption(Session.RefreshLock)
+    // a waiter that gave up on another tab's or process's refresh has spent nothing: the call fails as a timeout
     const withCrossLock = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Option.isSome(crossLock) ? crossLock.value.withLock(self) : self
+      Option.isSome(crossLock)
+        ? crossLock.value.withLock(self).pipe(
+            Effect.catchIf(
+              (e): e is Session.RefreshLockTimeout => e instanceof Session.RefreshLockTimeout,
+              (e) =>
+                Effect.fail(
+                  new BkendError.NetworkError({
+                    status: 0,
+                    reason: "Timeout",
+                    message: `gave up after ${e.waitedMillis} ms waiting for another tab or process to refresh the session`,
+                    method: "POST",
+                    route: "/v1/auth/refresh"
+                  })
+                )
+            )
+          )
+        : self
 
     const cache = yield* Ref.make(yield* store.get)
     const generation = yield* Ref.make(0)
