@@ -347,7 +347,7 @@ describe.each(transports)("transport conformance: $name", (transport) => {
     )
   )
 
-  it.live("interruption aborts the request: waiting for headers, reading the body, and mid-upload", () =>
+  it.live("interruption aborts: before headers, while reading, unread at scope end, mid-upload", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const s = yield* servers
@@ -363,6 +363,10 @@ describe.each(transports)("transport conformance: $name", (transport) => {
         yield* Effect.sleep("20 millis")
         yield* Fiber.interrupt(reading)
         yield* until(() => s.disconnects.count === 2)
+
+        // a response left unread when its scope closes: aborted, and its body's error reaches no one
+        yield* Effect.scoped(http.pipe(HttpClient.withScope).get(`${s.bkend}/slow-body`))
+        yield* until(() => s.disconnects.count === 3)
 
         // an upload whose stream never ends: interrupting the request aborts it (and interrupts the stream)
         let streamInterrupted = false
@@ -381,7 +385,7 @@ describe.each(transports)("transport conformance: $name", (transport) => {
         )
         yield* until(() => (s.seen.find((x) => x.path === "/hang-upload")?.bytes ?? 0) >= 100)
         yield* Fiber.interrupt(uploading)
-        yield* until(() => s.disconnects.count === 3)
+        yield* until(() => s.disconnects.count === 4)
         if (transport.endsUploadStream) {
           yield* until(() => streamInterrupted)
           expect(streamInterrupted).toBe(true)

@@ -123,8 +123,6 @@ class Memo<A> {
   }
 }
 
-const ignore = () => {}
-
 class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
@@ -138,9 +136,8 @@ class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpC
     readonly request: HttpClientRequest.HttpClientRequest,
     private readonly source: Undici.Dispatcher.ResponseData
   ) {
+    // (undici itself keeps an aborted or broken body's "error" from crashing the process when nobody reads it)
     super()
-    // an aborted or broken body emits "error"; whoever reads it sees the failure, nobody else must crash
-    source.body.on("error", ignore)
     this.textBody = new Memo(this, () => source.body.text())
     this.bytesBody = new Memo(this, () => source.body.arrayBuffer())
     // undici's body has no formData(): the web Response parses multipart and urlencoded bodies
