@@ -47,6 +47,7 @@ const outgoing = (
           )
     case "FormData": {
       const web = new Response(body.formData)
+      // (`web.body` is typed with the DOM's ReadableStream; at run time it is Node's, which `fromWeb` takes)
       return web.body === null
         ? Effect.succeed({ body: null })
         : Effect.succeed({
