@@ -28,6 +28,7 @@ import {
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { inspect } from "node:util"
+import * as undici from "undici"
 import * as BkendClient from "../../src/BkendClient.js"
 import { NodeTransport } from "../../src/node/index.js"
 
@@ -615,6 +616,31 @@ describe.each(transports)("transport conformance: $name", (transport) => {
 })
 
 describe("NodeTransport.layer", () => {
+  it.live("layerWithDispatcher uses the given dispatcher and leaves it open", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const s = yield* servers
+        const agent = new undici.Agent({ connections: 1 })
+        yield* Effect.addFinalizer(() => Effect.promise(() => agent.destroy()))
+        let dispatched = 0
+        const counting = agent.compose((dispatch) => (options, handler) => {
+          dispatched++
+          return dispatch(options, handler)
+        })
+        const echo = yield* Effect.scoped(
+          Effect.flatMap(Layer.build(NodeTransport.layerWithDispatcher(counting)), (ctx) =>
+            Effect.flatMap(Context.get(ctx, HttpClient.HttpClient).get(`${s.bkend}/echo`), (r) => r.json)
+          )
+        )
+        expect(echo).toEqual({ method: "GET", bytes: 0, contentType: null })
+        expect(dispatched).toBe(1)
+        expect(agent.destroyed).toBe(false)
+        const again = yield* Effect.flatMap(NodeTransport.make(agent).get(`${s.bkend}/echo`), (r) => r.text)
+        expect(again).toContain('"method":"GET"')
+      })
+    )
+  )
+
   it.live("requests after the layer's scope closed fail with RequestError Transport", () =>
     Effect.scoped(
       Effect.gen(function* () {
