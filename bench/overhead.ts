@@ -7,7 +7,8 @@
  *
  * Clients: raw `undici.request` (the floor), raw `fetch`, the seed `bkendFetch` helper (bench/bkendFetch.ts, on
  * fetch), a bare Effect `HttpClient` pipeline on undici (reference), the SDK (`BkendClient.request`) on
- * `NodeHttpClient.layerUndici` and on `FetchHttpClient.layer`. Rounds are interleaved across clients; the table
+ * `NodeHttpClient.layerUndici`, on the SDK's own `NodeTransport.layer` and on `FetchHttpClient.layer` (the bare pipeline
+ * on both undici transports). Rounds are interleaved across clients; the table
  * shows the median over rounds.
  *
  *   npx tsx bench/overhead.ts [--only sdk-undici,undici] [--rounds 5] [--ms 1500] [--concurrency 64] [--method GET]
@@ -18,6 +19,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
 import * as undici from "undici"
 import * as BkendClient from "../src/BkendClient.js"
+import { NodeTransport } from "../src/node/index.js"
 import { makeBkendFetch } from "./bkendFetch.js"
 import {
   argValue,
@@ -124,7 +126,6 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
   })
 
   // The issue's reference point: base URL, two headers, filterStatusOk, Schema decode — nothing else.
-  const bareRuntime = ManagedRuntime.make(NodeHttpClient.layerUndici)
   const bare = Effect.map(HttpClient.HttpClient, (http) =>
     http.pipe(
       HttpClient.mapRequest((r) =>
@@ -138,17 +139,18 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
     )
   )
   const Wrapped = Schema.Struct({ success: Schema.Literal(true), data: Item })
-  const bareClient = effectClient("Effect HttpClient bare (undici)", bareRuntime, {
-    GET: Effect.flatMap(bare, (http) =>
-      Effect.flatMap(http.get(GET_PATH), (res) => HttpClientResponse.schemaBodyJson(Wrapped)(res))
-    ),
-    POST: Effect.flatMap(bare, (http) =>
-      Effect.flatMap(
-        http.post(POST_PATH, { body: HttpClientRequest.bodyUnsafeJson(HttpClientRequest.post(""), POST_BODY).body }),
-        (res) => HttpClientResponse.schemaBodyJson(Wrapped)(res)
+  const bareClient = (name: string, transport: Layer.Layer<HttpClient.HttpClient>) =>
+    effectClient(name, ManagedRuntime.make(transport), {
+      GET: Effect.flatMap(bare, (http) =>
+        Effect.flatMap(http.get(GET_PATH), (res) => HttpClientResponse.schemaBodyJson(Wrapped)(res))
+      ),
+      POST: Effect.flatMap(bare, (http) =>
+        Effect.flatMap(
+          http.post(POST_PATH, { body: HttpClientRequest.bodyUnsafeJson(HttpClientRequest.post(""), POST_BODY).body }),
+          (res) => HttpClientResponse.schemaBodyJson(Wrapped)(res)
+        )
       )
-    )
-  })
+    })
 
   const sdk = async (name: string, transport: Layer.Layer<HttpClient.HttpClient>, tracing = true) => {
     const runtime = ManagedRuntime.make(
@@ -190,8 +192,10 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
     undiciClient,
     fetchClient,
     helperClient,
-    bareClient,
+    bareClient("Effect HttpClient bare (undici)", NodeHttpClient.layerUndici),
+    bareClient("Effect HttpClient bare (NodeTransport)", NodeTransport.layer),
     await sdk("SDK on NodeHttpClient.layerUndici", NodeHttpClient.layerUndici),
+    await sdk("SDK on NodeTransport.layer", NodeTransport.layer),
     await sdk("SDK on FetchHttpClient.layer", FetchHttpClient.layer),
     // a user-level knob: with the tracer disabled every span (the SDK's and the HTTP client's) is a no-op
     await sdk("SDK on undici, tracer disabled", NodeHttpClient.layerUndici, false)
@@ -203,7 +207,9 @@ const SHORT: Record<string, string> = {
   fetch: "fetch",
   "bkendFetch (seed helper)": "helper",
   "Effect HttpClient bare (undici)": "bare",
+  "Effect HttpClient bare (NodeTransport)": "bare-node",
   "SDK on NodeHttpClient.layerUndici": "sdk-undici",
+  "SDK on NodeTransport.layer": "sdk-node",
   "SDK on FetchHttpClient.layer": "sdk-fetch",
   "SDK on undici, tracer disabled": "sdk-notrace"
 }

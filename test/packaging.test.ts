@@ -19,8 +19,8 @@ const run = (cmd: string, args: ReadonlyArray<string>, cwd: string) =>
 
 const script = `
 import { Effect, Layer, Redacted, Schema } from "effect"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Auth, Bkend, Tables } from "bkend-effect"
+import { NodeTransport } from "bkend-effect/node"
 import * as Local from "bkend-effect/local"
 
 const program = Effect.gen(function* () {
@@ -28,7 +28,7 @@ const program = Effect.gen(function* () {
   const ctx = yield* Layer.build(Local.layerNodeServer(server, { port: 0 }))
   const baseUrl = yield* Effect.provide(Local.serverUrl, ctx)
   const layer = Bkend.layer({ apiKey: Redacted.make(server.keys.publishable), baseUrl }).pipe(
-    Layer.provide(FetchHttpClient.layer)
+    Layer.provide(NodeTransport.layer)
   )
   return yield* Effect.gen(function* () {
     const auth = yield* Auth.Auth
