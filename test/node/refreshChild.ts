@@ -41,13 +41,20 @@ const main = Effect.gen(function* () {
   }
 })
 
-await runtime.runPromise(BkendClient.BkendClient)
-console.log("READY")
-const lines = readline.createInterface({ input: process.stdin })
-for await (const line of lines) {
-  if (line.trim() !== "GO") continue
-  console.log(`RESULT ${JSON.stringify(await runtime.runPromise(main))}`)
-  break
+const run = async () => {
+  await runtime.runPromise(BkendClient.BkendClient)
+  console.log("READY")
+  const lines = readline.createInterface({ input: process.stdin })
+  for await (const line of lines) {
+    if (line.trim() !== "GO") continue
+    console.log(`RESULT ${JSON.stringify(await runtime.runPromise(main))}`)
+    break
+  }
+  lines.close()
+  await runtime.dispose()
 }
-lines.close()
-await runtime.dispose()
+
+run().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
