@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Logger, Option, Redacted, Ref } from "effect"
+import * as esbuild from "esbuild"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { NodeSession } from "../../src/node/index.js"
 import * as Session from "../../src/Session.js"
 
@@ -213,5 +215,29 @@ describe("NodeSession.makeRefreshLock", () => {
         )
         expect(yield* Ref.get(ran)).toBe(false)
       })
+  )
+})
+
+describe("bkend-effect/node stays out of the other entry points", () => {
+  it.live("a browser bundle of the SDK and Browser.layer contains neither proper-lockfile nor src/node", () =>
+    Effect.gen(function* () {
+      const result = yield* Effect.promise(() =>
+        esbuild.build({
+          stdin: {
+            contents: 'export { Auth, Bkend, Browser, Tables } from "./src/index.js"',
+            resolveDir: fileURLToPath(new URL("../..", import.meta.url))
+          },
+          bundle: true,
+          platform: "browser",
+          format: "esm",
+          write: false,
+          metafile: true,
+          logLevel: "silent"
+        })
+      )
+      const inputs = Object.keys(result.metafile.inputs)
+      expect(inputs.some((i) => i.includes("src/Browser.ts"))).toBe(true)
+      expect(inputs.filter((i) => i.includes("proper-lockfile") || i.includes("src/node/"))).toEqual([])
+    })
   )
 })
