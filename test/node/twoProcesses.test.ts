@@ -46,8 +46,11 @@ const ChildScriptLive = Layer.scoped(
     return outfile
   })
 )
-/** each refresh takes this long at the server, so the second process asks while the first one's is in flight */
-const REFRESH_DELAY_MILLIS = 400
+/**
+ * each refresh takes this long at the server, so the second process asks while the first one's is in flight, even
+ * on a loaded machine
+ */
+const REFRESH_DELAY_MILLIS = 1_000
 
 interface Child {
   readonly process: ChildProcessWithoutNullStreams
