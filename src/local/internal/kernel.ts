@@ -65,8 +65,13 @@ export interface FaultRule {
  * @category options
  */
 export interface LocalOptions {
-  /** I-02: success bodies `{ success: true, data }` (default) or bare. */
-  readonly envelope: "wrapped" | "bare"
+  /**
+   * Shape of success bodies. `wrapped` = `{ success: true, data }`; `bare` = the payload alone; `hybrid` = the
+   * wrapped body with an object payload's fields also at the top level (`{ ...payload, success: true, data: payload }`),
+   * so clients that read `body.data.x` and clients that read `body.x` both work. An array or scalar payload is only
+   * wrapped. With `hybrid`, error bodies also carry `code` and `message` at the top level.
+   */
+  readonly envelope: "wrapped" | "bare" | "hybrid"
   /** I-01: error body shape. `domain` = E-B (default). */
   readonly errors: "domain" | "ref-auth" | "nest" | "superset"
   /** I-03: per-endpoint documented pagination fields, or all eight everywhere. */
@@ -144,6 +149,22 @@ export const defaultOptions: LocalOptions = {
   oauthProviders: ["google", "github"],
   maxFailedSignIns: undefined,
   refreshReuseIntervalSeconds: 0
+}
+
+/**
+ * What the `bkend-local` command changes on top of `defaultOptions`, so that apps written for bkend run against it
+ * unmodified: tables are created on their first write, success bodies carry their fields both under `data` and at
+ * the top level, and a refresh token presented again within 10 seconds of its rotation gets the current pair instead
+ * of ending every session (apps that refresh once per failing request send several refreshes at once).
+ * The library keeps bkend's strict defaults; pass these to `make` to get the command's behaviour in code.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const cliDefaults: Partial<LocalOptions> = {
+  devMode: true,
+  envelope: "hybrid",
+  refreshReuseIntervalSeconds: 10
 }
 
 /**
@@ -550,6 +571,11 @@ export const upperSnake = (code: string): string => {
  * @category errors
  */
 export const errorBody = (options: LocalOptions, status: number, code: string, message: string): object => {
+  const body = errorShape(options, status, code, message)
+  return options.envelope === "hybrid" ? { ...body, code, message } : body
+}
+
+const errorShape = (options: LocalOptions, status: number, code: string, message: string): object => {
   switch (options.errors) {
     case "ref-auth":
       return { error: { code, message } }
@@ -574,8 +600,29 @@ export const renderError = (options: LocalOptions, e: ApiError): HttpServerRespo
     ...(e.headers !== undefined ? { headers: e.headers } : {})
   })
 
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
 /**
- * Success response honouring `envelope` (I-02).
+ * The success body for the configured `envelope`. In `hybrid`, the envelope's own keys win over payload fields of
+ * the same name (a row with a `data` column is still found under `data`).
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const successBody = (options: LocalOptions, payload: unknown): unknown => {
+  switch (options.envelope) {
+    case "bare":
+      return payload
+    case "hybrid":
+      return isPlainObject(payload) ? { ...payload, success: true, data: payload } : { success: true, data: payload }
+    default:
+      return { success: true, data: payload }
+  }
+}
+
+/**
+ * Success response honouring `envelope`.
  *
  * @since 0.1.0
  * @category responses
@@ -584,11 +631,7 @@ export const ok = (
   payload: unknown,
   status = 200
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Local> =>
-  Effect.map(Local, ({ options }) =>
-    HttpServerResponse.unsafeJson(options.envelope === "wrapped" ? { success: true, data: payload } : payload, {
-      status
-    })
-  )
+  Effect.map(Local, ({ options }) => HttpServerResponse.unsafeJson(successBody(options, payload), { status }))
 
 /**
  * A body that is already in its final documented form (e.g. A32's `{ success: true, data }`): never wrapped again.
