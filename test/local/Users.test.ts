@@ -334,11 +334,19 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         400,
         "file/invalid-format"
       )
-      expectError(
-        yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, { body: { filename: "me.png" } }),
-        400,
-        "common/invalid-parameters"
-      )
+      // without contentType, the type comes from the file name's extension; an unknown one is refused
+      const inferred = yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, {
+        body: { filename: "ME.JPEG" }
+      })
+      expect(inferred.status).toBe(200)
+      expect(str(inferred.data, "key").endsWith(".jpg")).toBe(true)
+      for (const filename of ["notes.txt", "noextension"]) {
+        expectError(
+          yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, { body: { filename } }),
+          400,
+          "file/invalid-format"
+        )
+      }
 
       const del = yield* as(a, "DELETE", `/v1/users/${a.userId}/avatar`)
       expect(del.status).toBe(200)
