@@ -263,6 +263,9 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         image: "https://img.example/x.png"
       })
       expect(get(patched.data, "favouriteColour")).toBeUndefined()
+      // the answer is also the user: apps read its identity fields
+      expect(patched.data).toMatchObject({ id: a.userId, email: a.email, role: "user" })
+      expect(typeof get(patched.data, "updatedAt")).toBe("string")
       const links = yield* as(a, "PATCH", p, { body: { socialLinks: { twitter: "https://x.com/pro" }, bio: null } })
       expect(links.data).toMatchObject({
         bio: null,

@@ -368,7 +368,8 @@ const updateProfile = Effect.gen(function* () {
   if (name !== undefined) user.name = name
   apply(user, { nickname, mobile, gender, bio, image })
   yield* touch(user)
-  return yield* K.ok(profileView(user))
+  // apps treat the answer as their user: the profile fields plus the user's identity (`id`, `role`, …)
+  return yield* K.ok({ ...fullUserView(user), ...profileView(user) })
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
