@@ -118,6 +118,11 @@ export interface LocalOptions {
    * receives the current pair.
    */
   readonly refreshReuseIntervalSeconds: number
+  /**
+   * `GET /v1/files` without a bearer token lists the public files (as a guest) instead of answering 401. Default
+   * `false`: every file route requires a signed-in user.
+   */
+  readonly guestFileList: boolean
 }
 
 /**
@@ -148,14 +153,16 @@ export const defaultOptions: LocalOptions = {
   lists: "topic",
   oauthProviders: ["google", "github"],
   maxFailedSignIns: undefined,
-  refreshReuseIntervalSeconds: 0
+  refreshReuseIntervalSeconds: 0,
+  guestFileList: false
 }
 
 /**
  * What the `bkend-local` command changes on top of `defaultOptions`, so that apps written for bkend run against it
  * unmodified: tables are created on their first write, success bodies carry their fields both under `data` and at
  * the top level, and a refresh token presented again within 10 seconds of its rotation gets the current pair instead
- * of ending every session (apps that refresh once per failing request send several refreshes at once).
+ * of ending every session (apps that refresh once per failing request send several refreshes at once), and
+ * `GET /v1/files` without a token lists the public files.
  * The library keeps bkend's strict defaults; pass these to `make` to get the command's behaviour in code.
  *
  * @since 0.1.0
@@ -164,7 +171,8 @@ export const defaultOptions: LocalOptions = {
 export const cliDefaults: Partial<LocalOptions> = {
   devMode: true,
   envelope: "hybrid",
-  refreshReuseIntervalSeconds: 10
+  refreshReuseIntervalSeconds: 10,
+  guestFileList: true
 }
 
 /**
