@@ -756,3 +756,107 @@ layer(harnessLayer())("refresh-token reuse interval: default (socket)", (it) => 
     })
   )
 })
+
+layer(harnessLayer({ oauthProviders: ["google"] }))(
+  "OAuth authorize flow and development sign-in page (socket)",
+  (it) => {
+    const authorize = (provider: string, query: Record<string, string>) =>
+      request("GET", `/v1/auth/${provider}/authorize`, { query })
+    const submit = (pageUrl: string, form: Record<string, string>) =>
+      request("POST", pageUrl, {
+        absolute: true,
+        key: "none",
+        rawBody: new URLSearchParams(form).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      })
+    const follow = (location: string | null) => request("GET", location ?? "", { absolute: true, key: "none" })
+    const startPage = (query: Record<string, string>) =>
+      Effect.gen(function* () {
+        const res = yield* authorize("google", query)
+        expect(res.status).toBe(200)
+        const pageUrl = str(res.data, "authorizationUrl")
+        const page = new URL(pageUrl)
+        return {
+          pageUrl,
+          state: page.searchParams.get("state") ?? "",
+          redirectUri: page.searchParams.get("redirect_uri")
+        }
+      })
+
+    it.effect("authorize → sign-in page → callback → the app's URL with tokens; the same e-mail again is not new", () =>
+      Effect.gen(function* () {
+        const h = yield* Harness
+        const email = uniqueEmail("oauth")
+        for (const isNewUser of ["true", "false"]) {
+          const { pageUrl, state, redirectUri } = yield* startPage({ redirect_uri: "http://app.test/cb", state: "s1" })
+          expect(redirectUri).toBe(`${h.url}/v1/auth/google/callback`)
+          const shown = yield* request("GET", pageUrl, { absolute: true, key: "none" })
+          expect(shown.status).toBe(200)
+          expect(shown.headers.get("content-type")).toContain("text/html")
+          expect(shown.text).toContain(`value="${state}"`)
+          const submitted = yield* submit(pageUrl, { state, email })
+          expect(submitted.status).toBe(302)
+          const callback = new URL(submitted.headers.get("location") ?? "")
+          expect(`${callback.origin}${callback.pathname}`).toBe(`${h.url}/v1/auth/google/callback`)
+          expect(callback.searchParams.get("state")).toBe(state)
+          const back = yield* follow(callback.toString())
+          expect(back.status).toBe(302)
+          const app = new URL(back.headers.get("location") ?? "")
+          expect(`${app.origin}${app.pathname}`).toBe("http://app.test/cb")
+          expect(app.searchParams.get("isNewUser")).toBe(isNewUser)
+          expect(app.searchParams.get("state")).toBe("s1")
+          const me = yield* request("GET", "/v1/auth/me", { token: app.searchParams.get("accessToken") ?? "" })
+          expect(str(me.data, "email")).toBe(email)
+          const r = yield* post("/v1/auth/refresh", { refreshToken: app.searchParams.get("refreshToken") })
+          expect(r.status).toBe(200)
+          // the flow is used once: its callback URL replayed is not a sign-in any more
+          const again = yield* follow(callback.toString())
+          expect(again.status).not.toBe(302)
+        }
+      })
+    )
+
+    it.effect("cancel and a forged code come back to the app as error + errorMessage", () =>
+      Effect.gen(function* () {
+        const cancelled = yield* startPage({ redirect: "http://app.test/cb" })
+        const c = yield* submit(cancelled.pageUrl, { state: cancelled.state, cancel: "1" })
+        const backC = yield* follow(c.headers.get("location"))
+        const appC = new URL(backC.headers.get("location") ?? "")
+        expect(appC.searchParams.get("error")).toBe("access_denied")
+        expect(appC.searchParams.get("accessToken")).toBeNull()
+        const forged = yield* startPage({ callbackUrl: "http://app.test/cb" })
+        yield* submit(forged.pageUrl, { state: forged.state, email: uniqueEmail() })
+        const h = yield* Harness
+        const backF = yield* follow(`${h.url}/v1/auth/google/callback?code=guess&state=${forged.state}`)
+        const appF = new URL(backF.headers.get("location") ?? "")
+        expect(appF.searchParams.get("error")).toBe("invalid_code")
+        expect(appF.searchParams.get("accessToken")).toBeNull()
+      })
+    )
+
+    it.effect(
+      "authorize errors: unconfigured 400, unknown provider 400, missing or non-http redirect 400, no key 401",
+      () =>
+        Effect.gen(function* () {
+          const github = yield* authorize("github", { redirect: "http://app.test/cb" })
+          expect([github.status, errorCode(github)]).toEqual([400, "auth/oauth-not-configured"])
+          const other = yield* authorize("myspace", { redirect: "http://app.test/cb" })
+          expect([other.status, errorCode(other)]).toEqual([400, "auth/unsupported-provider"])
+          const none = yield* authorize("google", {})
+          expect([none.status, errorCode(none)]).toEqual([400, "auth/invalid-request"])
+          const js = yield* authorize("google", { redirect: "javascript:alert(1)" })
+          expect([js.status, errorCode(js)]).toEqual([400, "auth/invalid-request"])
+          const noKey = yield* request("GET", "/v1/auth/google/authorize", {
+            key: "none",
+            query: { redirect: "http://a.b/" }
+          })
+          expect(noKey.status).toBe(401)
+          const unknownPage = yield* request("GET", "/_oauth/google/authorize", {
+            key: "none",
+            query: { state: "nope" }
+          })
+          expect(unknownPage.status).toBe(400)
+        })
+    )
+  }
+)

@@ -10,6 +10,7 @@ import { Effect, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Jwt from "./jwt.js"
 import * as K from "./kernel.js"
+import * as OAuth from "./oauth.js"
 import * as Totp from "./totp.js"
 
 const INVALID = "auth/invalid-request"
@@ -357,30 +358,52 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
       state.counters.signIns++
       return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
     }
-    if (!isOAuthProvider(provider)) return yield* K.fail(400, "auth/unsupported-provider", "Unsupported provider")
-    if (!local.options.oauthProviders.includes(provider)) {
-      return yield* K.fail(400, "auth/oauth-not-configured", `${provider} sign-in is not configured`)
-    }
+    yield* configuredProvider(provider)
     const credential = yield* credentialOf(input)
-    const id = oauthIdentity(provider, credential)
-    let user = findLinked(state, provider, id.providerAccountId)
-    let isNew = false
-    if (user === undefined) {
-      user = K.findUserByEmail(state, id.email)
-      if (user === undefined) {
-        isNew = true
-        user = K.createUser(state, { email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
-      }
-      user.accounts.push({
-        id: K.uuid(),
-        provider,
-        providerAccountId: id.providerAccountId,
-        email: id.email,
-        connectedAt: K.iso(t)
-      })
+    const { pair, isNew } = oauthSignIn(local, provider, credential, req, t)
+    return yield* K.ok({ ...pair, is_new_user: isNew })
+  })
+
+/** 400 unless `provider` is google/github and configured. */
+const configuredProvider = (provider: string) =>
+  Effect.flatMap(K.Local, ({ options }) => {
+    if (!isOAuthProvider(provider)) return K.fail(400, "auth/unsupported-provider", "Unsupported provider")
+    if (!options.oauthProviders.includes(provider)) {
+      return K.fail(400, "auth/oauth-not-configured", `${provider} sign-in is not configured`)
     }
-    state.counters.signIns++
-    return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
+    return Effect.void
+  })
+
+/** Signs in (creating or linking as needed) the stub identity of a provider credential. */
+const oauthSignIn = (local: K.Local["Type"], provider: string, credential: string, req: Req, t: number) => {
+  const { state } = local
+  const id = oauthIdentity(provider, credential)
+  let user = findLinked(state, provider, id.providerAccountId)
+  let isNew = false
+  if (user === undefined) {
+    user = K.findUserByEmail(state, id.email)
+    if (user === undefined) {
+      isNew = true
+      user = K.createUser(state, { email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
+    }
+    user.accounts.push({
+      id: K.uuid(),
+      provider,
+      providerAccountId: id.providerAccountId,
+      email: id.email,
+      connectedAt: K.iso(t)
+    })
+  }
+  state.counters.signIns++
+  return { pair: startSession(local, user, req, t), isNew }
+}
+
+const flowSignIn: OAuth.SignIn = (provider, email) =>
+  Effect.gen(function* () {
+    const local = yield* K.Local
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const { pair, isNew } = oauthSignIn(local, provider, email, req, yield* K.now)
+    return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, isNewUser: isNew }
   })
 
 const invitationView = (inv: K.InvitationRecord, t: number) => ({
@@ -1058,9 +1081,21 @@ const callbackPost = Effect.gen(function* () {
   return yield* callback(provider ?? "", input)
 })
 
+// GET /v1/auth/:provider/authorize: the redirect-style flow (see oauth.ts)
+const authorize = Effect.gen(function* () {
+  yield* K.apiKey("auth")
+  const { provider } = yield* HttpRouter.params
+  yield* configuredProvider(provider ?? "")
+  const q = yield* K.query
+  return yield* K.ok(yield* OAuth.startFlow(provider ?? "", OAuth.returnUrlOf(q), q.state))
+})
+
 const callbackGet = Effect.gen(function* () {
   const { provider } = yield* HttpRouter.params
   const q = yield* K.query
+  // the browser arrives here from the sign-in page of an authorize flow: no API key, answer with a redirect
+  const flow = OAuth.pendingFlow((yield* K.Local).state, provider ?? "", q.state, yield* K.now)
+  if (flow !== undefined) return yield* OAuth.finishFlow(flow, q, flowSignIn)
   const input: typeof OAuthInput.Type = {
     ...(q.code !== undefined ? { code: q.code } : {}),
     ...(q.redirectUri !== undefined ? { redirectUri: q.redirectUri } : {}),
@@ -1081,6 +1116,7 @@ export const authRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter
   .pipe(
     HttpRouter.post("/v1/auth/email/signup", signUp),
     HttpRouter.post("/v1/auth/email/signin", signIn),
+    HttpRouter.get("/v1/auth/:provider/authorize", authorize),
     HttpRouter.post("/v1/auth/:provider/callback", callbackPost),
     HttpRouter.get("/v1/auth/:provider/callback", callbackGet),
     HttpRouter.get("/v1/auth/me", me),
@@ -1112,5 +1148,6 @@ export const authRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter
     HttpRouter.post("/v1/auth/email/verify/confirm", verifyConfirm),
     HttpRouter.post("/v1/auth/email/verify/resend", verifySend),
     HttpRouter.post("/v1/auth/signup/email/resend", signupResend),
-    HttpRouter.get("/v1/auth/signup/email/confirm", signupConfirm)
+    HttpRouter.get("/v1/auth/signup/email/confirm", signupConfirm),
+    HttpRouter.concat(OAuth.pageRouter)
   )

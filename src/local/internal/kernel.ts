@@ -33,6 +33,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Context, Data, Effect, Either, ParseResult, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Jwt from "./jwt.js"
+import type * as OAuth from "./oauth.js"
 import type * as Storage from "./storage.js"
 import type * as Tables from "./tables.js"
 
@@ -433,6 +434,8 @@ export interface LocalState {
   objects: Map<string, Storage.StoredObject>
   uploads: Map<string, Storage.MultipartUpload>
   storageSecret: Uint8Array
+  /** Redirect-style OAuth flows waiting for their callback, by state (oauth.ts; not in snapshots). */
+  oauthFlows: Map<string, OAuth.OAuthFlow>
 }
 
 const randomHex = (bytes: number): string => crypto.randomBytes(bytes).toString("hex")
@@ -481,7 +484,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   files: new Map(),
   objects: new Map(),
   uploads: new Map(),
-  storageSecret: new Uint8Array(crypto.randomBytes(32))
+  storageSecret: new Uint8Array(crypto.randomBytes(32)),
+  oauthFlows: new Map()
 })
 
 /**
