@@ -741,7 +741,14 @@ layer(harnessLayer({ refreshReuseIntervalSeconds: 10 }))("refresh-token reuse in
   )
 })
 
-layer(harnessLayer())("refresh-token reuse interval: default (socket)", (it) => {
+layer(harnessLayer())("library defaults: strict refresh, no sign-in page (socket)", (it) => {
+  it.effect("without oauthDevSignIn (the default), authorize answers 400 auth/oauth-not-configured", () =>
+    Effect.gen(function* () {
+      const res = yield* request("GET", "/v1/auth/google/authorize", { query: { redirect: "http://app.test/cb" } })
+      expect([res.status, errorCode(res)]).toEqual([400, "auth/oauth-not-configured"])
+    })
+  )
+
   it.effect("the default is bkend's strict rule: an immediate second presentation is a replay", () =>
     Effect.gen(function* () {
       const user = yield* signUp()
@@ -757,7 +764,7 @@ layer(harnessLayer())("refresh-token reuse interval: default (socket)", (it) => 
   )
 })
 
-layer(harnessLayer({ oauthProviders: ["google"] }))(
+layer(harnessLayer({ oauthProviders: ["google"], oauthDevSignIn: true }))(
   "OAuth authorize flow and development sign-in page (socket)",
   (it) => {
     const authorize = (provider: string, query: Record<string, string>) =>

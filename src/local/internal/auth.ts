@@ -1086,6 +1086,9 @@ const authorize = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const { provider } = yield* HttpRouter.params
   yield* configuredProvider(provider ?? "")
+  if (!(yield* K.Local).options.oauthDevSignIn) {
+    return yield* K.fail(400, "auth/oauth-not-configured", "No sign-in page for this provider: enable oauthDevSignIn")
+  }
   const q = yield* K.query
   return yield* K.ok(yield* OAuth.startFlow(provider ?? "", OAuth.returnUrlOf(q), q.state))
 })

@@ -124,6 +124,14 @@ export interface LocalOptions {
    * `false`: every file route requires a signed-in user.
    */
   readonly guestFileList: boolean
+  /**
+   * The development sign-in page: `GET /v1/auth/:provider/authorize` (for a configured provider) answers with a URL
+   * of a page served by bkend-local, where any e-mail address can be typed and is signed in, standing in for the
+   * provider. Default `false` (authorize then answers 400 `auth/oauth-not-configured`, as bkend-local has no
+   * connection to real providers). Never turn it on where untrusted people can reach the server: whoever types an
+   * address is signed in as its owner.
+   */
+  readonly oauthDevSignIn: boolean
 }
 
 /**
@@ -155,7 +163,8 @@ export const defaultOptions: LocalOptions = {
   oauthProviders: ["google", "github"],
   maxFailedSignIns: undefined,
   refreshReuseIntervalSeconds: 0,
-  guestFileList: false
+  guestFileList: false,
+  oauthDevSignIn: false
 }
 
 /**
@@ -163,7 +172,8 @@ export const defaultOptions: LocalOptions = {
  * unmodified: tables are created on their first write, success bodies carry their fields both under `data` and at
  * the top level, and a refresh token presented again within 10 seconds of its rotation gets the current pair instead
  * of ending every session (apps that refresh once per failing request send several refreshes at once), and
- * `GET /v1/files` without a token lists the public files.
+ * `GET /v1/files` without a token lists the public files, and "Sign in with Google/GitHub" goes through a local
+ * development sign-in page.
  * The library keeps bkend's strict defaults; pass these to `make` to get the command's behaviour in code.
  *
  * @since 0.1.0
@@ -173,7 +183,8 @@ export const cliDefaults: Partial<LocalOptions> = {
   devMode: true,
   envelope: "hybrid",
   refreshReuseIntervalSeconds: 10,
-  guestFileList: true
+  guestFileList: true,
+  oauthDevSignIn: true
 }
 
 /**
