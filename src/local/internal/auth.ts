@@ -403,7 +403,7 @@ const flowSignIn: OAuth.SignIn = (provider, email) =>
     const local = yield* K.Local
     const req = yield* HttpServerRequest.HttpServerRequest
     const { pair, isNew } = oauthSignIn(local, provider, email, req, yield* K.now)
-    return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, isNewUser: isNew }
+    return { ...pair, isNewUser: isNew }
   })
 
 const invitationView = (inv: K.InvitationRecord, t: number) => ({

@@ -5,8 +5,8 @@
  * `authorizationUrl` that points at a sign-in page served by bkend-local itself (`/_oauth/:provider/authorize`),
  * shaped like the provider's own URL. On that page you type an e-mail address; the page then redirects to
  * `GET /v1/auth/:provider/callback?code=…&state=…`, exactly as the provider would, and the callback signs that
- * address in and redirects to the app's return URL with `accessToken`, `refreshToken` and `isNewUser` in the query
- * (or `error` and `errorMessage`).
+ * address in and redirects to the app's return URL with `accessToken`, `refreshToken`, `expiresIn` and
+ * `isNewUser` in the query (or `error` and `errorMessage`).
  *
  * @since 0.1.0
  */
@@ -46,7 +46,12 @@ export type SignIn = (
   provider: string,
   email: string
 ) => Effect.Effect<
-  { readonly accessToken: string; readonly refreshToken: string; readonly isNewUser: boolean },
+  {
+    readonly accessToken: string
+    readonly refreshToken: string
+    readonly expiresIn: number
+    readonly isNewUser: boolean
+  },
   K.ApiError,
   K.Local | HttpServerRequest.HttpServerRequest
 >
@@ -156,6 +161,7 @@ export const finishFlow = (flow: OAuthFlow, q: Readonly<Record<string, string>>,
     return back({
       accessToken: tokens.right.accessToken,
       refreshToken: tokens.right.refreshToken,
+      expiresIn: String(tokens.right.expiresIn),
       isNewUser: String(tokens.right.isNewUser)
     })
   })
