@@ -367,6 +367,14 @@ describe("envelope and error switches", () => {
       })
       expect(Object.keys(sessions as object).sort()).toEqual(["data", "success"])
       expect(Array.isArray(get(sessions, "data"))).toBe(true)
+      const confirmed = yield* call({ envelope: "hybrid" }, async (h, s) => {
+        const email = uniqueEmail()
+        await h("/v1/auth/email/signup", signupInit(email))
+        const mail = await Effect.runPromise(s.outbox.latest(email, "signup-verification"))
+        const qs = new URLSearchParams({ token: mail?.token ?? "", email }).toString()
+        return h(`/v1/auth/signup/email/confirm?${qs}`).then((r) => r.json())
+      })
+      expect(confirmed).toMatchObject({ success: true, verified: true, data: { verified: true } })
       const me = yield* call({ envelope: "hybrid" }, (h) => h("/v1/auth/me").then((r) => r.json()))
       expect(me).toEqual({
         success: false,

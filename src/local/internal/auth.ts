@@ -1071,8 +1071,10 @@ const signupConfirm = Effect.gen(function* () {
   if (callbackUrl !== undefined && callbackUrl !== "") {
     return HttpServerResponse.redirect(withQuery(callbackUrl, { verified: "true", email }), { status: 302 })
   }
-  // documented already wrapped (I-37): never wrapped again
-  return yield* K.okRaw({ success: true, data: { verified: true, email } })
+  // documented already wrapped: never wrapped again; the hybrid envelope only adds the fields on top
+  const payload = { verified: true, email }
+  if ((yield* K.Local).options.envelope === "hybrid") return yield* K.ok(payload)
+  return yield* K.okRaw({ success: true, data: payload })
 })
 
 const callbackPost = Effect.gen(function* () {
