@@ -25,4 +25,4 @@ export { decodeUnverified as decodeJwt } from "./internal/jwt.js"
  * @since 0.1.0
  * @category options
  */
-export { defaultOptions } from "./internal/kernel.js"
+export { cliDefaults, defaultOptions } from "./internal/kernel.js"

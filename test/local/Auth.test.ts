@@ -670,3 +670,200 @@ layer(harnessLayer())("token tampering (socket)", (it) => {
     })
   )
 })
+
+layer(harnessLayer({ refreshReuseIntervalSeconds: 10 }))("refresh-token reuse interval (socket)", (it) => {
+  const refresh = (refreshToken: string) => post("/v1/auth/refresh", { refreshToken })
+  const me = (token: string) => request("GET", "/v1/auth/me", { token })
+
+  it.effect("inside the window: the rotated-out token gets a fresh access token and the current refresh token", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      expect(r1.status).toBe(200)
+      const current = str(r1.data, "refreshToken")
+      const before = yield* counters
+      yield* TestClock.adjust("9 seconds")
+      const again = yield* refresh(user.refreshToken)
+      expect(again.status).toBe(200)
+      expect(again.data).toMatchObject({ refreshToken: current, tokenType: "Bearer", expiresIn: 3600 })
+      const after = yield* counters
+      expect(after.refreshReuses).toBe(before.refreshReuses + 1)
+      expect(after.replaysDetected).toBe(before.replaysDetected)
+      expect(after.refreshSucceeded).toBe(before.refreshSucceeded)
+      // nothing was revoked: both access tokens work and the current refresh token still rotates once
+      expect((yield* me(str(again.data, "accessToken"))).status).toBe(200)
+      expect((yield* me(str(r1.data, "accessToken"))).status).toBe(200)
+      const r2 = yield* refresh(current)
+      expect(r2.status).toBe(200)
+      expect(str(r2.data, "refreshToken")).not.toBe(current)
+    })
+  )
+
+  it.effect("after the window: the same presentation is a replay and ends every session of the user", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      const current = str(r1.data, "refreshToken")
+      const before = yield* counters
+      yield* TestClock.adjust("10 seconds")
+      const late = yield* refresh(user.refreshToken)
+      expect([late.status, errorCode(late)]).toEqual([401, "auth/invalid-refresh-token"])
+      const after = yield* counters
+      expect(after.replaysDetected).toBe(before.replaysDetected + 1)
+      expect(after.refreshReuses).toBe(before.refreshReuses)
+      expect((yield* me(str(r1.data, "accessToken"))).status).toBe(401)
+      expect((yield* refresh(current)).status).toBe(401)
+    })
+  )
+
+  it.effect("once the child was itself rotated, the grandparent is a replay even inside the window", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      const r2 = yield* refresh(str(r1.data, "refreshToken"))
+      expect(r2.status).toBe(200)
+      const before = yield* counters
+      const stale = yield* refresh(user.refreshToken)
+      expect([stale.status, errorCode(stale)]).toEqual([401, "auth/invalid-refresh-token"])
+      expect((yield* counters).replaysDetected).toBe(before.replaysDetected + 1)
+      expect((yield* me(str(r2.data, "accessToken"))).status).toBe(401)
+    })
+  )
+
+  it.effect("a signed-out session gets nothing back inside the window", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      expect((yield* post("/v1/auth/signout", {}, str(r1.data, "accessToken"))).status).toBe(200)
+      const again = yield* refresh(user.refreshToken)
+      expect([again.status, errorCode(again)]).toEqual([401, "auth/invalid-refresh-token"])
+    })
+  )
+})
+
+layer(harnessLayer())("library defaults: strict refresh, no sign-in page (socket)", (it) => {
+  it.effect("without oauthDevSignIn (the default), authorize answers 400 auth/oauth-not-configured", () =>
+    Effect.gen(function* () {
+      const res = yield* request("GET", "/v1/auth/google/authorize", { query: { redirect: "http://app.test/cb" } })
+      expect([res.status, errorCode(res)]).toEqual([400, "auth/oauth-not-configured"])
+    })
+  )
+
+  it.effect("the default is bkend's strict rule: an immediate second presentation is a replay", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* post("/v1/auth/refresh", { refreshToken: user.refreshToken })
+      expect(r1.status).toBe(200)
+      const before = yield* counters
+      const again = yield* post("/v1/auth/refresh", { refreshToken: user.refreshToken })
+      expect([again.status, errorCode(again)]).toEqual([401, "auth/invalid-refresh-token"])
+      const after = yield* counters
+      expect(after.replaysDetected).toBe(before.replaysDetected + 1)
+      expect(after.refreshReuses).toBe(0)
+    })
+  )
+})
+
+layer(harnessLayer({ oauthProviders: ["google"], oauthDevSignIn: true }))(
+  "OAuth authorize flow and development sign-in page (socket)",
+  (it) => {
+    const authorize = (provider: string, query: Record<string, string>) =>
+      request("GET", `/v1/auth/${provider}/authorize`, { query })
+    const submit = (pageUrl: string, form: Record<string, string>) =>
+      request("POST", pageUrl, {
+        absolute: true,
+        key: "none",
+        rawBody: new URLSearchParams(form).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" }
+      })
+    const follow = (location: string | null) => request("GET", location ?? "", { absolute: true, key: "none" })
+    const startPage = (query: Record<string, string>) =>
+      Effect.gen(function* () {
+        const res = yield* authorize("google", query)
+        expect(res.status).toBe(200)
+        const pageUrl = str(res.data, "authorizationUrl")
+        const page = new URL(pageUrl)
+        return {
+          pageUrl,
+          state: page.searchParams.get("state") ?? "",
+          redirectUri: page.searchParams.get("redirect_uri")
+        }
+      })
+
+    it.effect("authorize → sign-in page → callback → the app's URL with tokens; the same e-mail again is not new", () =>
+      Effect.gen(function* () {
+        const h = yield* Harness
+        const email = uniqueEmail("oauth")
+        for (const isNewUser of ["true", "false"]) {
+          const { pageUrl, state, redirectUri } = yield* startPage({ redirect_uri: "http://app.test/cb", state: "s1" })
+          expect(redirectUri).toBe(`${h.url}/v1/auth/google/callback`)
+          const shown = yield* request("GET", pageUrl, { absolute: true, key: "none" })
+          expect(shown.status).toBe(200)
+          expect(shown.headers.get("content-type")).toContain("text/html")
+          expect(shown.text).toContain(`value="${state}"`)
+          const submitted = yield* submit(pageUrl, { state, email })
+          expect(submitted.status).toBe(302)
+          const callback = new URL(submitted.headers.get("location") ?? "")
+          expect(`${callback.origin}${callback.pathname}`).toBe(`${h.url}/v1/auth/google/callback`)
+          expect(callback.searchParams.get("state")).toBe(state)
+          const back = yield* follow(callback.toString())
+          expect(back.status).toBe(302)
+          const app = new URL(back.headers.get("location") ?? "")
+          expect(`${app.origin}${app.pathname}`).toBe("http://app.test/cb")
+          expect(app.searchParams.get("isNewUser")).toBe(isNewUser)
+          expect(app.searchParams.get("state")).toBe("s1")
+          const me = yield* request("GET", "/v1/auth/me", { token: app.searchParams.get("accessToken") ?? "" })
+          expect(str(me.data, "email")).toBe(email)
+          const r = yield* post("/v1/auth/refresh", { refreshToken: app.searchParams.get("refreshToken") })
+          expect(r.status).toBe(200)
+          // the flow is used once: its callback URL replayed is not a sign-in any more
+          const again = yield* follow(callback.toString())
+          expect(again.status).not.toBe(302)
+        }
+      })
+    )
+
+    it.effect("cancel and a forged code come back to the app as error + errorMessage", () =>
+      Effect.gen(function* () {
+        const cancelled = yield* startPage({ redirect: "http://app.test/cb" })
+        const c = yield* submit(cancelled.pageUrl, { state: cancelled.state, cancel: "1" })
+        const backC = yield* follow(c.headers.get("location"))
+        const appC = new URL(backC.headers.get("location") ?? "")
+        expect(appC.searchParams.get("error")).toBe("access_denied")
+        expect(appC.searchParams.get("accessToken")).toBeNull()
+        const forged = yield* startPage({ callbackUrl: "http://app.test/cb" })
+        yield* submit(forged.pageUrl, { state: forged.state, email: uniqueEmail() })
+        const h = yield* Harness
+        const backF = yield* follow(`${h.url}/v1/auth/google/callback?code=guess&state=${forged.state}`)
+        const appF = new URL(backF.headers.get("location") ?? "")
+        expect(appF.searchParams.get("error")).toBe("invalid_code")
+        expect(appF.searchParams.get("accessToken")).toBeNull()
+      })
+    )
+
+    it.effect(
+      "authorize errors: unconfigured 400, unknown provider 400, missing or non-http redirect 400, no key 401",
+      () =>
+        Effect.gen(function* () {
+          const github = yield* authorize("github", { redirect: "http://app.test/cb" })
+          expect([github.status, errorCode(github)]).toEqual([400, "auth/oauth-not-configured"])
+          const other = yield* authorize("myspace", { redirect: "http://app.test/cb" })
+          expect([other.status, errorCode(other)]).toEqual([400, "auth/unsupported-provider"])
+          const none = yield* authorize("google", {})
+          expect([none.status, errorCode(none)]).toEqual([400, "auth/invalid-request"])
+          const js = yield* authorize("google", { redirect: "javascript:alert(1)" })
+          expect([js.status, errorCode(js)]).toEqual([400, "auth/invalid-request"])
+          const noKey = yield* request("GET", "/v1/auth/google/authorize", {
+            key: "none",
+            query: { redirect: "http://a.b/" }
+          })
+          expect(noKey.status).toBe(401)
+          const unknownPage = yield* request("GET", "/_oauth/google/authorize", {
+            key: "none",
+            query: { state: "nope" }
+          })
+          expect(unknownPage.status).toBe(400)
+        })
+    )
+  }
+)

@@ -614,3 +614,26 @@ layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
     })
   )
 })
+
+layer(harnessLayer({ guestFileList: true }))("guestFileList (socket)", (it) => {
+  it.effect("GET /v1/files without a token lists public files only; other file routes still need a JWT", () =>
+    Effect.gen(function* () {
+      const owner = yield* signUp()
+      const pub = yield* uploadText(owner, "pub.txt", "p", { visibility: "public" })
+      const prot = yield* uploadText(owner, "prot.txt", "q", { visibility: "protected" })
+      const priv = yield* uploadText(owner, "priv.txt", "r")
+      const guest = yield* request("GET", "/v1/files", { query: { visibility: "public" } })
+      expect(guest.status).toBe(200)
+      const ids = arr(guest.data, "items").map((f) => get(f, "id"))
+      expect(ids).toContain(pub.id)
+      const all = yield* request("GET", "/v1/files")
+      const allIds = arr(all.data, "items").map((f) => get(f, "id"))
+      expect(allIds).toContain(pub.id)
+      expect(allIds).not.toContain(prot.id)
+      expect(allIds).not.toContain(priv.id)
+      expectError(yield* request("GET", `/v1/files/${pub.id}`), 401, "common/authentication-required")
+      // a bad token is still a 401, never downgraded to guest
+      expectError(yield* request("GET", "/v1/files", { token: "abc.def.ghi" }), 401, "common/authentication-required")
+    })
+  )
+})

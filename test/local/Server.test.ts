@@ -351,6 +351,49 @@ describe("envelope and error switches", () => {
     })
   )
 
+  it.effect("envelope=hybrid: object payloads both under data and at the top level; arrays only wrapped", () =>
+    Effect.gen(function* () {
+      const body = yield* call({ envelope: "hybrid" }, (h) =>
+        h("/v1/auth/email/signup", signupInit(uniqueEmail())).then((r) => r.json())
+      )
+      expect(get(body, "success")).toBe(true)
+      expect(get(body, "tokenType")).toBe("Bearer")
+      expect(get(body, "data.tokenType")).toBe("Bearer")
+      expect(get(body, "accessToken")).toBe(get(body, "data.accessToken"))
+      const sessions = yield* call({ envelope: "hybrid", lists: "ref-array" }, async (h) => {
+        const tokens = await h("/v1/auth/email/signup", signupInit(uniqueEmail())).then((r) => r.json())
+        const auth = { authorization: `Bearer ${str(tokens, "accessToken")}` }
+        return h("/v1/auth/sessions", { headers: auth }).then((r) => r.json())
+      })
+      expect(Object.keys(sessions as object).sort()).toEqual(["data", "success"])
+      expect(Array.isArray(get(sessions, "data"))).toBe(true)
+      const confirmed = yield* call({ envelope: "hybrid" }, async (h, s) => {
+        const email = uniqueEmail()
+        await h("/v1/auth/email/signup", signupInit(email))
+        const mail = await Effect.runPromise(s.outbox.latest(email, "signup-verification"))
+        const qs = new URLSearchParams({ token: mail?.token ?? "", email }).toString()
+        return h(`/v1/auth/signup/email/confirm?${qs}`).then((r) => r.json())
+      })
+      expect(confirmed).toMatchObject({ success: true, verified: true, data: { verified: true } })
+      const me = yield* call({ envelope: "hybrid" }, (h) => h("/v1/auth/me").then((r) => r.json()))
+      expect(me).toEqual({
+        success: false,
+        error: { code: "auth/unauthorized", message: "Authentication required" },
+        code: "auth/unauthorized",
+        message: "Authentication required"
+      })
+    })
+  )
+
+  it.effect("envelope=hybrid: the envelope's own keys win over payload fields named success or data", () =>
+    Effect.sync(() => {
+      const options = K.resolveOptions({ envelope: "hybrid" })
+      const row = { id: "r1", data: "column", success: "no" }
+      expect(K.successBody(options, row)).toEqual({ id: "r1", success: true, data: row })
+      expect(K.successBody(options, null)).toEqual({ success: true, data: null })
+    })
+  )
+
   it.effect("errors=ref-auth / nest / superset shapes", () =>
     Effect.gen(function* () {
       const me = (h: (path: string) => Promise<Response>) => h("/v1/auth/me").then((r) => r.json())

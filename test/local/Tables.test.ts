@@ -243,6 +243,14 @@ describe("filters", () => {
     expect(filterTitles(rows, { score: { $exists: true } })).toEqual(["Alpha", "Beta", "delta", "Zeta"])
     expect(filterTitles(rows, { publishedAt: { $exists: false } })).toEqual(["Beta", "Gamma", "Epsilon", "Zeta"])
   })
+  it("$contains: substring of a string (case-sensitive), element of an array", () => {
+    expect(filterTitles(rows, { title: { $contains: "lt" } })).toEqual(["delta"])
+    expect(filterTitles(rows, { title: { $contains: "ta" } })).toEqual(["Beta", "delta", "Zeta"])
+    expect(filterTitles(rows, { title: { $contains: "ALPHA" } })).toEqual([])
+    expect(filterTitles(rows, { tags: { $contains: "y" } })).toEqual(["Gamma"])
+    expect(filterTitles(rows, { tags: { $contains: "x" } })).toEqual(["Alpha", "Gamma"])
+    expect(filterTitles(rows, { views: { $contains: 3 } })).toEqual([])
+  })
   it("filters on system fields (createdBy)", () => {
     expect(filterTitles(rows, { createdBy: "u2" })).toEqual(["Gamma", "delta"])
     expect(filterTitles(rows, { createdBy: "" })).toEqual(["Epsilon"])
@@ -283,6 +291,8 @@ describe("filters", () => {
     ["$lt on boolean column", '{"published":{"$lt":1}}'],
     ["$eq object", '{"views":{"$eq":{"a":1}}}'],
     ["$exists not boolean", '{"meta":{"$exists":1}}'],
+    ["$contains null", '{"title":{"$contains":null}}'],
+    ["$contains array", '{"tags":{"$contains":["x"]}}'],
     ["$regex not string", '{"title":{"$regex":1}}'],
     ["$regex invalid", '{"title":{"$regex":"("}}'],
     ["$regex nested quantifier", '{"title":{"$regex":"(a+)+$"}}'],

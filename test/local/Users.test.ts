@@ -263,6 +263,9 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         image: "https://img.example/x.png"
       })
       expect(get(patched.data, "favouriteColour")).toBeUndefined()
+      // the answer is also the user: apps read its identity fields
+      expect(patched.data).toMatchObject({ id: a.userId, email: a.email, role: "user" })
+      expect(typeof get(patched.data, "updatedAt")).toBe("string")
       const links = yield* as(a, "PATCH", p, { body: { socialLinks: { twitter: "https://x.com/pro" }, bio: null } })
       expect(links.data).toMatchObject({
         bio: null,
@@ -334,11 +337,19 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         400,
         "file/invalid-format"
       )
-      expectError(
-        yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, { body: { filename: "me.png" } }),
-        400,
-        "common/invalid-parameters"
-      )
+      // without contentType, the type comes from the file name's extension; an unknown one is refused
+      const inferred = yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, {
+        body: { filename: "ME.JPEG" }
+      })
+      expect(inferred.status).toBe(200)
+      expect(str(inferred.data, "key").endsWith(".jpg")).toBe(true)
+      for (const filename of ["notes.txt", "noextension"]) {
+        expectError(
+          yield* as(a, "POST", `/v1/users/${a.userId}/avatar/upload-url`, { body: { filename } }),
+          400,
+          "file/invalid-format"
+        )
+      }
 
       const del = yield* as(a, "DELETE", `/v1/users/${a.userId}/avatar`)
       expect(del.status).toBe(200)

@@ -10,6 +10,7 @@ import { Effect, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Jwt from "./jwt.js"
 import * as K from "./kernel.js"
+import * as OAuth from "./oauth.js"
 import * as Totp from "./totp.js"
 
 const INVALID = "auth/invalid-request"
@@ -69,28 +70,72 @@ interface TokenPair {
   readonly expiresIn: number
 }
 
+const accessTokenOf = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, iat: number): string =>
+  Jwt.sign(
+    {
+      sub: user.id,
+      sid: session.id,
+      typ: "access",
+      iat,
+      exp: iat + local.options.accessTokenTtlSeconds,
+      role: user.role
+    },
+    local.state.signingSecret
+  )
+
+/** The refresh token's text, re-created from its record (signing is deterministic). */
+const refreshTokenOf = (state: K.LocalState, r: K.RefreshTokenRecord): string =>
+  Jwt.sign(
+    {
+      sub: r.userId,
+      sid: r.sessionId,
+      typ: "refresh",
+      iat: r.issuedAt,
+      exp: Math.floor(r.expiresAt / 1000),
+      jti: r.jti
+    },
+    state.signingSecret
+  )
+
+const pairOf = (local: K.Local["Type"], accessToken: string, refreshToken: string): TokenPair => ({
+  accessToken,
+  refreshToken,
+  tokenType: "Bearer",
+  expiresIn: local.options.accessTokenTtlSeconds
+})
+
 const issueTokens = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, t: number): TokenPair => {
   const { options, state } = local
   const iat = Math.floor(t / 1000)
-  const accessToken = Jwt.sign(
-    { sub: user.id, sid: session.id, typ: "access", iat, exp: iat + options.accessTokenTtlSeconds, role: user.role },
-    state.signingSecret
-  )
-  const jti = K.uuid()
   const refreshExp = Math.min(iat + options.refreshTokenTtlSeconds, Math.floor(session.expiresAt / 1000))
-  const refreshToken = Jwt.sign(
-    { sub: user.id, sid: session.id, typ: "refresh", iat, exp: refreshExp, jti },
-    state.signingSecret
-  )
-  state.refreshTokens.set(jti, {
-    jti,
+  const record: K.RefreshTokenRecord = {
+    jti: K.uuid(),
     sessionId: session.id,
     userId: user.id,
     status: "active",
-    expiresAt: refreshExp * 1000
-  })
-  session.refreshJti = jti
-  return { accessToken, refreshToken, tokenType: "Bearer", expiresIn: options.accessTokenTtlSeconds }
+    issuedAt: iat,
+    expiresAt: refreshExp * 1000,
+    rotatedAt: undefined,
+    childJti: undefined
+  }
+  state.refreshTokens.set(record.jti, record)
+  session.refreshJti = record.jti
+  return pairOf(local, accessTokenOf(local, session, user, iat), refreshTokenOf(state, record))
+}
+
+/**
+ * Inside the reuse interval, a rotated-out token whose child is still the session's current, unused refresh token:
+ * that child, else undefined (then the presentation is a replay).
+ */
+const reusableChild = (local: K.Local["Type"], record: K.RefreshTokenRecord, t: number) => {
+  const windowMillis = local.options.refreshReuseIntervalSeconds * 1000
+  if (windowMillis <= 0 || record.rotatedAt === undefined || record.childJti === undefined) return undefined
+  if (t - record.rotatedAt >= windowMillis) return undefined
+  const child = local.state.refreshTokens.get(record.childJti)
+  const session = local.state.sessions.get(record.sessionId)
+  if (child === undefined || child.status !== "active" || child.expiresAt <= t) return undefined
+  if (session === undefined || session.revokedAt !== undefined || session.refreshJti !== child.jti) return undefined
+  return session.expiresAt > t ? { child, session } : undefined
 }
 
 const startSession = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: number): TokenPair => {
@@ -313,30 +358,52 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
       state.counters.signIns++
       return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
     }
-    if (!isOAuthProvider(provider)) return yield* K.fail(400, "auth/unsupported-provider", "Unsupported provider")
-    if (!local.options.oauthProviders.includes(provider)) {
-      return yield* K.fail(400, "auth/oauth-not-configured", `${provider} sign-in is not configured`)
-    }
+    yield* configuredProvider(provider)
     const credential = yield* credentialOf(input)
-    const id = oauthIdentity(provider, credential)
-    let user = findLinked(state, provider, id.providerAccountId)
-    let isNew = false
-    if (user === undefined) {
-      user = K.findUserByEmail(state, id.email)
-      if (user === undefined) {
-        isNew = true
-        user = K.createUser(state, { email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
-      }
-      user.accounts.push({
-        id: K.uuid(),
-        provider,
-        providerAccountId: id.providerAccountId,
-        email: id.email,
-        connectedAt: K.iso(t)
-      })
+    const { pair, isNew } = oauthSignIn(local, provider, credential, req, t)
+    return yield* K.ok({ ...pair, is_new_user: isNew })
+  })
+
+/** 400 unless `provider` is google/github and configured. */
+const configuredProvider = (provider: string) =>
+  Effect.flatMap(K.Local, ({ options }) => {
+    if (!isOAuthProvider(provider)) return K.fail(400, "auth/unsupported-provider", "Unsupported provider")
+    if (!options.oauthProviders.includes(provider)) {
+      return K.fail(400, "auth/oauth-not-configured", `${provider} sign-in is not configured`)
     }
-    state.counters.signIns++
-    return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
+    return Effect.void
+  })
+
+/** Signs in (creating or linking as needed) the stub identity of a provider credential. */
+const oauthSignIn = (local: K.Local["Type"], provider: string, credential: string, req: Req, t: number) => {
+  const { state } = local
+  const id = oauthIdentity(provider, credential)
+  let user = findLinked(state, provider, id.providerAccountId)
+  let isNew = false
+  if (user === undefined) {
+    user = K.findUserByEmail(state, id.email)
+    if (user === undefined) {
+      isNew = true
+      user = K.createUser(state, { email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
+    }
+    user.accounts.push({
+      id: K.uuid(),
+      provider,
+      providerAccountId: id.providerAccountId,
+      email: id.email,
+      connectedAt: K.iso(t)
+    })
+  }
+  state.counters.signIns++
+  return { pair: startSession(local, user, req, t), isNew }
+}
+
+const flowSignIn: OAuth.SignIn = (provider, email) =>
+  Effect.gen(function* () {
+    const local = yield* K.Local
+    const req = yield* HttpServerRequest.HttpServerRequest
+    const { pair, isNew } = oauthSignIn(local, provider, email, req, yield* K.now)
+    return { ...pair, isNewUser: isNew }
   })
 
 const invitationView = (inv: K.InvitationRecord, t: number) => ({
@@ -524,6 +591,15 @@ const refresh = Effect.gen(function* () {
   const record = state.refreshTokens.get(claims.jti)
   if (record === undefined) return yield* invalid
   if (record.status === "rotated") {
+    const reuse = reusableChild(local, record, t)
+    const owner = state.users.get(record.userId)
+    if (reuse !== undefined && owner !== undefined && owner.deletedAt === undefined) {
+      // inside the reuse interval: the current pair again (a fresh access token), no rotation, no revocation
+      state.counters.refreshReuses++
+      reuse.session.lastActivityAt = t
+      const access = accessTokenOf(local, reuse.session, owner, Math.floor(t / 1000))
+      return yield* K.ok(pairOf(local, access, refreshTokenOf(state, reuse.child)))
+    }
     // replay of a rotated-out token: treat as theft, end every session of the user
     state.counters.replaysDetected++
     K.revokeUserSessions(state, record.userId, t)
@@ -538,8 +614,10 @@ const refresh = Effect.gen(function* () {
   if (session.expiresAt <= t) return yield* K.fail(401, "auth/session-expired", "Session expired")
   if (record.expiresAt <= t) return yield* K.fail(401, "auth/token-expired", "Refresh token expired")
   record.status = "rotated"
+  record.rotatedAt = t
   session.lastActivityAt = t
   const pair = issueTokens(local, session, user, t)
+  record.childJti = session.refreshJti
   state.counters.refreshSucceeded++
   return yield* K.ok(pair)
 })
@@ -993,8 +1071,10 @@ const signupConfirm = Effect.gen(function* () {
   if (callbackUrl !== undefined && callbackUrl !== "") {
     return HttpServerResponse.redirect(withQuery(callbackUrl, { verified: "true", email }), { status: 302 })
   }
-  // documented already wrapped (I-37): never wrapped again
-  return yield* K.okRaw({ success: true, data: { verified: true, email } })
+  // documented already wrapped: never wrapped again; the hybrid envelope only adds the fields on top
+  const payload = { verified: true, email }
+  if ((yield* K.Local).options.envelope === "hybrid") return yield* K.ok(payload)
+  return yield* K.okRaw({ success: true, data: payload })
 })
 
 const callbackPost = Effect.gen(function* () {
@@ -1003,9 +1083,24 @@ const callbackPost = Effect.gen(function* () {
   return yield* callback(provider ?? "", input)
 })
 
+// GET /v1/auth/:provider/authorize: the redirect-style flow (see oauth.ts)
+const authorize = Effect.gen(function* () {
+  yield* K.apiKey("auth")
+  const { provider } = yield* HttpRouter.params
+  yield* configuredProvider(provider ?? "")
+  if (!(yield* K.Local).options.oauthDevSignIn) {
+    return yield* K.fail(400, "auth/oauth-not-configured", "No sign-in page for this provider: enable oauthDevSignIn")
+  }
+  const q = yield* K.query
+  return yield* K.ok(yield* OAuth.startFlow(provider ?? "", OAuth.returnUrlOf(q), q.state))
+})
+
 const callbackGet = Effect.gen(function* () {
   const { provider } = yield* HttpRouter.params
   const q = yield* K.query
+  // the browser arrives here from the sign-in page of an authorize flow: no API key, answer with a redirect
+  const flow = OAuth.pendingFlow((yield* K.Local).state, provider ?? "", q.state, yield* K.now)
+  if (flow !== undefined) return yield* OAuth.finishFlow(flow, q, flowSignIn)
   const input: typeof OAuthInput.Type = {
     ...(q.code !== undefined ? { code: q.code } : {}),
     ...(q.redirectUri !== undefined ? { redirectUri: q.redirectUri } : {}),
@@ -1026,6 +1121,7 @@ export const authRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter
   .pipe(
     HttpRouter.post("/v1/auth/email/signup", signUp),
     HttpRouter.post("/v1/auth/email/signin", signIn),
+    HttpRouter.get("/v1/auth/:provider/authorize", authorize),
     HttpRouter.post("/v1/auth/:provider/callback", callbackPost),
     HttpRouter.get("/v1/auth/:provider/callback", callbackGet),
     HttpRouter.get("/v1/auth/me", me),
@@ -1057,5 +1153,6 @@ export const authRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter
     HttpRouter.post("/v1/auth/email/verify/confirm", verifyConfirm),
     HttpRouter.post("/v1/auth/email/verify/resend", verifySend),
     HttpRouter.post("/v1/auth/signup/email/resend", signupResend),
-    HttpRouter.get("/v1/auth/signup/email/confirm", signupConfirm)
+    HttpRouter.get("/v1/auth/signup/email/confirm", signupConfirm),
+    HttpRouter.concat(OAuth.pageRouter)
   )

@@ -466,7 +466,9 @@ const compareBy =
   }
 
 const listFiles = Effect.gen(function* () {
-  const caller = yield* K.requireUser("files")
+  const { options } = yield* K.Local
+  // with guestFileList, a caller without a token is a guest and sees public files only (accessOf)
+  const caller = yield* options.guestFileList ? K.caller("files") : K.requireUser("files")
   const q = yield* K.query
   const { page, limit } = yield* K.pageParams(q, { limit: 20, max: 100 }, INVALID)
   const sortBy = q.sortBy === undefined || q.sortBy === "" ? "createdAt" : q.sortBy

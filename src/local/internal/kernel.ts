@@ -33,6 +33,7 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Context, Data, Effect, Either, ParseResult, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Jwt from "./jwt.js"
+import type * as OAuth from "./oauth.js"
 import type * as Storage from "./storage.js"
 import type * as Tables from "./tables.js"
 
@@ -65,8 +66,13 @@ export interface FaultRule {
  * @category options
  */
 export interface LocalOptions {
-  /** I-02: success bodies `{ success: true, data }` (default) or bare. */
-  readonly envelope: "wrapped" | "bare"
+  /**
+   * Shape of success bodies. `wrapped` = `{ success: true, data }`; `bare` = the payload alone; `hybrid` = the
+   * wrapped body with an object payload's fields also at the top level (`{ ...payload, success: true, data: payload }`),
+   * so clients that read `body.data.x` and clients that read `body.x` both work. An array or scalar payload is only
+   * wrapped. With `hybrid`, error bodies also carry `code` and `message` at the top level.
+   */
+  readonly envelope: "wrapped" | "bare" | "hybrid"
   /** I-01: error body shape. `domain` = E-B (default). */
   readonly errors: "domain" | "ref-auth" | "nest" | "superset"
   /** I-03: per-endpoint documented pagination fields, or all eight everywhere. */
@@ -102,6 +108,30 @@ export interface LocalOptions {
   readonly oauthProviders: ReadonlyArray<"google" | "github">
   /** After this many failed password sign-ins for one e-mail within 15 minutes: 429 auth/too-many-login-attempts. */
   readonly maxFailedSignIns: number | undefined
+  /**
+   * Refresh-token reuse interval in seconds. `0` (default) is the strict rule: a refresh token presented again after
+   * it was rotated is a replay, and every session of its user is ended. With `N > 0`, a rotated-out token presented
+   * again less than `N` seconds after its rotation, while the token that rotation issued is still the session's
+   * current, unused refresh token, is answered like a refresh: a fresh access token and that current refresh token
+   * (no new rotation, no revocation; counted as `refreshReuses`). Later, or once the newer token was itself used,
+   * it is a replay as before. This lets clients that refresh several times at once (or retry a refresh whose answer
+   * they lost) keep their session; the price is that a stolen rotated-out token replayed inside the window also
+   * receives the current pair.
+   */
+  readonly refreshReuseIntervalSeconds: number
+  /**
+   * `GET /v1/files` without a bearer token lists the public files (as a guest) instead of answering 401. Default
+   * `false`: every file route requires a signed-in user.
+   */
+  readonly guestFileList: boolean
+  /**
+   * The development sign-in page: `GET /v1/auth/:provider/authorize` (for a configured provider) answers with a URL
+   * of a page served by bkend-local, where any e-mail address can be typed and is signed in, standing in for the
+   * provider. Default `false` (authorize then answers 400 `auth/oauth-not-configured`, as bkend-local has no
+   * connection to real providers). Never turn it on where untrusted people can reach the server: whoever types an
+   * address is signed in as its owner.
+   */
+  readonly oauthDevSignIn: boolean
 }
 
 /**
@@ -131,7 +161,30 @@ export const defaultOptions: LocalOptions = {
   requireEmailVerification: false,
   lists: "topic",
   oauthProviders: ["google", "github"],
-  maxFailedSignIns: undefined
+  maxFailedSignIns: undefined,
+  refreshReuseIntervalSeconds: 0,
+  guestFileList: false,
+  oauthDevSignIn: false
+}
+
+/**
+ * What the `bkend-local` command changes on top of `defaultOptions`, so that apps written for bkend run against it
+ * unmodified: tables are created on their first write, success bodies carry their fields both under `data` and at
+ * the top level, and a refresh token presented again within 10 seconds of its rotation gets the current pair instead
+ * of ending every session (apps that refresh once per failing request send several refreshes at once), and
+ * `GET /v1/files` without a token lists the public files, and "Sign in with Google/GitHub" goes through a local
+ * development sign-in page.
+ * The library keeps bkend's strict defaults; pass these to `make` to get the command's behaviour in code.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const cliDefaults: Partial<LocalOptions> = {
+  devMode: true,
+  envelope: "hybrid",
+  refreshReuseIntervalSeconds: 10,
+  guestFileList: true,
+  oauthDevSignIn: true
 }
 
 /**
@@ -242,7 +295,12 @@ export interface RefreshTokenRecord {
   sessionId: string
   userId: string
   status: "active" | "rotated" | "revoked"
+  /** Issue time (JWT `iat`, seconds): with the other fields it re-creates the token's exact text. */
+  issuedAt: number
   expiresAt: number
+  /** When this token was rotated out (millis), and the jti of the token that rotation issued. */
+  rotatedAt: number | undefined
+  childJti: string | undefined
 }
 
 /**
@@ -336,6 +394,8 @@ export interface Counters {
   refreshCalls: number
   refreshSucceeded: number
   replaysDetected: number
+  /** Rotated-out refresh tokens answered with the current pair inside the reuse interval (not replays). */
+  refreshReuses: number
   rateLimited: number
   faultsInjected: number
 }
@@ -385,6 +445,8 @@ export interface LocalState {
   objects: Map<string, Storage.StoredObject>
   uploads: Map<string, Storage.MultipartUpload>
   storageSecret: Uint8Array
+  /** Redirect-style OAuth flows waiting for their callback, by state (oauth.ts; not in snapshots). */
+  oauthFlows: Map<string, OAuth.OAuthFlow>
 }
 
 const randomHex = (bytes: number): string => crypto.randomBytes(bytes).toString("hex")
@@ -402,6 +464,7 @@ export const emptyCounters = (): Counters => ({
   refreshCalls: 0,
   refreshSucceeded: 0,
   replaysDetected: 0,
+  refreshReuses: 0,
   rateLimited: 0,
   faultsInjected: 0
 })
@@ -432,7 +495,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   files: new Map(),
   objects: new Map(),
   uploads: new Map(),
-  storageSecret: new Uint8Array(crypto.randomBytes(32))
+  storageSecret: new Uint8Array(crypto.randomBytes(32)),
+  oauthFlows: new Map()
 })
 
 /**
@@ -530,6 +594,11 @@ export const upperSnake = (code: string): string => {
  * @category errors
  */
 export const errorBody = (options: LocalOptions, status: number, code: string, message: string): object => {
+  const body = errorShape(options, status, code, message)
+  return options.envelope === "hybrid" ? { ...body, code, message } : body
+}
+
+const errorShape = (options: LocalOptions, status: number, code: string, message: string): object => {
   switch (options.errors) {
     case "ref-auth":
       return { error: { code, message } }
@@ -554,8 +623,29 @@ export const renderError = (options: LocalOptions, e: ApiError): HttpServerRespo
     ...(e.headers !== undefined ? { headers: e.headers } : {})
   })
 
+const isPlainObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
 /**
- * Success response honouring `envelope` (I-02).
+ * The success body for the configured `envelope`. In `hybrid`, the envelope's own keys win over payload fields of
+ * the same name (a row with a `data` column is still found under `data`).
+ *
+ * @since 0.1.0
+ * @category responses
+ */
+export const successBody = (options: LocalOptions, payload: unknown): unknown => {
+  switch (options.envelope) {
+    case "bare":
+      return payload
+    case "hybrid":
+      return isPlainObject(payload) ? { ...payload, success: true, data: payload } : { success: true, data: payload }
+    default:
+      return { success: true, data: payload }
+  }
+}
+
+/**
+ * Success response honouring `envelope`.
  *
  * @since 0.1.0
  * @category responses
@@ -564,11 +654,7 @@ export const ok = (
   payload: unknown,
   status = 200
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Local> =>
-  Effect.map(Local, ({ options }) =>
-    HttpServerResponse.unsafeJson(options.envelope === "wrapped" ? { success: true, data: payload } : payload, {
-      status
-    })
-  )
+  Effect.map(Local, ({ options }) => HttpServerResponse.unsafeJson(successBody(options, payload), { status }))
 
 /**
  * A body that is already in its final documented form (e.g. A32's `{ success: true, data }`): never wrapped again.

@@ -847,6 +847,7 @@ export type Condition =
   | { readonly op: "$in" | "$nin"; readonly values: ReadonlyArray<Scalar> }
   | { readonly op: "$regex"; readonly regex: RegExp }
   | { readonly op: "$exists"; readonly value: boolean }
+  | { readonly op: "$contains"; readonly value: string | number | boolean }
 
 /**
  * A parsed filter object: one entry per top-level key, each with its conditions (all must hold).
@@ -872,7 +873,8 @@ export const operators: ReadonlyArray<string> = [
   "$in",
   "$nin",
   "$regex",
-  "$exists"
+  "$exists",
+  "$contains"
 ]
 
 /**
@@ -1013,6 +1015,10 @@ const parseCondition = (
       return typeof operand === "boolean"
         ? Either.right({ op, value: operand })
         : invalid(`Operator $exists on field '${field}' expects a boolean`)
+    case "$contains":
+      return isScalar(operand) && operand !== null
+        ? Either.right({ op, value: operand })
+        : invalid(`Operator $contains on field '${field}' expects a string, number or boolean`)
     default:
       return invalid(`Unknown operator '${op.slice(0, 32)}' on field '${field}'`)
   }
@@ -1109,6 +1115,10 @@ const matchCondition = (value: unknown, c: Condition, regexHits: ReadonlyMap<Reg
       return !c.values.some((v) => equalsScalar(value, v))
     case "$exists":
       return (value !== undefined) === c.value
+    case "$contains":
+      // a substring of a string value (case-sensitive), or an element of an array value
+      if (typeof value === "string") return typeof c.value === "string" && value.includes(c.value)
+      return Array.isArray(value) && value.some((element) => element === c.value)
     case "$regex": {
       const hits = regexHits.get(c.regex)
       if (hits === undefined) return false

@@ -368,7 +368,8 @@ const updateProfile = Effect.gen(function* () {
   if (name !== undefined) user.name = name
   apply(user, { nickname, mobile, gender, bio, image })
   yield* touch(user)
-  return yield* K.ok(profileView(user))
+  // apps treat the answer as their user: the profile fields plus the user's identity (`id`, `role`, …)
+  return yield* K.ok({ ...fullUserView(user), ...profileView(user) })
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -382,16 +383,32 @@ const extensionOf: Record<(typeof AVATAR_TYPES)[number], string> = {
   "image/webp": "webp"
 }
 
+const avatarTypeByExtension: Record<string, (typeof AVATAR_TYPES)[number]> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  gif: "image/gif",
+  webp: "image/webp"
+}
+
+/** The avatar type named by a file name's extension (case-insensitive), undefined for any other. */
+const avatarTypeOf = (filename: string): string | undefined => {
+  const dot = filename.lastIndexOf(".")
+  return dot < 0 ? undefined : avatarTypeByExtension[filename.slice(dot + 1).toLowerCase()]
+}
+
 const avatarUploadUrl = Effect.gen(function* () {
   const { user } = yield* selfOrAdmin
   const body = yield* jsonObject
   if (typeof body.filename !== "string" || body.filename.trim() === "") {
     return yield* K.fail(400, INVALID, "filename is required")
   }
-  const contentType = body.contentType
-  if (contentType === undefined || contentType === null) return yield* K.fail(400, INVALID, "contentType is required")
+  // apps often send only the file name: the type then comes from its extension
+  const contentType = body.contentType ?? avatarTypeOf(body.filename)
   if (!oneOf(AVATAR_TYPES, contentType)) {
-    return yield* K.fail(400, "file/invalid-format", `contentType must be one of ${AVATAR_TYPES.join(", ")}`)
+    const hint =
+      body.contentType === undefined || body.contentType === null ? " (or a .jpg, .png, .gif or .webp file name)" : ""
+    return yield* K.fail(400, "file/invalid-format", `contentType must be one of ${AVATAR_TYPES.join(", ")}${hint}`)
   }
   const key = `${Storage.AVATAR_PREFIX}${user.id}/${K.uuid()}.${extensionOf[contentType]}`
   const expiresAt = (yield* K.now) + Storage.DEFAULT_URL_TTL_MS
