@@ -78,6 +78,13 @@ export const migrationsTable = "bkend_migrations"
 
 const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: migrationsTable })
 
+// The Migrator's own table, created up front: its existence probe would otherwise fail inside the transaction.
+const migrationsTableDdl = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
+  migration_id integer primary key,
+  created_at timestamp with time zone not null default now(),
+  name text not null
+)`
+
 /**
  * Applies the pending migrations; answers the ones applied now. Instances starting together take turns on an
  * advisory lock, so each migration runs once.
@@ -86,5 +93,10 @@ const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: 
  * @category migrations
  */
 export const migrate = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql.withTransaction(Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext('bkend_migrations'))`, run))
+  sql.withTransaction(
+    Effect.zipRight(
+      Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext('bkend_migrations'))`, sql.unsafe(migrationsTableDdl)),
+      run
+    )
+  )
 )
