@@ -56,9 +56,22 @@ const not = (sql: Sql, item: Fragment): Fragment => sql`((${item}) IS NOT TRUE)`
 
 // --- data fields ---------------------------------------------------------------------------------------------------
 
+/**
+ * Equality on a data field. On a declared number or string column, with an operand of that kind, it compares the
+ * indexed typed expression; otherwise it is JSONB containment (served by the GIN index), which also matches an
+ * array holding the value.
+ */
 const dataEquals = (ctx: Ctx, field: string, value: Q.Scalar): Fragment => {
   const { sql } = ctx
-  if (value === null) return sql`(${valueOf(sql, field)} IS NULL OR ${valueOf(sql, field)} = 'null'::jsonb)`
+  const j = valueOf(sql, field)
+  if (value === null) return sql`(${j} IS NULL OR ${j} = 'null'::jsonb)`
+  const type = ctx.columns.get(field)?.type
+  if (typeof value === "number" && type !== undefined && numericTypes.includes(type)) {
+    return sql`${numberOf(sql, j)} = ${value}`
+  }
+  if (typeof value === "string" && type !== undefined && stringTypes.includes(type)) {
+    return sql`${stringOf(sql, j)} = ${value}`
+  }
   const scalar = JSON.stringify({ [field]: value })
   const member = JSON.stringify({ [field]: [value] })
   return sql`(data @> ${scalar}::jsonb OR data @> ${member}::jsonb)`
@@ -237,11 +250,16 @@ const sortKeys = (ctx: Ctx, field: string): ReadonlyArray<Fragment> => {
   return [typeRank(sql, j), numberOf(sql, j), stringOf(sql, j), sql`(${j})::text`]
 }
 
+// Field keys may be NULL (missing, null, other type): they sort first ascending and last descending, as in memory.
+// `id` and the system columns are never NULL and sort without a NULLS clause, so their btree indexes serve them.
 const orderBy = (ctx: Ctx, query: Q.RowQuery): Fragment => {
   const { sql } = ctx
-  const direction = sql.literal(query.sortDirection === "asc" ? "ASC NULLS FIRST" : "DESC NULLS LAST")
-  const keys = [...sortKeys(ctx, query.sortBy), sql`id`].map((key) => sql`${key} ${direction}`)
-  return sql.csv(keys)
+  const asc = query.sortDirection === "asc"
+  const nullable = sql.literal(asc ? "ASC NULLS FIRST" : "DESC NULLS LAST")
+  const plain = sql.literal(asc ? "ASC" : "DESC")
+  const system = systemField(sql, query.sortBy) !== undefined
+  const keys = sortKeys(ctx, query.sortBy).map((key) => sql`${key} ${system ? plain : nullable}`)
+  return sql.csv([...keys, sql`id ${plain}`])
 }
 
 /**
