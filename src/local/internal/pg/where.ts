@@ -247,7 +247,8 @@ const sortKeys = (ctx: Ctx, field: string): ReadonlyArray<Fragment> => {
   const type = ctx.columns.get(field)?.type
   if (type !== undefined && numericTypes.includes(type)) return [numberOf(sql, j)]
   if (type !== undefined && stringTypes.includes(type)) return [stringOf(sql, j)]
-  return [typeRank(sql, j), numberOf(sql, j), stringOf(sql, j), sql`(${j})::text`]
+  const composite = sql`(CASE WHEN jsonb_typeof(${j}) IN ('object', 'array', 'boolean') THEN (${j})::text END)`
+  return [typeRank(sql, j), numberOf(sql, j), stringOf(sql, j), composite]
 }
 
 // Field keys may be NULL (missing, null, other type): they sort first ascending and last descending, as in memory.
