@@ -38,7 +38,7 @@ const typedRow = fc.record({
   b: maybe(fc.boolean())
 })
 
-const dataFields = ["n", "s", "tags", "b"]
+const dataFields = ["n", "s", "tags", "tags", "b"]
 const patterns = ["^a", "b$", "a.", "[ab]+c", "^$", "B", "\\bab"]
 const condition: fc.Arbitrary<Tables.Condition> = fc.oneof(
   fc.record({ op: fc.constantFrom("$eq" as const, "$ne" as const), value: scalar }),
@@ -66,8 +66,8 @@ const listQuery: fc.Arbitrary<Tables.ListQuery> = fc.record({
   sortDirection: fc.constantFrom("asc" as const, "desc" as const),
   search: often(undefined, fc.constantFrom("a", "b", "ab")),
   searchType: fc.option(fc.constantFrom("s", "tags", "createdBy"), { nil: undefined }),
-  andFilters: often([], filter),
-  orFilters: often([], filter),
+  andFilters: filter,
+  orFilters: filter,
   select: fc.constant(undefined)
 })
 
@@ -113,7 +113,7 @@ const agrees = (store: Store["Type"], config: Omit<Tables.TableConfig, "name">, 
     for (const { query, ownerId, rowFilters } of requests) {
       const expected = Either.getOrThrow(Tables.runQuery(stored, query, ownerId, rowFilters))
       seen.all++
-      if (expected.items.length > 1) seen.nonEmpty++
+      if (expected.items.length > 0) seen.nonEmpty++
       const actual = await Effect.runPromise(store.rows.query(table.name, Q.fromListQuery(query, ownerId, rowFilters)))
       expect(actual.items.map((r) => r.id)).toEqual(expected.items.map((r) => r.id))
       expect(actual.total).toBe(expected.total)
@@ -128,7 +128,7 @@ const checked = (property: fc.IAsyncProperty<unknown>) =>
     seen.nonEmpty = 0
     seen.all = 0
     await fc.assert(property, { numRuns: 40 })
-    expect(seen.nonEmpty / seen.all).toBeGreaterThan(0.15)
+    expect(seen.nonEmpty / seen.all).toBeGreaterThan(0.1)
   })
 
 layer(storeLayer, { timeout: 120_000, excludeTestServices: true })("PostgreSQL query compiler", (it) => {
