@@ -7,7 +7,15 @@
  */
 import type { Option } from "effect"
 import { Context, Data, type Effect } from "effect"
-import type { FileRecord, Mail, MailKind, OneTimeToken, RefreshTokenRecord, SessionRecord, UserRecord } from "./internal/kernel.js"
+import type {
+  FileRecord,
+  Mail,
+  MailKind,
+  OneTimeToken,
+  RefreshTokenRecord,
+  SessionRecord,
+  UserRecord
+} from "./internal/kernel.js"
 import type { RowQuery } from "./internal/rowQuery.js"
 import type { Row, TableConfig } from "./internal/tables.js"
 
@@ -76,8 +84,18 @@ export interface NextToken {
  * @category models
  */
 export type Rotation =
-  | { readonly _tag: "Rotated"; readonly session: SessionRecord; readonly user: UserRecord; readonly token: LineageToken }
-  | { readonly _tag: "Reused"; readonly session: SessionRecord; readonly user: UserRecord; readonly token: LineageToken }
+  | {
+      readonly _tag: "Rotated"
+      readonly session: SessionRecord
+      readonly user: UserRecord
+      readonly token: LineageToken
+    }
+  | {
+      readonly _tag: "Reused"
+      readonly session: SessionRecord
+      readonly user: UserRecord
+      readonly token: LineageToken
+    }
   | { readonly _tag: "Replayed"; readonly userId: string; readonly revokedSessions: number }
   | { readonly _tag: "Revoked" }
   | { readonly _tag: "Expired"; readonly which: "session" | "token" }
@@ -187,11 +205,7 @@ export interface Service {
     /** Applies `f` to the current record under a lock; `None` when there is no such user. */
     readonly update: (id: string, f: (user: UserRecord) => UserRecord) => Op<Option.Option<UserRecord>, DuplicateKey>
     /** Applies `f` (which marks the record deleted) and revokes every session of the user, together. */
-    readonly softDelete: (
-      id: string,
-      f: (user: UserRecord) => UserRecord,
-      now: number
-    ) => Op<Option.Option<UserRecord>>
+    readonly softDelete: (id: string, f: (user: UserRecord) => UserRecord, now: number) => Op<Option.Option<UserRecord>>
   }
   readonly sessions: {
     /** Stores a new session whose current refresh token is `first`. */

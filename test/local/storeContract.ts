@@ -125,7 +125,12 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
       it.effect("ensure stores the first candidate and keeps it", () =>
         Effect.gen(function* () {
           const store = yield* Store
-          const first = { publishable: `pk_${hex(8)}`, secret: `sk_${hex(8)}`, signingSecret: hex(8), storageSecret: hex(8) }
+          const first = {
+            publishable: `pk_${hex(8)}`,
+            secret: `sk_${hex(8)}`,
+            signingSecret: hex(8),
+            storageSecret: hex(8)
+          }
           const kept = yield* store.keys.ensure(first)
           const again = yield* store.keys.ensure({ ...first, publishable: "pk_other", secret: "sk_other" })
           expect(again).toEqual(kept)
@@ -159,7 +164,10 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
         Effect.gen(function* () {
           const store = yield* Store
           const user = yield* store.users.insert(userRecord())
-          const updated = yield* store.users.update(user.id, (u) => ({ ...u, preferences: { ...u.preferences, theme: "dark" } }))
+          const updated = yield* store.users.update(user.id, (u) => ({
+            ...u,
+            preferences: { ...u.preferences, theme: "dark" }
+          }))
           expect(Option.getOrThrow(updated).preferences.theme).toBe("dark")
           expect(Option.getOrThrow(yield* store.users.get(user.id)).preferences.theme).toBe("dark")
           expect(Option.isNone(yield* store.users.update(uid(), (u) => u))).toBe(true)
@@ -328,7 +336,10 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           const store = yield* Store
           const c = yield* store.tables.put(config())
           for (let i = 0; i < 6; i++) {
-            yield* store.rows.insert(c.name, row({ title: `t${i}`, price: i * 10, tags: [`g${i % 2}`] }, i < 4 ? "me" : "you"))
+            yield* store.rows.insert(
+              c.name,
+              row({ title: `t${i}`, price: i * 10, tags: [`g${i % 2}`] }, i < 4 ? "me" : "you")
+            )
           }
           const where = Q.and([
             { _tag: "Owner", userId: "me" },
@@ -395,7 +406,13 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect(Option.isNone(yield* store.uploads.get(uploadId))).toBe(true)
           expect(Option.isSome(yield* store.objects.get(key))).toBe(true)
           const aborted = uid()
-          yield* store.uploads.start({ uploadId: aborted, key, contentType: undefined, ownerId: undefined, createdAt: T0 })
+          yield* store.uploads.start({
+            uploadId: aborted,
+            key,
+            contentType: undefined,
+            ownerId: undefined,
+            createdAt: T0
+          })
           expect(yield* store.uploads.abort(aborted)).toBe(true)
           expect(yield* store.uploads.abort(aborted)).toBe(false)
         })

@@ -114,9 +114,7 @@ export const fromListQuery = (
   rowFilters?: ReadonlyArray<Tables.Filter> | undefined
 ): RowQuery => {
   const search: ReadonlyArray<Where> =
-    query.search === undefined
-      ? []
-      : [{ _tag: "Search", needle: query.search.toLowerCase(), field: query.searchType }]
+    query.search === undefined ? [] : [{ _tag: "Search", needle: query.search.toLowerCase(), field: query.searchType }]
   const orPart = query.orFilters.length === 0 ? [] : [or(query.orFilters.map(fromEntry))]
   const items = [
     ...ownerRule(ownerId),

@@ -39,7 +39,12 @@ layer(databaseLayer, { timeout: 60_000, excludeTestServices: true })("PgStore in
         [0, 1, 2].map(() => Effect.provide(migrate, pool(name))),
         { concurrency: "unbounded" }
       )
-      expect(runs.flat().map(([id]) => id).sort()).toEqual([1, 2, 3])
+      expect(
+        runs
+          .flat()
+          .map(([id]) => id)
+          .sort()
+      ).toEqual([1, 2, 3])
     })
   )
 })

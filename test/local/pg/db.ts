@@ -41,6 +41,9 @@ export const databaseLayer: Layer.Layer<TestDatabase, unknown> = Layer.scoped(
 )
 
 /** An `SqlClient` (own pool) on the test database. */
-export const clientLayer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient | TestDatabase, unknown> = Layer.unwrapEffect(
-  Effect.map(TestDatabase, (name) => Layer.merge(PgClient.layer(clientConfig(name)), Layer.succeed(TestDatabase, name)))
-).pipe(Layer.provide(databaseLayer))
+export const clientLayer: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient | TestDatabase, unknown> =
+  Layer.unwrapEffect(
+    Effect.map(TestDatabase, (name) =>
+      Layer.merge(PgClient.layer(clientConfig(name)), Layer.succeed(TestDatabase, name))
+    )
+  ).pipe(Layer.provide(databaseLayer))

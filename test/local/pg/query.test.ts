@@ -42,18 +42,42 @@ const dataFields = ["n", "s", "tags", "tags", "b"]
 const patterns = ["^a", "b$", "a.", "[ab]+c", "^$", "B", "\\bab"]
 const condition: fc.Arbitrary<Tables.Condition> = fc.oneof(
   fc.record({ op: fc.constantFrom("$eq" as const, "$ne" as const), value: scalar }),
-  fc.record({ op: fc.constantFrom("$gt" as const, "$gte" as const, "$lt" as const, "$lte" as const), value: fc.oneof(str, num) }),
+  fc.record({
+    op: fc.constantFrom("$gt" as const, "$gte" as const, "$lt" as const, "$lte" as const),
+    value: fc.oneof(str, num)
+  }),
   fc.record({ op: fc.constantFrom("$in" as const, "$nin" as const), values: fc.array(scalar, { maxLength: 3 }) }),
   fc.record({ op: fc.constant("$exists" as const), value: fc.boolean() }),
   fc.constantFrom(...patterns).map((p): Tables.Condition => ({ op: "$regex", regex: new RegExp(p) }))
 )
 const createdAtCondition: fc.Arbitrary<Tables.Condition> = fc
-  .record({ op: fc.constantFrom("$gt" as const, "$gte" as const, "$lt" as const, "$eq" as const), k: fc.integer({ min: 0, max: 12 }) })
+  .record({
+    op: fc.constantFrom("$gt" as const, "$gte" as const, "$lt" as const, "$eq" as const),
+    k: fc.integer({ min: 0, max: 12 })
+  })
   .map(({ op, k }) => ({ op, value: iso(T0 + k * 1000) }))
 const entry = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ field: fc.constantFrom(...dataFields), conditions: fc.array(condition, { minLength: 1, maxLength: 2 }) }) },
-  { weight: 1, arbitrary: fc.record({ field: fc.constant("createdAt"), conditions: fc.array(createdAtCondition, { minLength: 1, maxLength: 1 }) }) },
-  { weight: 1, arbitrary: fc.record({ field: fc.constantFrom("createdBy", "id"), conditions: fc.array(condition, { minLength: 1, maxLength: 1 }) }) }
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      field: fc.constantFrom(...dataFields),
+      conditions: fc.array(condition, { minLength: 1, maxLength: 2 })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      field: fc.constant("createdAt"),
+      conditions: fc.array(createdAtCondition, { minLength: 1, maxLength: 1 })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      field: fc.constantFrom("createdBy", "id"),
+      conditions: fc.array(condition, { minLength: 1, maxLength: 1 })
+    })
+  }
 )
 const filter = fc.array(entry, { maxLength: 2 })
 const often = <A>(value: A, arb: fc.Arbitrary<A>) =>
@@ -82,9 +106,12 @@ const withoutAbsent = (fields: Record<string, unknown>) =>
 
 const scenario = (row: fc.Arbitrary<Record<string, unknown>>) =>
   fc.record({
-    rows: fc.array(fc.record({ fields: row, by: fc.constantFrom("", "u1", "u2"), k: fc.integer({ min: 0, max: 12 }) }), {
-      maxLength: 16
-    }),
+    rows: fc.array(
+      fc.record({ fields: row, by: fc.constantFrom("", "u1", "u2"), k: fc.integer({ min: 0, max: 12 }) }),
+      {
+        maxLength: 16
+      }
+    ),
     requests: fc.array(request, { minLength: 1, maxLength: 6 })
   })
 
@@ -94,16 +121,22 @@ let tableCount = 0
 /** Requests whose expected page was non-empty, and all requests: the property must not be vacuous. */
 const seen = { nonEmpty: 0, all: 0 }
 
-const agrees = (store: Store["Type"], config: Omit<Tables.TableConfig, "name">, row: fc.Arbitrary<Record<string, unknown>>) =>
+const agrees = (
+  store: Store["Type"],
+  config: Omit<Tables.TableConfig, "name">,
+  row: fc.Arbitrary<Record<string, unknown>>
+) =>
   fc.asyncProperty(scenario(row), async ({ rows, requests }) => {
     const table: Tables.TableConfig = { ...config, name: `prop_${++tableCount}` }
-    const stored = rows.map(({ fields, by, k }): Tables.Row => ({
-      ...withoutAbsent(fields),
-      id: Tables.newRowId(T0),
-      createdBy: by,
-      createdAt: iso(T0 + k * 1000),
-      updatedAt: iso(T0 + k * 1000)
-    }))
+    const stored = rows.map(
+      ({ fields, by, k }): Tables.Row => ({
+        ...withoutAbsent(fields),
+        id: Tables.newRowId(T0),
+        createdBy: by,
+        createdAt: iso(T0 + k * 1000),
+        updatedAt: iso(T0 + k * 1000)
+      })
+    )
     await Effect.runPromise(
       Effect.zipRight(
         store.tables.put(table),
@@ -138,7 +171,11 @@ layer(storeLayer, { timeout: 120_000, excludeTestServices: true })("PostgreSQL q
   it.effect("agrees with the in-memory engine on a table with declared columns", () =>
     Effect.flatMap(Store, (store) =>
       checked(
-        agrees(store, { columns: { n: "number", s: "string", tags: "array", b: "boolean" }, additionalFields: true }, typedRow)
+        agrees(
+          store,
+          { columns: { n: "number", s: "string", tags: "array", b: "boolean" }, additionalFields: true },
+          typedRow
+        )
       )
     )
   )
@@ -157,7 +194,9 @@ layer(storeLayer, { timeout: 120_000, excludeTestServices: true })("PostgreSQL q
       yield* sql`ANALYZE bkend_rows`
       const plan = (where: Q.Where, sortBy: string, sortDirection: "asc" | "desc" = "desc") =>
         Effect.map(
-          sql<{ "QUERY PLAN": string }>`EXPLAIN ${compileQuery(sql, config, { where, sortBy, sortDirection, offset: 0, limit: 20, select: undefined }).page}`,
+          sql<{
+            "QUERY PLAN": string
+          }>`EXPLAIN ${compileQuery(sql, config, { where, sortBy, sortDirection, offset: 0, limit: 20, select: undefined }).page}`,
           (rows) => rows.map((r) => r["QUERY PLAN"]).join("\n")
         )
       const field = (name: string, condition: Q.Condition): Q.Where => ({ _tag: "Field", field: name, condition })

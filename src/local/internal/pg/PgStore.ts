@@ -23,7 +23,9 @@ import { op } from "./sql.js"
 export const make: Effect.Effect<Service, StoreError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* op("migrate")(migrate).pipe(
-    Effect.catchTag("MigrationError", (e) => Effect.fail(new StoreError({ operation: `migrate (${e.reason})`, code: undefined })))
+    Effect.catchTag("MigrationError", (e) =>
+      Effect.fail(new StoreError({ operation: `migrate (${e.reason})`, code: undefined }))
+    )
   )
   return { ...Auth.make(sql), ...Data.make(sql), ...Misc.make(sql) }
 })

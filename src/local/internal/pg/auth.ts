@@ -162,28 +162,41 @@ export const make = (sql: Sql): Pick<Service, "users" | "sessions" | "lineage" |
       get: (id) => op("users.get")(s.users.get(id)),
       getByEmail: (email) =>
         op("users.getByEmail")(
-          Effect.map(
-            s.users.where(sql`data ->> 'email' = ${email} AND data ->> 'deletedAt' IS NULL`),
-            (users) => Option.fromNullable(users[0])
+          Effect.map(s.users.where(sql`data ->> 'email' = ${email} AND data ->> 'deletedAt' IS NULL`), (users) =>
+            Option.fromNullable(users[0])
           )
         ),
       list: op("users.list")(s.users.where(sql`TRUE`, "data ->> 'createdAt', id")),
       update: (id, f) => op("users.update")(tx(s.users.update(id, f)).pipe(onDuplicate("users", userDuplicate))),
       softDelete: (id, f, now) =>
         op("users.softDelete")(
-          tx(Effect.tap(s.users.update(id, f), (user) => (Option.isSome(user) ? endSessions(sql, "user_id", id, now) : Effect.void)))
+          tx(
+            Effect.tap(s.users.update(id, f), (user) =>
+              Option.isSome(user) ? endSessions(sql, "user_id", id, now) : Effect.void
+            )
+          )
         )
     },
     sessions: {
-      start: (session, first) => op("sessions.start")(tx(Effect.zipRight(s.sessions.insert(session), Effect.map(issue(s, session, first), (r) => r.token)))),
+      start: (session, first) =>
+        op("sessions.start")(
+          tx(
+            Effect.zipRight(
+              s.sessions.insert(session),
+              Effect.map(issue(s, session, first), (r) => r.token)
+            )
+          )
+        ),
       get: (id) => op("sessions.get")(s.sessions.get(id)),
-      listByUser: (userId) => op("sessions.listByUser")(s.sessions.where(sql`user_id = ${userId}`, "data -> 'createdAt', id")),
+      listByUser: (userId) =>
+        op("sessions.listByUser")(s.sessions.where(sql`user_id = ${userId}`, "data -> 'createdAt', id")),
       end: (id, now) => op("sessions.end")(tx(Effect.map(endSessions(sql, "session_id", id, now), (n) => n > 0))),
       endAllForUser: (userId, now) => op("sessions.endAllForUser")(tx(endSessions(sql, "user_id", userId, now)))
     },
     lineage: {
       get: (jti) => op("lineage.get")(s.tokens.get(jti)),
-      rotate: (jti, next, now, reuseMillis = 0) => op("lineage.rotate")(tx(rotate(sql, s, jti, next, now, reuseMillis))),
+      rotate: (jti, next, now, reuseMillis = 0) =>
+        op("lineage.rotate")(tx(rotate(sql, s, jti, next, now, reuseMillis))),
       reissue: (sessionId, f, next) => op("lineage.reissue")(tx(reissue(sql, s, sessionId, f, next)))
     },
     oneTime: {

@@ -41,14 +41,12 @@ const userFields = (row: Tables.Row): Record<string, unknown> => {
 
 const registry = (sql: Sql) => {
   const config = (name: string) =>
-    Effect.map(
-      sql<{ config: unknown }>`SELECT config FROM bkend_tables WHERE name = ${name}`,
-      (rows) => Option.map(Option.fromNullable(rows[0]), (row) => stored<Tables.TableConfig>(row.config))
+    Effect.map(sql<{ config: unknown }>`SELECT config FROM bkend_tables WHERE name = ${name}`, (rows) =>
+      Option.map(Option.fromNullable(rows[0]), (row) => stored<Tables.TableConfig>(row.config))
     )
   const indexes = (name: string) =>
-    Effect.map(
-      sql<{ indexes: unknown }>`SELECT indexes FROM bkend_tables WHERE name = ${name}`,
-      (rows) => stored<ReadonlyArray<Ddl.TableIndex>>(rows[0]?.indexes ?? [])
+    Effect.map(sql<{ indexes: unknown }>`SELECT indexes FROM bkend_tables WHERE name = ${name}`, (rows) =>
+      stored<ReadonlyArray<Ddl.TableIndex>>(rows[0]?.indexes ?? [])
     )
   const lock = sql`SELECT pg_advisory_xact_lock(hashtext('bkend_tables'))`
   const syncIndexes = (next: Tables.TableConfig, before: ReadonlyArray<Ddl.TableIndex>) => {
@@ -78,7 +76,10 @@ const registry = (sql: Sql) => {
         : transaction(sql)(
             Effect.zipRight(
               lock,
-              Effect.flatMap(config(candidate.name), Option.match({ onNone: () => put(candidate), onSome: Effect.succeed }))
+              Effect.flatMap(
+                config(candidate.name),
+                Option.match({ onNone: () => put(candidate), onSome: Effect.succeed })
+              )
             )
           )
     )

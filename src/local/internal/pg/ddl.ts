@@ -24,7 +24,10 @@ export interface TableIndex {
 }
 
 const indexName = (table: string, kind: TableIndex["kind"], fields: ReadonlyArray<string>): string =>
-  `bkend_rows_${kind}_${createHash("sha256").update([table, ...fields].join("\u0000")).digest("hex").slice(0, 24)}`
+  `bkend_rows_${kind}_${createHash("sha256")
+    .update([table, ...fields].join("\u0000"))
+    .digest("hex")
+    .slice(0, 24)}`
 
 const kindOf = (type: Tables.ColumnType): TableIndex["kind"] | undefined => {
   if (type === "number" || type === "int" || type === "double") return "number"

@@ -54,7 +54,11 @@ export const make = (
     columns: (f) => ({ owner_id: f.ownerId })
   })
   const objects = documents<ObjectMeta>(sql, { table: "bkend_objects", key: "key", keyOf: (o) => o.key })
-  const keys = documents<ServerKeys & { readonly id: string }>(sql, { table: "bkend_keys", key: "id", keyOf: () => "1" })
+  const keys = documents<ServerKeys & { readonly id: string }>(sql, {
+    table: "bkend_keys",
+    key: "id",
+    keyOf: () => "1"
+  })
   const up = uploadsOf(sql)
   const tx = transaction(sql)
   return {
@@ -86,7 +90,8 @@ export const make = (
       abort: (uploadId) => op("uploads.abort")(Effect.map(up.uploads.delete(uploadId), Option.isSome))
     },
     mail: {
-      send: (mail) => op("mail.send")(Effect.asVoid(sql`INSERT INTO bkend_mail (data) VALUES (${JSON.stringify(mail)}::jsonb)`)),
+      send: (mail) =>
+        op("mail.send")(Effect.asVoid(sql`INSERT INTO bkend_mail (data) VALUES (${JSON.stringify(mail)}::jsonb)`)),
       list: op("mail.list")(
         Effect.map(sql<{ data: unknown }>`SELECT data FROM bkend_mail ORDER BY seq`, (rows) =>
           rows.map((row) => stored<Mail>(row.data))
@@ -98,8 +103,19 @@ export const make = (
         op("keys.ensure")(
           Effect.flatMap(
             sql`INSERT INTO bkend_keys (id, data) VALUES (1, ${JSON.stringify(candidate)}::jsonb) ON CONFLICT (id) DO NOTHING`,
-            () => Effect.map(keys.get("1"), Option.getOrElse(() => ({ ...candidate, id: "1" })))
-          ).pipe(Effect.map(({ publishable, secret, signingSecret, storageSecret }) => ({ publishable, secret, signingSecret, storageSecret })))
+            () =>
+              Effect.map(
+                keys.get("1"),
+                Option.getOrElse(() => ({ ...candidate, id: "1" }))
+              )
+          ).pipe(
+            Effect.map(({ publishable, secret, signingSecret, storageSecret }) => ({
+              publishable,
+              secret,
+              signingSecret,
+              storageSecret
+            }))
+          )
         )
     },
     counters: {
@@ -134,7 +150,10 @@ export const make = (
       get: (key) =>
         op("windows.get")(
           Effect.map(
-            sql<{ window_start: number; count: number }>`SELECT window_start, count FROM bkend_windows WHERE key = ${key}`,
+            sql<{
+              window_start: number
+              count: number
+            }>`SELECT window_start, count FROM bkend_windows WHERE key = ${key}`,
             (rows) => Option.map(Option.fromNullable(rows[0]), windowOf)
           )
         ),

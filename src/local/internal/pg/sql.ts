@@ -95,8 +95,7 @@ export const onDuplicate =
       Effect.flatMap(fieldsOf(violatedConstraint(e)), (fields) => Effect.fail(new DuplicateKey({ aggregate, fields })))
     )
 
-const isSqlUniqueViolation = (e: unknown): e is SqlError =>
-  e instanceof SqlError && isUniqueViolation(e)
+const isSqlUniqueViolation = (e: unknown): e is SqlError => e instanceof SqlError && isUniqueViolation(e)
 
 /**
  * A record this engine wrote to a JSONB column, read back. Only the engine writes these columns, so the shape is
@@ -149,7 +148,11 @@ const firstData = <A>(rows: ReadonlyArray<{ readonly data: unknown }>): Option.O
 export const documents = <A>(sql: Sql, spec: DocumentSpec<A>): Documents<A> => {
   const table = sql(spec.table)
   const key = sql(spec.key)
-  const record = (a: A): Record<string, string> => ({ [spec.key]: spec.keyOf(a), ...spec.columns?.(a), data: JSON.stringify(a) })
+  const record = (a: A): Record<string, string> => ({
+    [spec.key]: spec.keyOf(a),
+    ...spec.columns?.(a),
+    data: JSON.stringify(a)
+  })
   const select = (k: string, suffix: ReturnType<Sql["literal"]>) =>
     Effect.map(sql<{ data: unknown }>`SELECT data FROM ${table} WHERE ${key} = ${k} ${suffix}`, firstData<A>)
   const put = (a: A) =>
@@ -164,7 +167,8 @@ export const documents = <A>(sql: Sql, spec: DocumentSpec<A>): Documents<A> => {
     get: (k) => select(k, sql.literal("")),
     lock: (k) => select(k, sql.literal("FOR UPDATE")),
     put,
-    delete: (k) => Effect.map(sql<{ data: unknown }>`DELETE FROM ${table} WHERE ${key} = ${k} RETURNING data`, firstData<A>),
+    delete: (k) =>
+      Effect.map(sql<{ data: unknown }>`DELETE FROM ${table} WHERE ${key} = ${k} RETURNING data`, firstData<A>),
     update: (k, f) =>
       sql.withTransaction(
         Effect.flatMap(select(k, sql.literal("FOR UPDATE")), (current) =>

@@ -44,7 +44,7 @@ export const numberOf = (sql: Sql, j: Fragment): Fragment =>
 export const stringOf = (sql: Sql, j: Fragment): Fragment =>
   sql`((CASE WHEN jsonb_typeof(${j}) = 'string' THEN (${j} #>> '{}') END) COLLATE "C")`
 
-const valueOf = (sql: Sql, field: string): Fragment => sql`(data -> ${field}::text)`
+const fieldValue = (sql: Sql, field: string): Fragment => sql`(data -> ${field}::text)`
 
 const anyElement = (sql: Sql, j: Fragment, predicate: (e: Fragment) => Fragment): Fragment =>
   sql`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${j}) = 'array' THEN ${j} ELSE '[]'::jsonb END) AS e(v) WHERE ${predicate(sql`e.v`)})`
@@ -63,7 +63,7 @@ const not = (sql: Sql, item: Fragment): Fragment => sql`((${item}) IS NOT TRUE)`
  */
 const dataEquals = (ctx: Ctx, field: string, value: Q.Scalar): Fragment => {
   const { sql } = ctx
-  const j = valueOf(sql, field)
+  const j = fieldValue(sql, field)
   if (value === null) return sql`(${j} IS NULL OR ${j} = 'null'::jsonb)`
   const type = ctx.columns.get(field)?.type
   if (typeof value === "number" && type !== undefined && numericTypes.includes(type)) {
@@ -87,7 +87,7 @@ const regexOf = (sql: Sql, j: Fragment, source: string): Fragment => sql`${strin
 /** The scalar test, and for fields that may hold arrays the same test on any element. */
 const scalarOrElement = (ctx: Ctx, field: string, test: (j: Fragment) => Fragment): Fragment => {
   const { sql } = ctx
-  const j = valueOf(sql, field)
+  const j = fieldValue(sql, field)
   const type = ctx.columns.get(field)?.type
   if (type !== undefined && type !== "array") return test(j)
   return join(sql, "OR", [test(j), anyElement(sql, j, test)])
@@ -97,7 +97,7 @@ const dataContains = (ctx: Ctx, field: string, value: Q.Scalar): Fragment => {
   const { sql } = ctx
   const member = sql`data @> ${JSON.stringify({ [field]: [value] })}::jsonb`
   if (typeof value !== "string") return member
-  return join(sql, "OR", [sql`strpos(${stringOf(sql, valueOf(sql, field))}, ${value}) > 0`, member])
+  return join(sql, "OR", [sql`strpos(${stringOf(sql, fieldValue(sql, field))}, ${value}) > 0`, member])
 }
 
 const dataCondition = (ctx: Ctx, field: string, c: Q.Condition): Fragment => {
@@ -108,9 +108,20 @@ const dataCondition = (ctx: Ctx, field: string, c: Q.Condition): Fragment => {
     case "$ne":
       return not(sql, dataEquals(ctx, field, c.value))
     case "$in":
-      return join(sql, "OR", c.values.map((v) => dataEquals(ctx, field, v)))
+      return join(
+        sql,
+        "OR",
+        c.values.map((v) => dataEquals(ctx, field, v))
+      )
     case "$nin":
-      return not(sql, join(sql, "OR", c.values.map((v) => dataEquals(ctx, field, v))))
+      return not(
+        sql,
+        join(
+          sql,
+          "OR",
+          c.values.map((v) => dataEquals(ctx, field, v))
+        )
+      )
     case "$gt":
     case "$gte":
     case "$lt":
@@ -119,7 +130,7 @@ const dataCondition = (ctx: Ctx, field: string, c: Q.Condition): Fragment => {
     case "$regex":
       return scalarOrElement(ctx, field, (j) => regexOf(sql, j, c.source))
     case "$exists":
-      return c.value ? sql`${valueOf(sql, field)} IS NOT NULL` : sql`${valueOf(sql, field)} IS NULL`
+      return c.value ? sql`${fieldValue(sql, field)} IS NOT NULL` : sql`${fieldValue(sql, field)} IS NULL`
     case "$contains":
       return dataContains(ctx, field, c.value)
   }
@@ -168,9 +179,20 @@ const systemCondition = (sql: Sql, f: SystemField, c: Q.Condition): Fragment => 
     case "$ne":
       return not(sql, systemEquals(sql, f, c.value))
     case "$in":
-      return join(sql, "OR", c.values.map((v) => systemEquals(sql, f, v)))
+      return join(
+        sql,
+        "OR",
+        c.values.map((v) => systemEquals(sql, f, v))
+      )
     case "$nin":
-      return not(sql, join(sql, "OR", c.values.map((v) => systemEquals(sql, f, v))))
+      return not(
+        sql,
+        join(
+          sql,
+          "OR",
+          c.values.map((v) => systemEquals(sql, f, v))
+        )
+      )
     case "$gt":
     case "$gte":
     case "$lt":
@@ -192,7 +214,8 @@ const systemCondition = (sql: Sql, f: SystemField, c: Q.Condition): Fragment => 
 const textHit = (sql: Sql, text: Fragment, needle: string): Fragment => sql`strpos(lower(${text}), ${needle}) > 0`
 
 const jsonHit = (sql: Sql, j: Fragment, needle: string): Fragment => {
-  const stringHit = (e: Fragment) => sql`(jsonb_typeof(${e}) = 'string' AND ${textHit(sql, sql`(${e} #>> '{}')`, needle)})`
+  const stringHit = (e: Fragment) =>
+    sql`(jsonb_typeof(${e}) = 'string' AND ${textHit(sql, sql`(${e} #>> '{}')`, needle)})`
   return join(sql, "OR", [stringHit(j), anyElement(sql, j, stringHit)])
 }
 
@@ -202,7 +225,7 @@ const search = (ctx: Ctx, needle: string, field: string | undefined): Fragment =
     return sql`EXISTS (SELECT 1 FROM jsonb_each(data) AS kv(k, v) WHERE ${jsonHit(sql, sql`kv.v`, needle)})`
   }
   const system = systemField(sql, field)
-  return system !== undefined ? textHit(sql, system.text, needle) : jsonHit(sql, valueOf(sql, field), needle)
+  return system !== undefined ? textHit(sql, system.text, needle) : jsonHit(sql, fieldValue(sql, field), needle)
 }
 
 // --- where ---------------------------------------------------------------------------------------------------------
@@ -215,9 +238,17 @@ const compileWhere = (ctx: Ctx, where: Q.Where): Fragment => {
     case "None":
       return sql`FALSE`
     case "And":
-      return join(sql, "AND", where.items.map((w) => compileWhere(ctx, w)))
+      return join(
+        sql,
+        "AND",
+        where.items.map((w) => compileWhere(ctx, w))
+      )
     case "Or":
-      return join(sql, "OR", where.items.map((w) => compileWhere(ctx, w)))
+      return join(
+        sql,
+        "OR",
+        where.items.map((w) => compileWhere(ctx, w))
+      )
     case "Not":
       return not(sql, compileWhere(ctx, where.item))
     case "Owner":
@@ -243,7 +274,7 @@ const sortKeys = (ctx: Ctx, field: string): ReadonlyArray<Fragment> => {
   if (field === "id") return []
   const system = systemField(sql, field)
   if (system !== undefined) return [system.column]
-  const j = valueOf(sql, field)
+  const j = fieldValue(sql, field)
   const type = ctx.columns.get(field)?.type
   if (type !== undefined && numericTypes.includes(type)) return [numberOf(sql, j)]
   if (type !== undefined && stringTypes.includes(type)) return [stringOf(sql, j)]
