@@ -159,7 +159,7 @@ export const make = (sql: Sql): Pick<Service, "tables" | "rows"> => {
             Effect.flatMap(select(table, id, true), (current) =>
               Option.isNone(current)
                 ? Effect.succeed(Option.none())
-                : Effect.map(write(table, f(current.value), "update"), Option.some)
+                : Effect.map(write(table, { ...f(current.value), id }, "update"), Option.some)
             )
           )
         ),

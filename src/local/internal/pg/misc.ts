@@ -54,11 +54,6 @@ export const make = (
     columns: (f) => ({ owner_id: f.ownerId })
   })
   const objects = documents<ObjectMeta>(sql, { table: "bkend_objects", key: "key", keyOf: (o) => o.key })
-  const keys = documents<ServerKeys & { readonly id: string }>(sql, {
-    table: "bkend_keys",
-    key: "id",
-    keyOf: () => "1"
-  })
   const up = uploadsOf(sql)
   const tx = transaction(sql)
   return {
@@ -101,20 +96,11 @@ export const make = (
     keys: {
       ensure: (candidate) =>
         op("keys.ensure")(
-          Effect.flatMap(
+          Effect.zipRight(
             sql`INSERT INTO bkend_keys (id, data) VALUES (1, ${JSON.stringify(candidate)}::jsonb) ON CONFLICT (id) DO NOTHING`,
-            () =>
-              Effect.map(
-                keys.get("1"),
-                Option.getOrElse(() => ({ ...candidate, id: "1" }))
-              )
-          ).pipe(
-            Effect.map(({ publishable, secret, signingSecret, storageSecret }) => ({
-              publishable,
-              secret,
-              signingSecret,
-              storageSecret
-            }))
+            Effect.map(sql<{ data: unknown }>`SELECT data FROM bkend_keys WHERE id = 1`, (rows) =>
+              rows[0] === undefined ? candidate : stored<ServerKeys>(rows[0].data)
+            )
           )
         )
     },
