@@ -36,13 +36,14 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 }
 
 /**
- * A write would give two records the same unique key: an e-mail of a live user, or the unique fields of a table.
+ * A write would give two records the same unique key: an e-mail of a live user, the unique fields of a table,
+ * or the object key of a registered file.
  *
  * @since 0.1.0
  * @category errors
  */
 export class DuplicateKey extends Data.TaggedError("DuplicateKey")<{
-  readonly aggregate: "users" | "rows"
+  readonly aggregate: "users" | "rows" | "files"
   readonly fields: ReadonlyArray<string>
 }> {}
 
@@ -260,7 +261,8 @@ export interface Service {
     readonly query: (table: string, query: RowQuery) => Op<RowPage>
   }
   readonly files: {
-    readonly insert: (file: FileRecord) => Op<FileRecord>
+    /** Fails with `DuplicateKey` when a file with the same `s3Key` is registered. */
+    readonly insert: (file: FileRecord) => Op<FileRecord, DuplicateKey>
     readonly get: (id: string) => Op<Option.Option<FileRecord>>
     readonly update: (id: string, f: (file: FileRecord) => FileRecord) => Op<Option.Option<FileRecord>>
     readonly delete: (id: string) => Op<Option.Option<FileRecord>>

@@ -376,6 +376,8 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           const a = yield* store.files.insert(fileRecord(owner))
           const b = yield* store.files.insert(fileRecord(owner))
           yield* store.files.insert(fileRecord(uid()))
+          const taken = yield* Effect.flip(store.files.insert({ ...fileRecord(owner), s3Key: a.s3Key }))
+          expect(taken).toMatchObject({ _tag: "DuplicateKey", aggregate: "files", fields: ["s3Key"] })
           expect((yield* store.files.list(owner)).map((f) => f.id)).toEqual([a.id, b.id])
           const renamed = yield* store.files.update(a.id, (f) => ({ ...f, originalName: "b.txt" }))
           expect(Option.getOrThrow(renamed).originalName).toBe("b.txt")

@@ -50,6 +50,7 @@ const data = statements([
 const files = statements([
   `CREATE TABLE bkend_files (id text PRIMARY KEY, owner_id text NOT NULL, seq bigserial, data jsonb NOT NULL)`,
   `CREATE INDEX bkend_files_owner ON bkend_files (owner_id, seq)`,
+  `CREATE UNIQUE INDEX bkend_files_s3_key ON bkend_files ((data ->> 's3Key'))`,
   `CREATE TABLE bkend_objects (key text PRIMARY KEY, data jsonb NOT NULL)`,
   `CREATE TABLE bkend_uploads (upload_id text PRIMARY KEY, data jsonb NOT NULL)`,
   `CREATE TABLE bkend_upload_parts (

@@ -6,7 +6,7 @@
 import { Effect, Option } from "effect"
 import type { ObjectMeta, PartMeta, ServerKeys, Service, UploadMeta, Window } from "../../Store.js"
 import type { FileRecord, Mail } from "../kernel.js"
-import { documents, op, type Sql, stored, transaction } from "./sql.js"
+import { documents, onDuplicate, op, type Sql, stored, transaction } from "./sql.js"
 
 type Upload = Omit<UploadMeta, "parts">
 
@@ -58,7 +58,8 @@ export const make = (
   const tx = transaction(sql)
   return {
     files: {
-      insert: (file) => op("files.insert")(files.insert(file)),
+      insert: (file) =>
+        op("files.insert")(files.insert(file).pipe(onDuplicate("files", () => Effect.succeed(["s3Key"])))),
       get: (id) => op("files.get")(files.get(id)),
       update: (id, f) => op("files.update")(files.update(id, f)),
       delete: (id) => op("files.delete")(files.delete(id)),
