@@ -30,8 +30,9 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Data, Effect, Either, ParseResult, Schema } from "effect"
+import { Clock, Context, Data, Effect, Either, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
+import { Readable } from "node:stream"
 import * as Jwt from "./jwt.js"
 import type * as Storage from "./storage.js"
 import type * as Tables from "./tables.js"
@@ -882,8 +883,72 @@ export const queryAll = (
     return i >= 0 ? new URLSearchParams(req.url.slice(i + 1)).getAll(name) : []
   })
 
+const tooLarge = (): ApiError =>
+  new ApiError({
+    status: 413,
+    code: "common/payload-too-large",
+    message: "Request body too large",
+    // the rest of the body is never read: the connection cannot carry another request
+    headers: { connection: "close" }
+  })
+
+const unreadable = (): ApiError =>
+  new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
+
+const concatOnce = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0]
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
 /**
- * Raw request body bytes, enforcing `limit` (413 `common/payload-too-large`).
+ * Reads a node request stream, counting bytes as they arrive. Past `limit` it stops reading (the socket is paused,
+ * never destroyed, so the 413 can still be written) and fails. Chunks are concatenated once, at the end.
+ */
+const readNodeBody = (source: Readable, limit: number): Effect.Effect<Uint8Array, ApiError> =>
+  Effect.async<Uint8Array, ApiError>((resume) => {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("aborted", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      total += chunk.length
+      if (total > limit) {
+        cleanup()
+        source.pause()
+        chunks.length = 0
+        return resume(Effect.fail(tooLarge()))
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(concatOnce(chunks, total)))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail(unreadable()))
+    }
+    if (source.readableEnded) return resume(Effect.succeed(new Uint8Array(0)))
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    source.on("aborted", onError)
+    return Effect.sync(cleanup)
+  })
+
+/**
+ * Raw request body bytes in one buffer, enforcing `limit` while the bytes arrive (413 `common/payload-too-large`
+ * as soon as it is passed, or up front for a larger `Content-Length`); memory stays proportional to `limit`.
  *
  * @since 0.1.0
  * @category requests
@@ -892,13 +957,19 @@ export const rawBody = (limit: number): Effect.Effect<Uint8Array, ApiError, Http
   Effect.gen(function* () {
     const req = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(header(req, "content-length") ?? "0")
-    if (declared > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
-    const buf = yield* Effect.mapError(
-      req.arrayBuffer,
-      () => new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
-    )
-    if (buf.byteLength > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
-    return new Uint8Array(buf)
+    if (declared > limit) return yield* Effect.fail(tooLarge())
+    const source: unknown = req.source
+    if (source instanceof Readable) return yield* readNodeBody(source, limit)
+    // in-process (web) requests: the platform stream, counted the same way
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    yield* Stream.runForEach(req.stream, (chunk) => {
+      total += chunk.length
+      if (total > limit) return Effect.fail(tooLarge())
+      chunks.push(chunk)
+      return Effect.void
+    }).pipe(Effect.catchTag("RequestError", () => Effect.fail(unreadable())))
+    return concatOnce(chunks, total)
   })
 
 const describeIssues = (error: ParseResult.ParseError): string => {
