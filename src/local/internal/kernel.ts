@@ -86,6 +86,8 @@ export interface LocalOptions {
   readonly maxBodyBytes: number
   /** Limit for storage PUT bodies under STORAGE_PREFIX. */
   readonly maxUploadBytes: number
+  /** Deepest nesting of objects/arrays accepted in a JSON body (400 above it). Default 32. */
+  readonly maxJsonDepth: number
   readonly faults: ReadonlyArray<FaultRule>
   readonly faultSeed: number
   /** Public base URL for links (presigned URLs, mails). Default: derived from the request Host header. */
@@ -122,6 +124,7 @@ export const defaultOptions: LocalOptions = {
   rateLimit: undefined,
   maxBodyBytes: 1024 * 1024,
   maxUploadBytes: 100 * 1024 * 1024,
+  maxJsonDepth: 32,
   faults: [],
   faultSeed: 1,
   baseUrl: undefined,
@@ -982,7 +985,31 @@ const describeIssues = (error: ParseResult.ParseError): string => {
 }
 
 /**
- * Parsed JSON of the request body (`undefined` when empty); malformed JSON → 400 with `code`.
+ * Whether JSON text nests objects/arrays deeper than `max` (a linear scan that skips string contents), so a deep
+ * document is refused before `JSON.parse` recurses into it.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const jsonTooDeep = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
+/**
+ * Parsed JSON of the request body (`undefined` when empty). Malformed JSON, invalid UTF-8 and documents nested
+ * deeper than `maxJsonDepth` → 400 with `code`; bodies above `maxBodyBytes` → 413.
  *
  * @since 0.1.0
  * @category requests
@@ -991,8 +1018,16 @@ export const jsonBody = (code: string): Effect.Effect<unknown, ApiError, HttpSer
   Effect.gen(function* () {
     const { options } = yield* Local
     const bytes = yield* rawBody(options.maxBodyBytes)
-    const text = new TextDecoder().decode(bytes)
+    let text: string
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    } catch {
+      return yield* fail(400, code, "The request body is not valid UTF-8")
+    }
     if (text.trim() === "") return undefined
+    if (jsonTooDeep(text, options.maxJsonDepth)) {
+      return yield* fail(400, code, `JSON body nests deeper than ${options.maxJsonDepth} levels`)
+    }
     try {
       return JSON.parse(text) as unknown
     } catch {
