@@ -647,6 +647,20 @@ export const pagination = (
   Effect.map(Local, ({ options }) => paginationOf(options, kind, page, limit, total))
 
 /**
+ * The one parser of integer query parameters (paging on every list): plain decimal digits only (no sign, exponent,
+ * hex, fraction or blanks inside), within [min, max]; `undefined` otherwise.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const parseIntParam = (raw: string, min: number, max: number): number | undefined => {
+  const trimmed = raw.trim()
+  if (!/^\d{1,10}$/.test(trimmed)) return undefined
+  const n = Number(trimmed)
+  return n >= min && n <= max ? n : undefined
+}
+
+/**
  * Parses `page` / `limit` query values (1-based page, limit clamped to [1, max]); invalid → 400 with `code`.
  *
  * @since 0.1.0
@@ -659,8 +673,8 @@ export const pageParams = (
 ): Effect.Effect<{ page: number; limit: number }, ApiError> => {
   const parse = (raw: string | undefined, fallback: number, name: string) => {
     if (raw === undefined || raw === "") return Either.right(fallback)
-    const n = Number(raw)
-    return Number.isInteger(n) && n >= 1 ? Either.right(n) : Either.left(`${name} must be a positive integer`)
+    const n = parseIntParam(raw, 1, 1_000_000_000)
+    return n !== undefined ? Either.right(n) : Either.left(`${name} must be a positive integer`)
   }
   const page = parse(query.page, 1, "page")
   const limit = parse(query.limit, defaults.limit, "limit")

@@ -7,6 +7,7 @@
  */
 import { Data, Either, Schema } from "effect"
 import * as vm from "node:vm"
+import { parseIntParam } from "./kernel.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -1240,10 +1241,8 @@ const all = (params: QueryParams, name: string): ReadonlyArray<string> => {
 }
 
 const positiveInt = (name: string, raw: string, min: number, max: number): Either.Either<number, TableError> => {
-  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN
-  return Number.isInteger(n) && n >= min && n <= max
-    ? Either.right(n)
-    : invalid(`${name} must be an integer between ${min} and ${max}`)
+  const n = parseIntParam(raw, min, max)
+  return n !== undefined ? Either.right(n) : invalid(`${name} must be an integer between ${min} and ${max}`)
 }
 
 const checkField = (config: TableConfig, param: string, field: string): Either.Either<string, TableError> =>
