@@ -1204,6 +1204,8 @@ export interface ListQuery {
   readonly andFilters: Filter
   readonly orFilters: Filter
   readonly select: ReadonlyArray<string> | undefined
+  /** Fields the caller may not read: a `search` without `searchType` skips them. */
+  readonly unreadable: ReadonlySet<string>
 }
 
 /**
@@ -1250,16 +1252,33 @@ const checkField = (config: TableConfig, param: string, field: string): Either.E
     ? invalid(`Unknown field '${field.slice(0, 64)}' in ${param}`)
     : Either.right(field)
 
+const hiddenField = (param: string, field: string): Either.Either<never, TableError> =>
+  denied(
+    "data/permission-denied",
+    `Field '${field.slice(0, 64)}' is not readable by you and cannot be used in ${param}`
+  )
+
+const readableFilter = (param: string, filter: Filter, unreadable: ReadonlySet<string>) => {
+  const entry = filter.find((e) => unreadable.has(e.field))
+  return entry === undefined ? Either.right(filter) : hiddenField(param, entry.field)
+}
+
 /**
  * Parses and bounds-checks the list parameters: `page` ≥ 1 (default 1), 1 ≤ `limit` ≤ 100 (default 20), `sortBy`
  * (default `id`), `sortDirection` `asc`|`desc` (default `desc`), `search` + `searchType`, `andFilters`,
  * `orFilters`, `select` (comma-separated and/or repeated). Lenient aliases (I-29): `offset` when `page` is absent,
- * `fields` for `select`. Every violation is 400 `data/validation-error`.
+ * `fields` for `select`. Every violation is 400 `data/validation-error`. A filter, `sortBy` or `searchType` on one
+ * of the `unreadable` fields is 403 `data/permission-denied` (see `unreadableFields`): a query may only look at what
+ * the caller may read.
  *
  * @since 0.1.0
  * @category queries
  */
-export const parseListQuery = (config: TableConfig, params: QueryParams): Either.Either<ListQuery, TableError> =>
+export const parseListQuery = (
+  config: TableConfig,
+  params: QueryParams,
+  unreadable: ReadonlySet<string> = new Set()
+): Either.Either<ListQuery, TableError> =>
   Either.gen(function* () {
     const rawLimit = yield* single(params, "limit")
     const limit = rawLimit === undefined ? defaultLimit : yield* positiveInt("limit", rawLimit, 1, maxLimit)
@@ -1272,6 +1291,7 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
     }
     const rawSortBy = yield* single(params, "sortBy")
     const sortBy = rawSortBy === undefined || rawSortBy === "" ? "id" : yield* checkField(config, "sortBy", rawSortBy)
+    if (unreadable.has(sortBy)) return yield* hiddenField("sortBy", sortBy)
     const rawDirection = yield* single(params, "sortDirection")
     const direction = rawDirection?.toLowerCase()
     if (direction !== undefined && direction !== "asc" && direction !== "desc") {
@@ -1284,10 +1304,17 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
       rawSearchType === undefined || rawSearchType === ""
         ? undefined
         : yield* checkField(config, "searchType", rawSearchType)
+    if (searchType !== undefined && unreadable.has(searchType)) return yield* hiddenField("searchType", searchType)
     const rawAnd = yield* single(params, "andFilters")
-    const andFilters = rawAnd === undefined || rawAnd === "" ? [] : yield* parseFilter(config, "andFilters", rawAnd)
+    const andFilters =
+      rawAnd === undefined || rawAnd === ""
+        ? []
+        : yield* readableFilter("andFilters", yield* parseFilter(config, "andFilters", rawAnd), unreadable)
     const rawOr = yield* single(params, "orFilters")
-    const orFilters = rawOr === undefined || rawOr === "" ? [] : yield* parseFilter(config, "orFilters", rawOr)
+    const orFilters =
+      rawOr === undefined || rawOr === ""
+        ? []
+        : yield* readableFilter("orFilters", yield* parseFilter(config, "orFilters", rawOr), unreadable)
     const selectParts = [...all(params, "select"), ...all(params, "fields")]
       .flatMap((s) => s.split(","))
       .map((s) => s.trim())
@@ -1303,16 +1330,19 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
       searchType,
       andFilters,
       orFilters,
-      select: selectParts.length === 0 ? undefined : select
+      select: selectParts.length === 0 ? undefined : select,
+      unreadable
     }
   })
 
-const matchesSearch = (row: Row, needle: string, searchType: string | undefined): boolean => {
+const matchesSearch = (row: Row, needle: string, query: ListQuery): boolean => {
   const hit = (v: unknown): boolean =>
     (typeof v === "string" && v.toLowerCase().includes(needle)) ||
     (Array.isArray(v) && v.some((e) => typeof e === "string" && e.toLowerCase().includes(needle)))
-  if (searchType !== undefined) return hit(fieldValue(row, searchType))
-  for (const [field, v] of Object.entries(row)) if (!isSystemField(field) && hit(v)) return true
+  if (query.searchType !== undefined) return hit(fieldValue(row, query.searchType))
+  for (const [field, v] of Object.entries(row)) {
+    if (!isSystemField(field) && !query.unreadable.has(field) && hit(v)) return true
+  }
   return false
 }
 
@@ -1384,7 +1414,7 @@ export const runQuery = (
       (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry, hits)))) &&
       query.andFilters.every((entry) => matchEntry(row, entry, hits)) &&
       (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry, hits))) &&
-      (needle === undefined || matchesSearch(row, needle, query.searchType))
+      (needle === undefined || matchesSearch(row, needle, query))
   )
   const sign = query.sortDirection === "asc" ? 1 : -1
   const field = query.sortBy
@@ -1439,6 +1469,26 @@ export const rowFiltersFor = (
     out.push(parsed.right)
   }
   return Either.right(out)
+}
+
+/**
+ * The columns a caller may not use in a query (filters, search, sort): those whose read rule does not hold for every
+ * row the query can see. A `self` rule holds when the list is limited to the caller's rows (`access` `self`);
+ * otherwise it would reveal other rows' values. Empty for admin and for tables without column rules.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const unreadableFields = (config: TableConfig, principal: Principal, access: Access): ReadonlySet<string> => {
+  const rules = config.columnPermissions
+  const hidden = new Set<string>()
+  if (rules === undefined || principal.role === "admin") return hidden
+  for (const [field, rule] of Object.entries(rules)) {
+    if (rule.read === undefined || isSystemField(field)) continue
+    const verdict = evaluateExpression(rule.read, principal, "read")
+    if (verdict === "none" || (verdict === "self" && access !== "self")) hidden.add(field)
+  }
+  return hidden
 }
 
 /**

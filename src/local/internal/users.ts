@@ -220,6 +220,8 @@ const listUsers = Effect.gen(function* () {
   }
   const sortBy = q.sortBy === undefined || q.sortBy === "" ? "createdAt" : q.sortBy
   if (!oneOf(SORT_FIELDS, sortBy)) return yield* K.fail(400, INVALID, `sortBy must be one of ${SORT_FIELDS.join(", ")}`)
+  // The order of a list would reveal e-mail addresses, which only admins may see.
+  if (!admin && sortBy === "email") return yield* K.fail(403, "user/forbidden", "Sorting by e-mail requires admin")
   const direction = q.sortDirection === undefined || q.sortDirection === "" ? "desc" : q.sortDirection
   if (direction !== "asc" && direction !== "desc")
     return yield* K.fail(400, INVALID, "sortDirection must be asc or desc")
