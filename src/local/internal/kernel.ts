@@ -90,8 +90,28 @@ export interface LocalOptions {
   readonly maxJsonDepth: number
   readonly faults: ReadonlyArray<FaultRule>
   readonly faultSeed: number
-  /** Public base URL for links (presigned URLs, mails). Default: derived from the request Host header. */
+  /**
+   * Public base URL for links (presigned URLs, mailed links), e.g. `https://api.example.com`. Set it when the
+   * server is reached through another address than the one it listens on. Default: the address the server is
+   * bound to (in-process: the request URL's origin). Never taken from the Host header.
+   */
   readonly baseUrl: string | undefined
+  /**
+   * When the local-only endpoints (`/_local/*`: outbox, counters, snapshot) are served: `loopback` (default) only
+   * while the server is bound to a loopback address (or in-process), `always`, or `never`. They always need the
+   * secret key.
+   */
+  readonly localEndpoints: "loopback" | "always" | "never"
+  /** Socket server: time allowed to receive the request headers (408 after it). Default 10 s. */
+  readonly headersTimeoutMillis: number
+  /** Socket server: time allowed to receive a whole request, body included (408 after it). Default 5 min. */
+  readonly requestTimeoutMillis: number
+  /** Socket server: how long an idle keep-alive connection stays open between requests. Default 5 s. */
+  readonly keepAliveTimeoutMillis: number
+  /** Socket server: a connection with no traffic for this long (e.g. a stalled body) is closed. Default 30 s. */
+  readonly idleTimeoutMillis: number
+  /** Socket server: largest request line + headers accepted (431 / 414 above it). Default 16 KiB. */
+  readonly maxHeaderBytes: number
   /** Fixed keys (default: random at start). */
   readonly publishableKey: string | undefined
   readonly secretKey: string | undefined
@@ -128,6 +148,12 @@ export const defaultOptions: LocalOptions = {
   faults: [],
   faultSeed: 1,
   baseUrl: undefined,
+  localEndpoints: "loopback",
+  headersTimeoutMillis: 10_000,
+  requestTimeoutMillis: 300_000,
+  keepAliveTimeoutMillis: 5_000,
+  idleTimeoutMillis: 30_000,
+  maxHeaderBytes: 16 * 1024,
   publishableKey: undefined,
   secretKey: undefined,
   magicLinkEnabled: true,
@@ -389,6 +415,8 @@ export interface LocalState {
   objects: Map<string, Storage.StoredObject>
   uploads: Map<string, Storage.MultipartUpload>
   storageSecret: Uint8Array
+  /** The socket address the server listens on (set by the node layer; undefined in-process). Not persisted. */
+  listening: { readonly host: string; readonly port: number } | undefined
 }
 
 const randomHex = (bytes: number): string => crypto.randomBytes(bytes).toString("hex")
@@ -436,7 +464,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   files: new Map(),
   objects: new Map(),
   uploads: new Map(),
-  storageSecret: new Uint8Array(crypto.randomBytes(32))
+  storageSecret: new Uint8Array(crypto.randomBytes(32)),
+  listening: undefined
 })
 
 /**
@@ -1067,21 +1096,41 @@ export const body = <A, I>(
   })
 
 /**
- * Base URL for links: `options.baseUrl`, else the origin of an absolute request URL (in-process), else
- * `http://<Host header>`.
+ * Whether a host name or address is loopback (`localhost`, `127.0.0.0/8`, `::1`).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const isLoopbackHost = (host: string): boolean => {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase()
+  return h === "localhost" || h === "::1" || h === "::ffff:127.0.0.1" || /^127(\.\d{1,3}){3}$/.test(h)
+}
+
+/**
+ * `http://host:port` of a socket address (IPv6 in brackets).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const addressUrl = (address: { readonly host: string; readonly port: number }): string =>
+  `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
+
+/**
+ * Base URL for links: `options.baseUrl`, else the address the server listens on, else (in-process) the origin of
+ * the absolute request URL. Never the Host header, which the client controls.
  *
  * @since 0.1.0
  * @category requests
  */
 export const publicBaseUrl: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest | Local> = Effect.gen(
   function* () {
-    const { options } = yield* Local
+    const { options, state } = yield* Local
     if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, "")
+    if (state.listening !== undefined) return addressUrl(state.listening)
     const req = yield* HttpServerRequest.HttpServerRequest
-    // in-process (web) requests carry the absolute URL; node requests only the path + Host header
+    // in-process (web) requests carry the absolute URL
     if (/^https?:\/\//.test(req.originalUrl)) return new URL(req.originalUrl).origin
-    const host = header(req, "host") ?? "127.0.0.1"
-    return `http://${host}`
+    return "http://127.0.0.1"
   }
 )
 
