@@ -1134,6 +1134,38 @@ export const publicBaseUrl: Effect.Effect<string, never, HttpServerRequest.HttpS
   }
 )
 
+/**
+ * Why a client-supplied callback URL (mailed links, redirects) is unsafe, if it is: it must be an absolute
+ * `http(s)` URL with a host, without credentials, control characters (CR/LF), backslashes or blanks, and at most
+ * 2048 characters.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const callbackUrlProblem = (raw: string): string | undefined => {
+  if (raw.length > 2048) return "callbackUrl must be at most 2048 characters"
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u0020\u007f\\]/.test(raw)) return "callbackUrl must not contain blanks, control characters or '\\'"
+  if (!/^https?:\/\//i.test(raw)) return "callbackUrl must be an absolute http or https URL"
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return "callbackUrl must be an absolute http or https URL"
+  }
+  if (url.hostname === "") return "callbackUrl must name a host"
+  if (url.username !== "" || url.password !== "") return "callbackUrl must not carry credentials"
+  return undefined
+}
+
+/**
+ * A callback URL field: a string accepted only when `callbackUrlProblem` finds nothing.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const CallbackUrl = Schema.String.pipe(Schema.filter((s) => callbackUrlProblem(s) === undefined))
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Users, passwords, sessions (shared by auth.ts and users.ts)
 // ---------------------------------------------------------------------------------------------------------------------
