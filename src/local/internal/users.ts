@@ -397,7 +397,8 @@ const avatarUploadUrl = Effect.gen(function* () {
   }
   const key = `${Storage.AVATAR_PREFIX}${user.id}/${K.uuid()}.${extensionOf[contentType]}`
   const expiresAt = (yield* K.now) + Storage.DEFAULT_URL_TTL_MS
-  const url = yield* Storage.mintUrl({ method: "PUT", key, expiresAt })
+  // the PUT must carry the image type asked for: the avatar is served unsigned from this origin
+  const url = yield* Storage.mintUrl({ method: "PUT", key, expiresAt, contentType })
   return yield* K.ok({ url, key, expiresAt: K.iso(expiresAt) })
 })
 
