@@ -12,10 +12,12 @@ import * as K from "./kernel.js"
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
-// The request line ends within the first `limit` bytes of the refused packet; otherwise the URL is what overflowed.
+// The URL overflowed when the refused packet starts the request line and does not end it within `limit` bytes.
 const urlOverflowed = (rawPacket: unknown, limit: number): boolean => {
   if (!(rawPacket instanceof Uint8Array)) return false
-  const end = Buffer.from(rawPacket.buffer, rawPacket.byteOffset, rawPacket.byteLength).indexOf("\r\n")
+  const packet = Buffer.from(rawPacket.buffer, rawPacket.byteOffset, rawPacket.byteLength)
+  if (!/^[A-Z]+ /.test(packet.subarray(0, 16).toString("latin1"))) return false
+  const end = packet.indexOf("\r\n")
   return end === -1 || end > limit
 }
 
