@@ -941,8 +941,10 @@ const tooLarge = (): ApiError =>
 const unreadable = (): ApiError =>
   new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
 
+// Always a plain Uint8Array (a single node chunk is a Buffer: viewed, not copied)
 const concatOnce = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0]
+  const only = chunks.length === 1 ? chunks[0] : undefined
+  if (only !== undefined) return new Uint8Array(only.buffer, only.byteOffset, only.byteLength)
   const out = new Uint8Array(total)
   let offset = 0
   for (const c of chunks) {

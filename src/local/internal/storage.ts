@@ -521,7 +521,11 @@ const handlePut = Effect.gen(function* () {
   const bytes = yield* Effect.either(K.rawBody(options.maxUploadBytes))
   if (bytes._tag === "Left") {
     return bytes.left.status === 413
-      ? storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+      ? HttpServerResponse.setHeader(
+          storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"),
+          "connection",
+          "close"
+        )
       : storageError(400, "IncompleteBody", "Could not read the request body")
   }
   const { target } = verified
