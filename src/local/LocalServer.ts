@@ -3,14 +3,22 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, HttpApp, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import {
+  FetchHttpClient,
+  HttpApp,
+  HttpClient,
+  HttpRouter,
+  HttpServer,
+  type HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { Context, Data, Effect, Layer, Runtime } from "effect"
-import { createServer } from "node:http"
 import { authRouter } from "./internal/auth.js"
 import { dataRouter } from "./internal/data.js"
 import { filesRouter } from "./internal/files.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
+import { makeNodeServer } from "./internal/socket.js"
 import { storageRouter } from "./internal/storage.js"
 import { usersRouter } from "./internal/users.js"
 
@@ -213,42 +221,74 @@ const requireSecretKey = Effect.flatMap(K.apiKey("auth"), (kind) =>
   kind === "sk" ? Effect.void : K.fail(403, "auth/forbidden", "The secret (sk_) key is required")
 )
 
+/**
+ * Whether `/_local/*` is served: per `localEndpoints`, by default only while bound to a loopback address (or
+ * in-process).
+ *
+ * @since 0.1.0
+ * @category local
+ */
+export const localEndpointsEnabled = (local: K.Local["Type"]): boolean => {
+  switch (local.options.localEndpoints) {
+    case "always":
+      return true
+    case "never":
+      return false
+    default:
+      return local.state.listening === undefined || K.isLoopbackHost(local.state.listening.host)
+  }
+}
+
+// Off: the routes do not exist (404). On: the secret key is required.
+const localOnly = <A, R>(
+  handler: Effect.Effect<A, K.ApiError, R>
+): Effect.Effect<A, K.ApiError, R | K.Local | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(K.Local, (local) =>
+    localEndpointsEnabled(local)
+      ? Effect.zipRight(requireSecretKey, handler)
+      : K.fail(404, "common/not-found", "Route not found")
+  )
+
 const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/_local/outbox",
-    Effect.gen(function* () {
-      const { state } = yield* K.Local
-      const q = yield* K.query
-      const items = state.outbox.filter(
-        (m) => (q.to === undefined || m.to === K.normalizeEmail(q.to)) && (q.kind === undefined || m.kind === q.kind)
-      )
-      return HttpServerResponse.unsafeJson({ items })
-    })
+    localOnly(
+      Effect.gen(function* () {
+        const { state } = yield* K.Local
+        const q = yield* K.query
+        const items = state.outbox.filter(
+          (m) => (q.to === undefined || m.to === K.normalizeEmail(q.to)) && (q.kind === undefined || m.kind === q.kind)
+        )
+        return HttpServerResponse.unsafeJson({ items })
+      })
+    )
   ),
   HttpRouter.get(
     "/_local/counters",
-    Effect.map(K.Local, ({ state }) => HttpServerResponse.unsafeJson(state.counters))
+    localOnly(Effect.map(K.Local, ({ state }) => HttpServerResponse.unsafeJson(state.counters)))
   ),
   HttpRouter.get(
     "/_local/snapshot",
-    Effect.gen(function* () {
-      yield* requireSecretKey
-      const { state } = yield* K.Local
-      return HttpServerResponse.text(snapshotOf(state, yield* K.now), { contentType: "application/json" })
-    })
+    localOnly(
+      Effect.gen(function* () {
+        const { state } = yield* K.Local
+        return HttpServerResponse.text(snapshotOf(state, yield* K.now), { contentType: "application/json" })
+      })
+    )
   ),
   HttpRouter.post(
     "/_local/snapshot",
-    Effect.gen(function* () {
-      yield* requireSecretKey
-      const { state, options } = yield* K.Local
-      const bytes = yield* K.rawBody(Math.max(options.maxBodyBytes, options.maxUploadBytes))
-      yield* Effect.mapError(
-        restoreSnapshot(state, new TextDecoder().decode(bytes)),
-        (e) => new K.ApiError({ status: 400, code: "common/invalid-parameters", message: e.message })
-      )
-      return HttpServerResponse.unsafeJson({ imported: true })
-    })
+    localOnly(
+      Effect.gen(function* () {
+        const { state, options } = yield* K.Local
+        const bytes = yield* K.rawBody(Math.max(options.maxBodyBytes, options.maxUploadBytes))
+        yield* Effect.mapError(
+          restoreSnapshot(state, new TextDecoder().decode(bytes)),
+          (e) => new K.ApiError({ status: 400, code: "common/invalid-parameters", message: e.message })
+        )
+        return HttpServerResponse.unsafeJson({ imported: true })
+      })
+    )
   )
 )
 
@@ -379,7 +419,9 @@ export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.Htt
 
 /**
  * Serves a server on a real socket with `@effect/platform-node` (loaded lazily, so the in-process path never
- * needs it). Port 0 picks a free port; read it with `HttpServer.addressWith`.
+ * needs it). Port 0 picks a free port; read it with `HttpServer.addressWith`. The socket server applies the
+ * header/request/keep-alive/idle timeouts and the header-size limit of the server's options; the bound address
+ * becomes the default base URL for links and decides whether the local-only endpoints are served.
  *
  * @since 0.1.0
  * @category layers
@@ -391,12 +433,20 @@ export const layerNodeServer = (
   Layer.unwrapEffect(
     Effect.map(
       Effect.promise(() => import("@effect/platform-node/NodeHttpServer")),
-      (NodeHttpServer) =>
-        HttpServer.serve(server.app).pipe(
-          Layer.provideMerge(
-            NodeHttpServer.layer(createServer, { port: listen.port, host: listen.host ?? "127.0.0.1" })
+      (NodeHttpServer) => {
+        const host = listen.host ?? "127.0.0.1"
+        const recordAddress = Layer.effectDiscard(
+          HttpServer.addressWith((a) =>
+            Effect.sync(() => {
+              server.local.state.listening = { host, port: a._tag === "TcpAddress" ? a.port : listen.port }
+            })
           )
         )
+        return HttpServer.serve(server.app).pipe(
+          Layer.merge(recordAddress),
+          Layer.provideMerge(NodeHttpServer.layer(() => makeNodeServer(server.options), { port: listen.port, host }))
+        )
+      }
     )
   )
 

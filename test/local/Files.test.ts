@@ -281,9 +281,17 @@ layer(harnessLayer())("bkend-local /v1/files and storage (socket)", (it) => {
       expectError(yield* r({ ...base, s3Key: "k2", bucket: "nope" }), 400, "common/invalid-parameters")
       expectError(yield* r({ ...base, s3Key: "k2", metadata: { tags: "x" } }), 400, "common/invalid-parameters")
       expectError(yield* r({ s3Key: "k2", mimeType: "text/plain", size: 1 }), 400, "common/invalid-parameters")
-      expect((yield* r({ ...base, s3Key: "k4", originalName: "dir/a.txt" })).status).toBe(201)
+      expect((yield* r({ ...base, s3Key: `files/${user.userId}/k4/a.txt`, originalName: "dir/a.txt" })).status).toBe(
+        201
+      )
       expectError(yield* r({ ...base, s3Key: "k5", originalName: "bad\u0001.txt" }), 400, "file/invalid-name")
-      const withDims = yield* r({ ...base, s3Key: "k3", width: 10, height: 20, visibility: "public" })
+      const withDims = yield* r({
+        ...base,
+        s3Key: `files/${user.userId}/k3/a.txt`,
+        width: 10,
+        height: 20,
+        visibility: "public"
+      })
       expect(withDims.data).toMatchObject({ width: 10, height: 20, visibility: "public" })
     })
   )

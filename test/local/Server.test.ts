@@ -109,13 +109,17 @@ layer(harnessLayer())("server basics (socket)", (it) => {
     })
   )
 
-  it.effect("local endpoints: outbox, counters; snapshot needs the secret key", () =>
+  it.effect("local endpoints: outbox, counters and snapshot need the secret key", () =>
     Effect.gen(function* () {
       const user = yield* signUp()
-      const outbox = yield* request("GET", "/_local/outbox", { key: "none", query: { to: user.email } })
+      for (const path of ["/_local/outbox", "/_local/counters"]) {
+        expect((yield* request("GET", path, { key: "none" })).status).toBe(401)
+        expect((yield* request("GET", path)).status).toBe(403)
+      }
+      const outbox = yield* request("GET", "/_local/outbox", { key: "sk", query: { to: user.email } })
       expect(outbox.status).toBe(200)
       expect(get(outbox.json, "items.0.kind")).toBe("signup-verification")
-      const counters = yield* request("GET", "/_local/counters", { key: "none" })
+      const counters = yield* request("GET", "/_local/counters", { key: "sk" })
       expect(get(counters.json, "signUps")).toEqual(expect.any(Number))
       expect(Number(get(counters.json, "requests"))).toBeGreaterThan(0)
       const denied = yield* request("GET", "/_local/snapshot")

@@ -452,11 +452,11 @@ const SignBody = Schema.Struct({
   email: Schema.String,
   password: Schema.optional(Schema.String),
   name: Schema.optional(Schema.String),
-  callbackUrl: Schema.optional(Schema.String),
+  callbackUrl: Schema.optional(K.CallbackUrl),
   mfaCode: Schema.optional(Schema.String)
 })
 const RefreshBody = Schema.Struct({ refreshToken: Schema.String })
-const EmailBody = Schema.Struct({ email: Schema.String, callbackUrl: Schema.optional(Schema.String) })
+const EmailBody = Schema.Struct({ email: Schema.String, callbackUrl: Schema.optional(K.CallbackUrl) })
 const ResetConfirmBody = Schema.Struct({ email: Schema.String, token: Schema.String, newPassword: Schema.String })
 const ChangeBody = Schema.Struct({ currentPassword: Schema.String, newPassword: Schema.String })
 const OrgBody = Schema.Struct({ organizationId: Schema.String })
@@ -1066,6 +1066,9 @@ const signupConfirm = Effect.gen(function* () {
   if (K.header(req, "x-api-key") !== undefined) yield* K.apiKey("auth")
   const q = yield* K.query
   if (q.token === undefined || q.email === undefined) return yield* K.fail(400, INVALID, "token and email are required")
+  // checked before the token is consumed; a stored callbackUrl was checked when the mail was requested
+  const problem = q.callbackUrl === undefined || q.callbackUrl === "" ? undefined : K.callbackUrlProblem(q.callbackUrl)
+  if (problem !== undefined) return yield* K.fail(400, INVALID, problem)
   const { email, tok } = yield* confirmVerification("signup-verification", q.token, q.email)
   const callbackUrl = q.callbackUrl ?? tok.callbackUrl
   if (callbackUrl !== undefined && callbackUrl !== "") {

@@ -137,7 +137,8 @@ const list = (shorthand: boolean): Handler =>
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "list", principal))
     const params = yield* HttpServerRequest.ParsedSearchParams
-    const query = yield* orFail(Tables.parseListQuery(table.config, params))
+    const unreadable = Tables.unreadableFields(table.config, principal, access)
+    const query = yield* orFail(Tables.parseListQuery(table.config, params, unreadable))
     const rowFilters = yield* orFail(Tables.rowFiltersFor(table.config, principal))
     const result = yield* orFail(
       Tables.runQuery(table.rows.values(), query, access === "self" ? (principal.userId ?? "") : undefined, rowFilters)

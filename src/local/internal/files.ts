@@ -139,6 +139,18 @@ const safeSegment = (name: string): string => {
 export const newObjectKey = (ownerId: string, filename: string, category: string | undefined): string =>
   `${category ?? "files"}/${ownerId}/${K.uuid()}/${safeSegment(filename)}`
 
+/**
+ * The user an object key was issued to: upload keys (`<category>/<userId>/…`) and avatar keys
+ * (`avatars/<userId>/…`) carry it as their second segment. Only that user may register the key.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const keyOwner = (key: string): string | undefined => {
+  const segments = key.split("/")
+  return segments.length >= 3 && segments[1] !== "" ? segments[1] : undefined
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Views and access
 // ---------------------------------------------------------------------------------------------------------------------
@@ -425,6 +437,9 @@ const register = Effect.gen(function* () {
   const bucket = yield* optionalEnum(body, "bucket", BUCKETS)
   const metadata =
     body.metadata === undefined || body.metadata === null ? {} : yield* checkMetadata(body.metadata, false)
+  if (keyOwner(s3Key) !== ownerId) {
+    return yield* K.fail(403, "file/access-denied", "This s3Key was not issued to you")
+  }
   const { state } = yield* K.Local
   const at = K.iso(yield* K.now)
   for (const f of state.files.values()) {

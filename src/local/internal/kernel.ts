@@ -30,8 +30,9 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Data, Effect, Either, ParseResult, Schema } from "effect"
+import { Clock, Context, Data, Effect, Either, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
+import { Readable } from "node:stream"
 import * as Jwt from "./jwt.js"
 import type * as OAuth from "./oauth.js"
 import type * as Storage from "./storage.js"
@@ -91,10 +92,32 @@ export interface LocalOptions {
   readonly maxBodyBytes: number
   /** Limit for storage PUT bodies under STORAGE_PREFIX. */
   readonly maxUploadBytes: number
+  /** Deepest nesting of objects/arrays accepted in a JSON body (400 above it). Default 32. */
+  readonly maxJsonDepth: number
   readonly faults: ReadonlyArray<FaultRule>
   readonly faultSeed: number
-  /** Public base URL for links (presigned URLs, mails). Default: derived from the request Host header. */
+  /**
+   * Public base URL for links (presigned URLs, mailed links), e.g. `https://api.example.com`. Set it when the
+   * server is reached through another address than the one it listens on. Default: the address the server is
+   * bound to (in-process: the request URL's origin). Never taken from the Host header.
+   */
   readonly baseUrl: string | undefined
+  /**
+   * When the local-only endpoints (`/_local/*`: outbox, counters, snapshot) are served: `loopback` (default) only
+   * while the server is bound to a loopback address (or in-process), `always`, or `never`. They always need the
+   * secret key.
+   */
+  readonly localEndpoints: "loopback" | "always" | "never"
+  /** Socket server: time allowed to receive the request headers (408 after it). Default 10 s. */
+  readonly headersTimeoutMillis: number
+  /** Socket server: time allowed to receive a whole request, body included (408 after it). Default 5 min. */
+  readonly requestTimeoutMillis: number
+  /** Socket server: how long an idle keep-alive connection stays open between requests. Default 5 s. */
+  readonly keepAliveTimeoutMillis: number
+  /** Socket server: a connection with no traffic for this long (e.g. a stalled body) is closed. Default 30 s. */
+  readonly idleTimeoutMillis: number
+  /** Socket server: largest request line + headers accepted (431 / 414 above it). Default 16 KiB. */
+  readonly maxHeaderBytes: number
   /** Fixed keys (default: random at start). */
   readonly publishableKey: string | undefined
   readonly secretKey: string | undefined
@@ -151,9 +174,16 @@ export const defaultOptions: LocalOptions = {
   rateLimit: undefined,
   maxBodyBytes: 1024 * 1024,
   maxUploadBytes: 100 * 1024 * 1024,
+  maxJsonDepth: 32,
   faults: [],
   faultSeed: 1,
   baseUrl: undefined,
+  localEndpoints: "loopback",
+  headersTimeoutMillis: 10_000,
+  requestTimeoutMillis: 300_000,
+  keepAliveTimeoutMillis: 5_000,
+  idleTimeoutMillis: 30_000,
+  maxHeaderBytes: 16 * 1024,
   publishableKey: undefined,
   secretKey: undefined,
   magicLinkEnabled: true,
@@ -447,6 +477,8 @@ export interface LocalState {
   storageSecret: Uint8Array
   /** Redirect-style OAuth flows waiting for their callback, by state (oauth.ts; not in snapshots). */
   oauthFlows: Map<string, OAuth.OAuthFlow>
+  /** The socket address the server listens on (set by the node layer; undefined in-process). Not persisted. */
+  listening: { readonly host: string; readonly port: number } | undefined
 }
 
 const randomHex = (bytes: number): string => crypto.randomBytes(bytes).toString("hex")
@@ -496,7 +528,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   objects: new Map(),
   uploads: new Map(),
   storageSecret: new Uint8Array(crypto.randomBytes(32)),
-  oauthFlows: new Map()
+  oauthFlows: new Map(),
+  listening: undefined
 })
 
 /**
@@ -729,6 +762,20 @@ export const pagination = (
   Effect.map(Local, ({ options }) => paginationOf(options, kind, page, limit, total))
 
 /**
+ * The one parser of integer query parameters (paging on every list): plain decimal digits only (no sign, exponent,
+ * hex, fraction or blanks inside), within [min, max]; `undefined` otherwise.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const parseIntParam = (raw: string, min: number, max: number): number | undefined => {
+  const trimmed = raw.trim()
+  if (!/^\d{1,10}$/.test(trimmed)) return undefined
+  const n = Number(trimmed)
+  return n >= min && n <= max ? n : undefined
+}
+
+/**
  * Parses `page` / `limit` query values (1-based page, limit clamped to [1, max]); invalid → 400 with `code`.
  *
  * @since 0.1.0
@@ -741,8 +788,8 @@ export const pageParams = (
 ): Effect.Effect<{ page: number; limit: number }, ApiError> => {
   const parse = (raw: string | undefined, fallback: number, name: string) => {
     if (raw === undefined || raw === "") return Either.right(fallback)
-    const n = Number(raw)
-    return Number.isInteger(n) && n >= 1 ? Either.right(n) : Either.left(`${name} must be a positive integer`)
+    const n = parseIntParam(raw, 1, 1_000_000_000)
+    return n !== undefined ? Either.right(n) : Either.left(`${name} must be a positive integer`)
   }
   const page = parse(query.page, 1, "page")
   const limit = parse(query.limit, defaults.limit, "limit")
@@ -968,8 +1015,74 @@ export const queryAll = (
     return i >= 0 ? new URLSearchParams(req.url.slice(i + 1)).getAll(name) : []
   })
 
+const tooLarge = (): ApiError =>
+  new ApiError({
+    status: 413,
+    code: "common/payload-too-large",
+    message: "Request body too large",
+    // the rest of the body is never read: the connection cannot carry another request
+    headers: { connection: "close" }
+  })
+
+const unreadable = (): ApiError =>
+  new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
+
+// Always a plain Uint8Array (a single node chunk is a Buffer: viewed, not copied)
+const concatOnce = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  const only = chunks.length === 1 ? chunks[0] : undefined
+  if (only !== undefined) return new Uint8Array(only.buffer, only.byteOffset, only.byteLength)
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.length
+  }
+  return out
+}
+
 /**
- * Raw request body bytes, enforcing `limit` (413 `common/payload-too-large`).
+ * Reads a node request stream, counting bytes as they arrive. Past `limit` it stops reading (the socket is paused,
+ * never destroyed, so the 413 can still be written) and fails. Chunks are concatenated once, at the end.
+ */
+const readNodeBody = (source: Readable, limit: number): Effect.Effect<Uint8Array, ApiError> =>
+  Effect.async<Uint8Array, ApiError>((resume) => {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("aborted", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      total += chunk.length
+      if (total > limit) {
+        cleanup()
+        source.pause()
+        chunks.length = 0
+        return resume(Effect.fail(tooLarge()))
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(concatOnce(chunks, total)))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail(unreadable()))
+    }
+    if (source.readableEnded) return resume(Effect.succeed(new Uint8Array(0)))
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    source.on("aborted", onError)
+    return Effect.sync(cleanup)
+  })
+
+/**
+ * Raw request body bytes in one buffer, enforcing `limit` while the bytes arrive (413 `common/payload-too-large`
+ * as soon as it is passed, or up front for a larger `Content-Length`); memory stays proportional to `limit`.
  *
  * @since 0.1.0
  * @category requests
@@ -978,13 +1091,19 @@ export const rawBody = (limit: number): Effect.Effect<Uint8Array, ApiError, Http
   Effect.gen(function* () {
     const req = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(header(req, "content-length") ?? "0")
-    if (declared > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
-    const buf = yield* Effect.mapError(
-      req.arrayBuffer,
-      () => new ApiError({ status: 400, code: "common/invalid-parameters", message: "Could not read the request body" })
-    )
-    if (buf.byteLength > limit) return yield* fail(413, "common/payload-too-large", "Request body too large")
-    return new Uint8Array(buf)
+    if (declared > limit) return yield* Effect.fail(tooLarge())
+    const source: unknown = req.source
+    if (source instanceof Readable) return yield* readNodeBody(source, limit)
+    // in-process (web) requests: the platform stream, counted the same way
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    yield* Stream.runForEach(req.stream, (chunk) => {
+      total += chunk.length
+      if (total > limit) return Effect.fail(tooLarge())
+      chunks.push(chunk)
+      return Effect.void
+    }).pipe(Effect.catchTag("RequestError", () => Effect.fail(unreadable())))
+    return concatOnce(chunks, total)
   })
 
 const describeIssues = (error: ParseResult.ParseError): string => {
@@ -997,7 +1116,31 @@ const describeIssues = (error: ParseResult.ParseError): string => {
 }
 
 /**
- * Parsed JSON of the request body (`undefined` when empty); malformed JSON → 400 with `code`.
+ * Whether JSON text nests objects/arrays deeper than `max` (a linear scan that skips string contents), so a deep
+ * document is refused before `JSON.parse` recurses into it.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const jsonTooDeep = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
+/**
+ * Parsed JSON of the request body (`undefined` when empty). Malformed JSON, invalid UTF-8 and documents nested
+ * deeper than `maxJsonDepth` → 400 with `code`; bodies above `maxBodyBytes` → 413.
  *
  * @since 0.1.0
  * @category requests
@@ -1006,8 +1149,16 @@ export const jsonBody = (code: string): Effect.Effect<unknown, ApiError, HttpSer
   Effect.gen(function* () {
     const { options } = yield* Local
     const bytes = yield* rawBody(options.maxBodyBytes)
-    const text = new TextDecoder().decode(bytes)
+    let text: string
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+    } catch {
+      return yield* fail(400, code, "The request body is not valid UTF-8")
+    }
     if (text.trim() === "") return undefined
+    if (jsonTooDeep(text, options.maxJsonDepth)) {
+      return yield* fail(400, code, `JSON body nests deeper than ${options.maxJsonDepth} levels`)
+    }
     try {
       return JSON.parse(text) as unknown
     } catch {
@@ -1033,23 +1184,75 @@ export const body = <A, I>(
   })
 
 /**
- * Base URL for links: `options.baseUrl`, else the origin of an absolute request URL (in-process), else
- * `http://<Host header>`.
+ * Whether a host name or address is loopback (`localhost`, `127.0.0.0/8`, `::1`).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const isLoopbackHost = (host: string): boolean => {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase()
+  return h === "localhost" || h === "::1" || h === "::ffff:127.0.0.1" || /^127(\.\d{1,3}){3}$/.test(h)
+}
+
+/**
+ * `http://host:port` of a socket address (IPv6 in brackets).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const addressUrl = (address: { readonly host: string; readonly port: number }): string =>
+  `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
+
+/**
+ * Base URL for links: `options.baseUrl`, else the address the server listens on, else (in-process) the origin of
+ * the absolute request URL. Never the Host header, which the client controls.
  *
  * @since 0.1.0
  * @category requests
  */
 export const publicBaseUrl: Effect.Effect<string, never, HttpServerRequest.HttpServerRequest | Local> = Effect.gen(
   function* () {
-    const { options } = yield* Local
+    const { options, state } = yield* Local
     if (options.baseUrl !== undefined) return options.baseUrl.replace(/\/+$/, "")
+    if (state.listening !== undefined) return addressUrl(state.listening)
     const req = yield* HttpServerRequest.HttpServerRequest
-    // in-process (web) requests carry the absolute URL; node requests only the path + Host header
+    // in-process (web) requests carry the absolute URL
     if (/^https?:\/\//.test(req.originalUrl)) return new URL(req.originalUrl).origin
-    const host = header(req, "host") ?? "127.0.0.1"
-    return `http://${host}`
+    return "http://127.0.0.1"
   }
 )
+
+/**
+ * Why a client-supplied callback URL (mailed links, redirects) is unsafe, if it is: it must be an absolute
+ * `http(s)` URL with a host, without credentials, control characters (CR/LF), backslashes or blanks, and at most
+ * 2048 characters.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const callbackUrlProblem = (raw: string): string | undefined => {
+  if (raw.length > 2048) return "callbackUrl must be at most 2048 characters"
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u0020\u007f\\]/.test(raw)) return "callbackUrl must not contain blanks, control characters or '\\'"
+  if (!/^https?:\/\//i.test(raw)) return "callbackUrl must be an absolute http or https URL"
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return "callbackUrl must be an absolute http or https URL"
+  }
+  if (url.hostname === "") return "callbackUrl must name a host"
+  if (url.username !== "" || url.password !== "") return "callbackUrl must not carry credentials"
+  return undefined
+}
+
+/**
+ * A callback URL field: a string accepted only when `callbackUrlProblem` finds nothing.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const CallbackUrl = Schema.String.pipe(Schema.filter((s) => callbackUrlProblem(s) === undefined))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Users, passwords, sessions (shared by auth.ts and users.ts)

@@ -233,7 +233,10 @@ export const middleware = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<n
     const declared = Number(K.header(req, "content-length") ?? "0")
     const limit = isStorage ? options.maxUploadBytes : options.maxBodyBytes
     if (Number.isFinite(declared) && declared > limit) {
-      return renderFail(413, "common/payload-too-large", "Request body too large", rateHeaders)
+      return renderFail(413, "common/payload-too-large", "Request body too large", {
+        ...rateHeaders,
+        connection: "close"
+      })
     }
 
     const res = yield* app

@@ -42,7 +42,13 @@ export type Where =
   | { readonly _tag: "Or"; readonly items: ReadonlyArray<Where> }
   | { readonly _tag: "Not"; readonly item: Where }
   | { readonly _tag: "Field"; readonly field: string; readonly condition: Condition }
-  | { readonly _tag: "Search"; readonly needle: string; readonly field: string | undefined }
+  | {
+      readonly _tag: "Search"
+      readonly needle: string
+      readonly field: string | undefined
+      /** fields a search over every field skips (those the caller may not read) */
+      readonly skip: ReadonlyArray<string>
+    }
   | { readonly _tag: "Owner"; readonly userId: string }
 
 /**
@@ -85,7 +91,8 @@ export const and = (items: ReadonlyArray<Where>): Where => (items.length === 1 ?
  */
 export const or = (items: ReadonlyArray<Where>): Where => (items.length === 1 ? items[0]! : { _tag: "Or", items })
 
-const fromCondition = (c: Tables.Condition): Condition => (c.op === "$regex" ? { op: c.op, source: c.regex.source } : c)
+const fromCondition = (c: Tables.Condition): Condition =>
+  c.op === "$regex" ? { op: c.op, source: c.regex.pattern() } : c
 
 const fromEntry = (entry: Tables.Filter[number]): Where =>
   and(entry.conditions.map((c) => ({ _tag: "Field", field: entry.field, condition: fromCondition(c) })))
@@ -114,7 +121,16 @@ export const fromListQuery = (
   rowFilters?: ReadonlyArray<Tables.Filter> | undefined
 ): RowQuery => {
   const search: ReadonlyArray<Where> =
-    query.search === undefined ? [] : [{ _tag: "Search", needle: query.search.toLowerCase(), field: query.searchType }]
+    query.search === undefined
+      ? []
+      : [
+          {
+            _tag: "Search",
+            needle: query.search.toLowerCase(),
+            field: query.searchType,
+            skip: [...query.unreadable]
+          }
+        ]
   const orPart = query.orFilters.length === 0 ? [] : [or(query.orFilters.map(fromEntry))]
   const items = [
     ...ownerRule(ownerId),

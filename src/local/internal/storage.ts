@@ -104,12 +104,19 @@ export interface SignedTarget {
   readonly uploadId?: string | undefined
   readonly partNumber?: number | undefined
   readonly expiresAt: number
+  /** For a PUT: the only `Content-Type` the upload may carry (e.g. avatars: the image type that was asked for). */
+  readonly contentType?: string | undefined
 }
 
 const canonical = (t: SignedTarget): string =>
-  [t.method, t.key, t.uploadId ?? "", t.partNumber === undefined ? "" : String(t.partNumber), String(t.expiresAt)].join(
-    "\n"
-  )
+  [
+    t.method,
+    t.key,
+    t.uploadId ?? "",
+    t.partNumber === undefined ? "" : String(t.partNumber),
+    String(t.expiresAt),
+    t.contentType ?? ""
+  ].join("\n")
 
 /**
  * HMAC-SHA256 (hex) over method, key, upload id, part number and expiry.
@@ -156,6 +163,7 @@ export const presignUrl = (baseUrl: string, secret: Uint8Array, target: SignedTa
   const params = new URLSearchParams()
   if (target.uploadId !== undefined) params.set("uploadId", target.uploadId)
   if (target.partNumber !== undefined) params.set("partNumber", String(target.partNumber))
+  if (target.contentType !== undefined) params.set("contentType", target.contentType)
   params.set("expires", String(target.expiresAt))
   params.set("signature", signTarget(secret, target))
   return `${baseUrl.replace(/\/+$/, "")}${STORAGE_PATH}/${encodeKeyPath(target.key)}?${params.toString()}`
@@ -222,7 +230,8 @@ export const verifyRequest = (
     key,
     uploadId,
     partNumber: partRaw === null ? undefined : Number(partRaw),
-    expiresAt: Number(expires)
+    expiresAt: Number(expires),
+    contentType: params.get("contentType") ?? undefined
   }
   const expected = Buffer.from(signTarget(secret, target), "hex")
   if (!timingSafeEqual(expected, Buffer.from(signature, "hex"))) return { _tag: "BadSignature" }
@@ -477,6 +486,26 @@ const credentialsRejected = storageError(
   "Presigned storage URLs must be used without Authorization or X-API-Key headers"
 )
 
+// `image/png; charset=x` → `image/png`
+const mediaType = (contentType: string | undefined): string | undefined =>
+  contentType?.split(";")[0]?.trim().toLowerCase()
+
+/**
+ * Content types served inline; everything else is served as an attachment, so no stored document (HTML, SVG, …)
+ * is ever rendered on the server's origin.
+ *
+ * @since 0.1.0
+ * @category route
+ */
+export const INLINE_TYPES: ReadonlyArray<string> = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+const downloadHeaders = (object: StoredObject): Record<string, string> => ({
+  etag: object.etag,
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; sandbox",
+  ...(INLINE_TYPES.includes(mediaType(object.contentType) ?? "") ? {} : { "content-disposition": "attachment" })
+})
+
 const handlePut = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
   const { options, state } = yield* K.Local
@@ -485,10 +514,18 @@ const handlePut = Effect.gen(function* () {
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
   const verified = verifyRequest(state.storageSecret, "PUT", key, params, yield* K.now)
   if (verified._tag !== "Valid") return verifyFailure(verified)
+  const signedType = verified.target.contentType
+  if (signedType !== undefined && mediaType(K.header(req, "content-type")) !== signedType) {
+    return storageError(403, "SignatureDoesNotMatch", "The Content-Type differs from the one the URL was signed for")
+  }
   const bytes = yield* Effect.either(K.rawBody(options.maxUploadBytes))
   if (bytes._tag === "Left") {
     return bytes.left.status === 413
-      ? storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+      ? HttpServerResponse.setHeader(
+          storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"),
+          "connection",
+          "close"
+        )
       : storageError(400, "IncompleteBody", "Could not read the request body")
   }
   const { target } = verified
@@ -534,7 +571,7 @@ const handleGet = Effect.gen(function* () {
   return HttpServerResponse.uint8Array(object.bytes, {
     status: 200,
     contentType: object.contentType ?? "application/octet-stream",
-    headers: { etag: object.etag }
+    headers: downloadHeaders(object)
   })
 })
 

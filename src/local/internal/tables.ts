@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { Data, Either, Schema } from "effect"
-import * as vm from "node:vm"
+import { RE2JS } from "re2js"
+import { parseIntParam } from "./kernel.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -845,7 +846,7 @@ export type Condition =
   | { readonly op: "$eq" | "$ne"; readonly value: Scalar }
   | { readonly op: "$gt" | "$gte" | "$lt" | "$lte"; readonly value: string | number }
   | { readonly op: "$in" | "$nin"; readonly values: ReadonlyArray<Scalar> }
-  | { readonly op: "$regex"; readonly regex: RegExp }
+  | { readonly op: "$regex"; readonly regex: RE2JS }
   | { readonly op: "$exists"; readonly value: boolean }
   | { readonly op: "$contains"; readonly value: string | number | boolean }
 
@@ -889,70 +890,38 @@ const isScalar = (u: unknown): u is Scalar =>
   u === null || typeof u === "string" || typeof u === "boolean" || (typeof u === "number" && Number.isFinite(u))
 
 /**
- * Static guard against catastrophic backtracking: rejects long patterns, backreferences, and quantified groups that
- * themselves contain a quantifier or an alternation (`(a+)+`, `(a|a)*`, `(\w*)*`). Returns the reason, or
- * `undefined` when the pattern is acceptable. Evaluation additionally runs under a time budget.
+ * The largest compiled `$regex` program accepted (RE2's approximate cost measure).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxRegexProgramSize = 2000
+
+/**
+ * Compiles a `$regex` pattern with RE2 (linear-time matching, no backtracking): at most `maxRegexLength`
+ * characters and `maxRegexProgramSize` instructions; RE2 syntax only, so backreferences and lookaround are
+ * refused. Returns the reason when the pattern is not accepted.
  *
  * @since 0.1.0
  * @category validation
  */
-export const unsafeRegexReason = (source: string): string | undefined => {
-  if (source.length > maxRegexLength) return `longer than ${maxRegexLength} characters`
-  if (/\\[1-9]|\\k</.test(source)) return "backreferences are not allowed"
-  const stack: Array<{ quantified: boolean; alternation: boolean }> = [{ quantified: false, alternation: false }]
-  // Length of the repeating quantifier starting at `i` (0 when none; `?` and `{0,1}`/`{n}` do not repeat).
-  const repeatingAt = (i: number): number => {
-    const c = source[i]
-    if (c === "*" || c === "+") return 1
-    if (c === "{") {
-      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i))
-      if (m === null) return 0
-      if (m[2] === undefined) return Number(m[1]) > 1 ? m[0].length : 0
-      return m[3] === "" || Number(m[3]) > 1 ? m[0].length : 0
-    }
-    return 0
+export const compileRegex = (source: string): Either.Either<RE2JS, string> => {
+  if (source.length > maxRegexLength) return Either.left(`longer than ${maxRegexLength} characters`)
+  let regex: RE2JS
+  try {
+    regex = RE2JS.compile(source)
+  } catch {
+    return Either.left("not a supported regular expression (RE2 syntax: no backreferences or lookaround)")
   }
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]
-    const top = stack[stack.length - 1]!
-    if (c === "\\") {
-      i++
-    } else if (c === "[") {
-      i++
-      if (source[i] === "^") i++
-      if (source[i] === "]") i++
-      while (i < source.length && source[i] !== "]") {
-        if (source[i] === "\\") i++
-        i++
-      }
-    } else if (c === "(") {
-      stack.push({ quantified: false, alternation: false })
-      if (source[i + 1] === "?") i++
-    } else if (c === ")") {
-      if (stack.length === 1) return "unbalanced parenthesis"
-      const group = stack.pop()!
-      const parent = stack[stack.length - 1]!
-      const q = repeatingAt(i + 1)
-      if (q > 0 && (group.quantified || group.alternation)) return "nested quantifiers are not allowed"
-      parent.quantified = parent.quantified || group.quantified || q > 0
-    } else if (c === "|") {
-      top.alternation = true
-    } else if (repeatingAt(i) > 0) {
-      top.quantified = true
-    }
-  }
-  return undefined
+  return regex.programSize() > maxRegexProgramSize ? Either.left("too complex") : Either.right(regex)
 }
 
 const parseRegex = (field: string, operand: unknown): Either.Either<Condition, TableError> => {
   if (typeof operand !== "string") return invalid(`Operator $regex on field '${field}' expects a string`)
-  const reason = unsafeRegexReason(operand)
-  if (reason !== undefined) return invalid(`Rejected $regex on field '${field}': ${reason}`)
-  try {
-    return Either.right({ op: "$regex", regex: new RegExp(operand) })
-  } catch {
-    return invalid(`Invalid regular expression for field '${field}'`)
-  }
+  const compiled = compileRegex(operand)
+  return Either.isLeft(compiled)
+    ? invalid(`Rejected $regex on field '${field}': ${compiled.left}`)
+    : Either.right({ op: "$regex", regex: compiled.right })
 }
 
 const dateOperand = (config: TableConfig, field: string, operand: string): Either.Either<string, TableError> => {
@@ -1098,7 +1067,7 @@ const compareOp = (value: unknown, op: "$gt" | "$gte" | "$lt" | "$lte", operand:
   }
 }
 
-const matchCondition = (value: unknown, c: Condition, regexHits: ReadonlyMap<RegExp, ReadonlySet<string>>): boolean => {
+const matchCondition = (value: unknown, c: Condition): boolean => {
   switch (c.op) {
     case "$eq":
       return equalsScalar(value, c.value)
@@ -1119,78 +1088,16 @@ const matchCondition = (value: unknown, c: Condition, regexHits: ReadonlyMap<Reg
       // a substring of a string value (case-sensitive), or an element of an array value
       if (typeof value === "string") return typeof c.value === "string" && value.includes(c.value)
       return Array.isArray(value) && value.some((element) => element === c.value)
-    case "$regex": {
-      const hits = regexHits.get(c.regex)
-      if (hits === undefined) return false
-      if (typeof value === "string") return hits.has(value)
-      return Array.isArray(value) && value.some((e) => typeof e === "string" && hits.has(e))
-    }
+    case "$regex":
+      // RE2 matches in time linear in the value: no budget is needed
+      if (typeof value === "string") return c.regex.test(value)
+      return Array.isArray(value) && value.some((e) => typeof e === "string" && c.regex.test(e))
   }
 }
 
-const matchEntry = (row: Row, entry: Filter[number], regexHits: ReadonlyMap<RegExp, ReadonlySet<string>>): boolean => {
+const matchEntry = (row: Row, entry: Filter[number]): boolean => {
   const value = fieldValue(row, entry.field)
-  return entry.conditions.every((c) => matchCondition(value, c, regexHits))
-}
-
-/**
- * The time budget for evaluating all `$regex` conditions of one query.
- *
- * @since 0.1.0
- * @category constants
- */
-export const regexBudgetMillis = 250
-
-const regexSandbox: { re?: RegExp; values?: ReadonlyArray<string> } = {}
-const regexContext = vm.createContext(regexSandbox)
-const regexScript = new vm.Script(
-  "(() => { const out = []; for (let i = 0; i < values.length; i++) if (re.test(values[i])) out.push(i); return out })()"
-)
-
-/**
- * Tests `regex` against every value inside a `node:vm` timeout, so a pathological pattern that slipped through the
- * static guard cannot block the event loop.
- */
-const regexMatches = (regex: RegExp, values: ReadonlyArray<string>): Either.Either<ReadonlySet<string>, TableError> => {
-  const sandbox = regexSandbox
-  sandbox.re = regex
-  sandbox.values = values
-  try {
-    const hits: unknown = regexScript.runInContext(regexContext, { timeout: regexBudgetMillis })
-    const out = new Set<string>()
-    if (Array.isArray(hits))
-      for (const i of hits) if (typeof i === "number" && values[i] !== undefined) out.add(values[i])
-    return Either.right(out)
-  } catch {
-    return invalid("$regex is too expensive to evaluate")
-  } finally {
-    delete sandbox.re
-    delete sandbox.values
-  }
-}
-
-const evaluateRegexes = (
-  filters: ReadonlyArray<Filter>,
-  rows: ReadonlyArray<Row>
-): Either.Either<ReadonlyMap<RegExp, ReadonlySet<string>>, TableError> => {
-  const out = new Map<RegExp, ReadonlySet<string>>()
-  for (const filter of filters) {
-    for (const entry of filter) {
-      for (const c of entry.conditions) {
-        if (c.op !== "$regex") continue
-        const values = new Set<string>()
-        for (const row of rows) {
-          const v = fieldValue(row, entry.field)
-          if (typeof v === "string") values.add(v)
-          else if (Array.isArray(v)) for (const e of v) if (typeof e === "string") values.add(e)
-        }
-        const hits = regexMatches(c.regex, [...values])
-        if (Either.isLeft(hits)) return Either.left(hits.left)
-        out.set(c.regex, hits.right)
-      }
-    }
-  }
-  return Either.right(out)
+  return entry.conditions.every((c) => matchCondition(value, c))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1213,6 +1120,8 @@ export interface ListQuery {
   readonly andFilters: Filter
   readonly orFilters: Filter
   readonly select: ReadonlyArray<string> | undefined
+  /** Fields the caller may not read: a `search` without `searchType` skips them. */
+  readonly unreadable: ReadonlySet<string>
 }
 
 /**
@@ -1250,10 +1159,8 @@ const all = (params: QueryParams, name: string): ReadonlyArray<string> => {
 }
 
 const positiveInt = (name: string, raw: string, min: number, max: number): Either.Either<number, TableError> => {
-  const n = /^\d{1,9}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN
-  return Number.isInteger(n) && n >= min && n <= max
-    ? Either.right(n)
-    : invalid(`${name} must be an integer between ${min} and ${max}`)
+  const n = parseIntParam(raw, min, max)
+  return n !== undefined ? Either.right(n) : invalid(`${name} must be an integer between ${min} and ${max}`)
 }
 
 const checkField = (config: TableConfig, param: string, field: string): Either.Either<string, TableError> =>
@@ -1261,16 +1168,33 @@ const checkField = (config: TableConfig, param: string, field: string): Either.E
     ? invalid(`Unknown field '${field.slice(0, 64)}' in ${param}`)
     : Either.right(field)
 
+const hiddenField = (param: string, field: string): Either.Either<never, TableError> =>
+  denied(
+    "data/permission-denied",
+    `Field '${field.slice(0, 64)}' is not readable by you and cannot be used in ${param}`
+  )
+
+const readableFilter = (param: string, filter: Filter, unreadable: ReadonlySet<string>) => {
+  const entry = filter.find((e) => unreadable.has(e.field))
+  return entry === undefined ? Either.right(filter) : hiddenField(param, entry.field)
+}
+
 /**
  * Parses and bounds-checks the list parameters: `page` ≥ 1 (default 1), 1 ≤ `limit` ≤ 100 (default 20), `sortBy`
  * (default `id`), `sortDirection` `asc`|`desc` (default `desc`), `search` + `searchType`, `andFilters`,
  * `orFilters`, `select` (comma-separated and/or repeated). Lenient aliases (I-29): `offset` when `page` is absent,
- * `fields` for `select`. Every violation is 400 `data/validation-error`.
+ * `fields` for `select`. Every violation is 400 `data/validation-error`. A filter, `sortBy` or `searchType` on one
+ * of the `unreadable` fields is 403 `data/permission-denied` (see `unreadableFields`): a query may only look at what
+ * the caller may read.
  *
  * @since 0.1.0
  * @category queries
  */
-export const parseListQuery = (config: TableConfig, params: QueryParams): Either.Either<ListQuery, TableError> =>
+export const parseListQuery = (
+  config: TableConfig,
+  params: QueryParams,
+  unreadable: ReadonlySet<string> = new Set()
+): Either.Either<ListQuery, TableError> =>
   Either.gen(function* () {
     const rawLimit = yield* single(params, "limit")
     const limit = rawLimit === undefined ? defaultLimit : yield* positiveInt("limit", rawLimit, 1, maxLimit)
@@ -1283,6 +1207,7 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
     }
     const rawSortBy = yield* single(params, "sortBy")
     const sortBy = rawSortBy === undefined || rawSortBy === "" ? "id" : yield* checkField(config, "sortBy", rawSortBy)
+    if (unreadable.has(sortBy)) return yield* hiddenField("sortBy", sortBy)
     const rawDirection = yield* single(params, "sortDirection")
     const direction = rawDirection?.toLowerCase()
     if (direction !== undefined && direction !== "asc" && direction !== "desc") {
@@ -1295,10 +1220,17 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
       rawSearchType === undefined || rawSearchType === ""
         ? undefined
         : yield* checkField(config, "searchType", rawSearchType)
+    if (searchType !== undefined && unreadable.has(searchType)) return yield* hiddenField("searchType", searchType)
     const rawAnd = yield* single(params, "andFilters")
-    const andFilters = rawAnd === undefined || rawAnd === "" ? [] : yield* parseFilter(config, "andFilters", rawAnd)
+    const andFilters =
+      rawAnd === undefined || rawAnd === ""
+        ? []
+        : yield* readableFilter("andFilters", yield* parseFilter(config, "andFilters", rawAnd), unreadable)
     const rawOr = yield* single(params, "orFilters")
-    const orFilters = rawOr === undefined || rawOr === "" ? [] : yield* parseFilter(config, "orFilters", rawOr)
+    const orFilters =
+      rawOr === undefined || rawOr === ""
+        ? []
+        : yield* readableFilter("orFilters", yield* parseFilter(config, "orFilters", rawOr), unreadable)
     const selectParts = [...all(params, "select"), ...all(params, "fields")]
       .flatMap((s) => s.split(","))
       .map((s) => s.trim())
@@ -1314,16 +1246,19 @@ export const parseListQuery = (config: TableConfig, params: QueryParams): Either
       searchType,
       andFilters,
       orFilters,
-      select: selectParts.length === 0 ? undefined : select
+      select: selectParts.length === 0 ? undefined : select,
+      unreadable
     }
   })
 
-const matchesSearch = (row: Row, needle: string, searchType: string | undefined): boolean => {
+const matchesSearch = (row: Row, needle: string, query: ListQuery): boolean => {
   const hit = (v: unknown): boolean =>
     (typeof v === "string" && v.toLowerCase().includes(needle)) ||
     (Array.isArray(v) && v.some((e) => typeof e === "string" && e.toLowerCase().includes(needle)))
-  if (searchType !== undefined) return hit(fieldValue(row, searchType))
-  for (const [field, v] of Object.entries(row)) if (!isSystemField(field) && hit(v)) return true
+  if (query.searchType !== undefined) return hit(fieldValue(row, query.searchType))
+  for (const [field, v] of Object.entries(row)) {
+    if (!isSystemField(field) && !query.unreadable.has(field) && hit(v)) return true
+  }
   return false
 }
 
@@ -1386,16 +1321,13 @@ export const runQuery = (
   const candidates: Array<Row> = []
   for (const row of rows)
     if (ownerId === undefined || (ownerId !== "" && row.createdBy === ownerId)) candidates.push(row)
-  const regexHits = evaluateRegexes([query.andFilters, query.orFilters, ...(rowFilters ?? [])], candidates)
-  if (Either.isLeft(regexHits)) return Either.left(regexHits.left)
-  const hits = regexHits.right
   const needle = query.search?.toLowerCase()
   const matched = candidates.filter(
     (row) =>
-      (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry, hits)))) &&
-      query.andFilters.every((entry) => matchEntry(row, entry, hits)) &&
-      (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry, hits))) &&
-      (needle === undefined || matchesSearch(row, needle, query.searchType))
+      (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry)))) &&
+      query.andFilters.every((entry) => matchEntry(row, entry)) &&
+      (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry))) &&
+      (needle === undefined || matchesSearch(row, needle, query))
   )
   const sign = query.sortDirection === "asc" ? 1 : -1
   const field = query.sortBy
@@ -1450,6 +1382,26 @@ export const rowFiltersFor = (
     out.push(parsed.right)
   }
   return Either.right(out)
+}
+
+/**
+ * The columns a caller may not use in a query (filters, search, sort): those whose read rule does not hold for every
+ * row the query can see. A `self` rule holds when the list is limited to the caller's rows (`access` `self`);
+ * otherwise it would reveal other rows' values. Empty for admin and for tables without column rules.
+ *
+ * @since 0.1.0
+ * @category permissions
+ */
+export const unreadableFields = (config: TableConfig, principal: Principal, access: Access): ReadonlySet<string> => {
+  const rules = config.columnPermissions
+  const hidden = new Set<string>()
+  if (rules === undefined || principal.role === "admin") return hidden
+  for (const [field, rule] of Object.entries(rules)) {
+    if (rule.read === undefined || isSystemField(field)) continue
+    const verdict = evaluateExpression(rule.read, principal, "read")
+    if (verdict === "none" || (verdict === "self" && access !== "self")) hidden.add(field)
+  }
+  return hidden
 }
 
 /**

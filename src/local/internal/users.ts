@@ -220,6 +220,8 @@ const listUsers = Effect.gen(function* () {
   }
   const sortBy = q.sortBy === undefined || q.sortBy === "" ? "createdAt" : q.sortBy
   if (!oneOf(SORT_FIELDS, sortBy)) return yield* K.fail(400, INVALID, `sortBy must be one of ${SORT_FIELDS.join(", ")}`)
+  // The order of a list would reveal e-mail addresses, which only admins may see.
+  if (!admin && sortBy === "email") return yield* K.fail(403, "user/forbidden", "Sorting by e-mail requires admin")
   const direction = q.sortDirection === undefined || q.sortDirection === "" ? "desc" : q.sortDirection
   if (direction !== "asc" && direction !== "desc")
     return yield* K.fail(400, INVALID, "sortDirection must be asc or desc")
@@ -412,7 +414,8 @@ const avatarUploadUrl = Effect.gen(function* () {
   }
   const key = `${Storage.AVATAR_PREFIX}${user.id}/${K.uuid()}.${extensionOf[contentType]}`
   const expiresAt = (yield* K.now) + Storage.DEFAULT_URL_TTL_MS
-  const url = yield* Storage.mintUrl({ method: "PUT", key, expiresAt })
+  // the PUT must carry the image type asked for: the avatar is served unsigned from this origin
+  const url = yield* Storage.mintUrl({ method: "PUT", key, expiresAt, contentType })
   return yield* K.ok({ url, key, expiresAt: K.iso(expiresAt) })
 })
 

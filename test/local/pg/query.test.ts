@@ -6,6 +6,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
 import fc from "fast-check"
+import { RE2JS } from "re2js"
 import * as Ddl from "../../../src/local/internal/pg/ddl.js"
 import * as PgStore from "../../../src/local/internal/pg/PgStore.js"
 import { compileQuery } from "../../../src/local/internal/pg/where.js"
@@ -48,7 +49,7 @@ const condition: fc.Arbitrary<Tables.Condition> = fc.oneof(
   }),
   fc.record({ op: fc.constantFrom("$in" as const, "$nin" as const), values: fc.array(scalar, { maxLength: 3 }) }),
   fc.record({ op: fc.constant("$exists" as const), value: fc.boolean() }),
-  fc.constantFrom(...patterns).map((p): Tables.Condition => ({ op: "$regex", regex: new RegExp(p) }))
+  fc.constantFrom(...patterns).map((p): Tables.Condition => ({ op: "$regex", regex: RE2JS.compile(p) }))
 )
 const createdAtCondition: fc.Arbitrary<Tables.Condition> = fc
   .record({
@@ -92,7 +93,8 @@ const listQuery: fc.Arbitrary<Tables.ListQuery> = fc.record({
   searchType: fc.option(fc.constantFrom("s", "tags", "createdBy"), { nil: undefined }),
   andFilters: filter,
   orFilters: filter,
-  select: fc.constant(undefined)
+  select: fc.constant(undefined),
+  unreadable: often(new Set<string>(), fc.constant(new Set(["s"])))
 })
 
 const request = fc.record({

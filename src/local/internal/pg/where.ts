@@ -219,10 +219,12 @@ const jsonHit = (sql: Sql, j: Fragment, needle: string): Fragment => {
   return join(sql, "OR", [stringHit(j), anyElement(sql, j, stringHit)])
 }
 
-const search = (ctx: Ctx, needle: string, field: string | undefined): Fragment => {
+const search = (ctx: Ctx, needle: string, field: string | undefined, skip: ReadonlyArray<string>): Fragment => {
   const { sql } = ctx
   if (field === undefined) {
-    return sql`EXISTS (SELECT 1 FROM jsonb_each(data) AS kv(k, v) WHERE ${jsonHit(sql, sql`kv.v`, needle)})`
+    // fields the caller may not read are never searched: a hit would reveal their values
+    const readable = join(sql, "AND", [jsonHit(sql, sql`kv.v`, needle), ...skip.map((f) => sql`kv.k <> ${f}`)])
+    return sql`EXISTS (SELECT 1 FROM jsonb_each(data) AS kv(k, v) WHERE ${readable})`
   }
   const system = systemField(sql, field)
   return system !== undefined ? textHit(sql, system.text, needle) : jsonHit(sql, fieldValue(sql, field), needle)
@@ -254,7 +256,7 @@ const compileWhere = (ctx: Ctx, where: Q.Where): Fragment => {
     case "Owner":
       return sql`created_by = ${where.userId}`
     case "Search":
-      return search(ctx, where.needle, where.field)
+      return search(ctx, where.needle, where.field, where.skip)
     case "Field": {
       const system = systemField(sql, where.field)
       return system !== undefined
