@@ -1,5 +1,5 @@
 /**
- * Files and storage (`/v1/files/*`, CONTRACT §11): uploads (presigned single PUT, or multipart with bounded
+ * Files and storage (`/v1/files/*`): uploads (presigned single PUT, or multipart with bounded
  * concurrency, per-part retry, progress and abort on failure), metadata, lists, download URLs and downloads.
  *
  * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageGet`, which never send
@@ -21,7 +21,7 @@ import * as Page from "./Page.js"
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
- * File visibility (CONTRACT §11.1): `private` (default) owner only, `public` anyone, `protected` any signed-in user,
+ * File visibility: `private` (default) owner only, `public` anyone, `protected` any signed-in user,
  * `shared` designated users.
  *
  * @since 0.1.0
@@ -90,7 +90,7 @@ const WireFile = Schema.Struct({
 
 /**
  * A file record (`FileMetadata`; list items carry the "public fields" only, so owner details are optional).
- * `key` is the storage key, read from `s3Key` or `key` (CONTRACT I-25).
+ * `key` is the storage key, read from `s3Key` or `key`.
  *
  * @since 0.1.0
  * @category schemas

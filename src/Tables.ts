@@ -1,5 +1,5 @@
 /**
- * Dynamic tables (`/v1/data/:table…`, CONTRACT §8–§10): typed CRUD, lists with filters, sort, search and select,
+ * Dynamic tables (`/v1/data/:table…`): typed CRUD, lists with filters, sort, search and select,
  * lazy streaming over every page, counts, and the table's spec / OpenAPI document.
  *
  * ```ts
@@ -25,8 +25,8 @@ import * as Page from "./Page.js"
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
- * The fields the server sets on every record (CONTRACT §8.2). Only `id` is guaranteed on every response (a create
- * response may omit the others, I-06); `_id` is accepted in place of `id` (I-05).
+ * The fields the server sets on every record. Only `id` is guaranteed on every response (a create
+ * response may omit the others); `_id` is accepted in place of `id`.
  *
  * @since 0.1.0
  * @category schemas
@@ -90,7 +90,7 @@ export type FieldValue<V> = unknown extends V
     : Exclude<V, undefined>
 
 /**
- * The documented operators (CONTRACT §9.2); several operators on one field must all hold.
+ * The documented operators; several operators on one field must all hold.
  *
  * @since 0.1.0
  * @category models
@@ -163,7 +163,7 @@ export interface CountQuery<I> {
   readonly filter?: Filter<WireRow<I>> | undefined
   /**
    * `orFilters`: at least one alternative must hold. Each alternative constrains one field; alternatives that are
-   * equalities on the same field are merged into `$in`, other repeats fail with `InvalidInput` (CONTRACT I-32).
+   * equalities on the same field are merged into `$in`, other repeats fail with `InvalidInput`.
    */
   readonly or?: ReadonlyArray<Filter<WireRow<I>>> | undefined
   /** partial-match search text */
@@ -334,8 +334,7 @@ export class Tables extends Context.Tag("bkend-effect/Tables")<Tables, Service>(
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
- * Table names accepted by the SDK: a letter or `_` (system tables), then letters, digits, `_` and `-`
- * (CONTRACT §8.1).
+ * Table names accepted by the SDK: a letter or `_` (system tables), then letters, digits, `_` and `-`.
  *
  * @since 0.1.0
  * @category constants
@@ -379,9 +378,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
   const checkName = (method: Method, route: Route) =>
     tableNamePattern.test(name)
       ? Effect.void
-      : Effect.fail(
-          invalidInput(method, route, "table", "table name must match ^[A-Za-z_][A-Za-z0-9_-]*$ (CONTRACT §8.1)")
-        )
+      : Effect.fail(invalidInput(method, route, "table", "table name must match ^[A-Za-z_][A-Za-z0-9_-]*$"))
 
   /**
    * Decodes one record: `_id` → `id`, system fields, then the row schema (picked down to `select`). The AST really
@@ -473,7 +470,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       searchType: query.searchType,
       sortBy: query.sort?.by,
       sortDirection: query.sort?.direction,
-      // I-44: one comma-separated parameter
+      // one comma-separated parameter
       select: query.select === undefined || query.select.length === 0 ? undefined : query.select.join(",")
     })
   }

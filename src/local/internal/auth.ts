@@ -1,5 +1,5 @@
 /**
- * Auth routes of bkend-local (CONTRACT §6, A01–A33): password and magic-link sign-up/in, OAuth stub providers,
+ * Auth routes of bkend-local: password and magic-link sign-up/in, OAuth stub providers,
  * refresh rotation with replay detection, sessions, password management, e-mail verification, TOTP MFA,
  * account linking and invitations. Mails go to the in-memory outbox.
  *
@@ -290,7 +290,7 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
     const req = yield* HttpServerRequest.HttpServerRequest
     const t = yield* K.now
     if (provider === "email") {
-      // A33: magic-link token exchange
+      // magic-link token exchange
       if (input.token === undefined || input.token === "") return yield* K.fail(400, INVALID, "token is required")
       const tok = yield* consumeOneTime(state, "magic-link", input.token, t, {
         missing: [401, "auth/invalid-token"],
@@ -993,7 +993,7 @@ const signupConfirm = Effect.gen(function* () {
   if (callbackUrl !== undefined && callbackUrl !== "") {
     return HttpServerResponse.redirect(withQuery(callbackUrl, { verified: "true", email }), { status: 302 })
   }
-  // documented already wrapped (I-37): never wrapped again
+  // documented already wrapped: never wrapped again
   return yield* K.okRaw({ success: true, data: { verified: true, email } })
 })
 
@@ -1017,7 +1017,7 @@ const callbackGet = Effect.gen(function* () {
 })
 
 /**
- * All `/v1/auth/*` routes (A01–A33).
+ * All `/v1/auth/*` routes.
  *
  * @since 0.1.0
  * @category routers

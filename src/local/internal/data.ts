@@ -1,6 +1,6 @@
 /**
- * Data routes D1–D7 (CONTRACT §8–§10), each under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
- * Fixed prefixes (`auth`, `users`, `files`, `data`) never reach a table through the shorthand (I-45); the literal
+ * Data routes (create, list, read, update, delete, spec, openapi), each under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ * Fixed prefixes (`auth`, `users`, `files`, `data`) never reach a table through the shorthand; the literal
  * `spec` / `openapi` segments win over `:id`.
  *
  * @since 0.1.0
@@ -54,7 +54,7 @@ const resolveTable = (name: string, create: boolean): Effect.Effect<Tables.Table
 
 /**
  * The `:tableName` path parameter, validated. `shorthand` requests whose first segment is a reserved prefix are a
- * plain route-not-found (I-45).
+ * plain route-not-found.
  */
 const tableName = (shorthand: boolean): Effect.Effect<string, K.ApiError, HttpRouter.RouteContext> =>
   Effect.flatMap(HttpRouter.params, (params) => {
@@ -221,7 +221,7 @@ const routes = (prefix: "/v1/data" | "/v1", shorthand: boolean): HttpRouter.Http
   )
 
 /**
- * The data router: D1–D7 under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ * The data router: every data route under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
  *
  * @since 0.1.0
  * @category routers

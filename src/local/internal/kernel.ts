@@ -59,23 +59,23 @@ export interface FaultRule {
 }
 
 /**
- * Server options (defaults per CONTRACT §14 "Server:").
+ * Server options. Every default matches bkend's documented behaviour.
  *
  * @since 0.1.0
  * @category options
  */
 export interface LocalOptions {
-  /** I-02: success bodies `{ success: true, data }` (default) or bare. */
+  /** success bodies `{ success: true, data }` (default) or bare. */
   readonly envelope: "wrapped" | "bare"
-  /** I-01: error body shape. `domain` = E-B (default). */
+  /** error body shape. `domain` (default) = `{ success: false, error: { code, message } }`. */
   readonly errors: "domain" | "ref-auth" | "nest" | "superset"
-  /** I-03: per-endpoint documented pagination fields, or all eight everywhere. */
+  /** per-endpoint documented pagination fields, or all eight everywhere. */
   readonly pagination: "documented" | "union"
-  /** I-04: deletes answer 200 with the documented body (default) or 204. */
+  /** deletes answer 200 with the documented body (default) or 204. */
   readonly deletes: "200" | "204"
   readonly accessTokenTtlSeconds: number
   readonly refreshTokenTtlSeconds: number
-  /** I-12: `default` = at least 6 chars; `strict` = 8–128 chars with upper, lower, digit and special. */
+  /** `default` = at least 6 chars; `strict` = 8–128 chars with upper, lower, digit and special. */
   readonly passwordPolicy: "default" | "strict"
   readonly tables: ReadonlyArray<Tables.TableConfig>
   /** Permissive mode: unknown tables are created on first write. */
@@ -96,7 +96,7 @@ export interface LocalOptions {
   readonly magicLinkTtlMinutes: number
   /** Sign-in requires a verified e-mail (403 auth/email-not-verified). */
   readonly requireEmailVerification: boolean
-  /** I-16/I-17: sessions and linked accounts as the topic-page `{ items, pagination }` (default) or Ref-page arrays. */
+  /** sessions and linked accounts as the topic-page `{ items, pagination }` (default) or Ref-page arrays. */
   readonly lists: "topic" | "ref-array"
   /** OAuth providers that are "configured"; others of google/github answer 400 auth/oauth-not-configured. */
   readonly oauthProviders: ReadonlyArray<"google" | "github">
@@ -200,7 +200,7 @@ export interface UserRecord {
     nightTime: boolean
     securityAlerts: boolean
   }
-  /** Stored verbatim (U16/U17); `status` feeds `onboardingStatus` on /me. */
+  /** Stored verbatim; `status` feeds `onboardingStatus` on /me. */
   onboarding: Record<string, unknown>
   publicSettings: { slug: string | null; isPublic: boolean }
   mfa: { enabled: boolean; secret: string | undefined; pendingSecret: string | undefined; backupCodes: Array<string> }
@@ -511,7 +511,7 @@ const upperSnakeAliases: Record<string, string> = {
 }
 
 /**
- * UPPER_SNAKE twin of a domain code (§13.2 last table; otherwise the name part upper-cased).
+ * UPPER_SNAKE twin of a domain code (the documented pairs; otherwise the name part upper-cased).
  *
  * @since 0.1.0
  * @category errors
@@ -524,7 +524,7 @@ export const upperSnake = (code: string): string => {
 }
 
 /**
- * The error body for the configured shape (I-01).
+ * The error body for the configured shape.
  *
  * @since 0.1.0
  * @category errors
@@ -555,7 +555,7 @@ export const renderError = (options: LocalOptions, e: ApiError): HttpServerRespo
   })
 
 /**
- * Success response honouring `envelope` (I-02).
+ * Success response honouring `envelope`.
  *
  * @since 0.1.0
  * @category responses
@@ -571,7 +571,7 @@ export const ok = (
   )
 
 /**
- * A body that is already in its final documented form (e.g. A32's `{ success: true, data }`): never wrapped again.
+ * A body that is already in its final documented form (e.g. an auth body documented as `{ success: true, data }`): never wrapped again.
  *
  * @since 0.1.0
  * @category responses
@@ -580,7 +580,7 @@ export const okRaw = (body: unknown, status = 200): Effect.Effect<HttpServerResp
   Effect.succeed(HttpServerResponse.unsafeJson(body, { status }))
 
 /**
- * Delete / "no content" response (I-04): 204 when `deletes=204`; otherwise 200 with the documented body.
+ * Delete / "no content" response: 204 when `deletes=204`; otherwise 200 with the documented body.
  * `payload === undefined` gives the data-delete body `{ success: true }` in both envelope modes.
  *
  * @since 0.1.0
@@ -600,7 +600,7 @@ export const deleted = (payload?: unknown): Effect.Effect<HttpServerResponse.Htt
 export type PaginationKind = "data" | "files" | "users" | "short"
 
 /**
- * Pagination object with the documented fields per kind (I-03), or all eight when `pagination=union`.
+ * Pagination object with the documented fields per kind, or all eight when `pagination=union`.
  *
  * @since 0.1.0
  * @category responses
@@ -805,7 +805,7 @@ export const verifyAccessToken = (
 }
 
 /**
- * Resolves the caller (§3): key check first, then the bearer token. An invalid or expired token is a 401, never
+ * Resolves the caller: key check first, then the bearer token. An invalid or expired token is a 401, never
  * downgraded to guest.
  *
  * @since 0.1.0
@@ -1007,7 +1007,7 @@ export const verifyPassword = (password: string, stored: string | undefined): bo
 }
 
 /**
- * Password policy check (I-12); returns a message on violation.
+ * Password policy check; returns a message on violation.
  *
  * @since 0.1.0
  * @category users
@@ -1099,7 +1099,7 @@ export const createUser = (
 }
 
 /**
- * The `User` shape of `GET /v1/auth/me` (plus `updatedAt`, I-43).
+ * The `User` shape of `GET /v1/auth/me` (plus `updatedAt`).
  *
  * @since 0.1.0
  * @category users
@@ -1135,7 +1135,7 @@ export const revokeUserSessions = (state: LocalState, userId: string, nowMillis:
 }
 
 /**
- * Soft-deletes a user: sessions ended, social links removed (§5.3, I-21).
+ * Soft-deletes a user: sessions ended, social links removed.
  *
  * @since 0.1.0
  * @category users
