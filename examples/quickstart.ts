@@ -34,6 +34,10 @@ const posts = {
   }
 } as const
 
+/** The quickstart's expectations: a broken one fails the run (non-zero exit), it is not just printed. */
+const expect = (holds: boolean, what: string) =>
+  holds ? Effect.void : Effect.dieMessage(`quickstart expectation failed: ${what}`)
+
 const program = Effect.gen(function* () {
   const auth = yield* Auth.Auth
   const table = (yield* Tables.Tables).table("posts", Post)
@@ -83,6 +87,9 @@ const program = Effect.gen(function* () {
     Effect.catchTag("NotFound", (e) => Effect.succeed(`NotFound — ${e.status} ${e.code}: ${e.message}`))
   )
   console.log(`     404 (no such record): ${notFound}`)
+  yield* expect(forbidden.startsWith("Forbidden"), "a guest's create was not rejected with 403 Forbidden")
+  yield* expect(notFound.startsWith("NotFound"), "reading a missing record did not fail with 404 NotFound")
+  yield* expect(page.total === 12 && page.items.length === 10, `expected 12 posts, 10 on page 1: ${page.total}`)
   return { forbidden, notFound }
 })
 

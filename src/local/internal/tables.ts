@@ -375,22 +375,14 @@ export const defaultPermissions: TablePermissions = {
 }
 
 /**
- * What `devMode` gives tables it creates on first write: every group may do everything.
- *
- * @since 0.1.0
- * @category constants
- */
-export const permissivePermissions: TablePermissions = { admin: allOps, user: allOps, guest: allOps }
-
-/**
- * The configuration `devMode` uses for a table created on first write: schemaless and permissive (a `_` system
- * table stays admin-only).
+ * The configuration `devMode` uses for a table nobody declared: schemaless, with bkend's default permissions (as
+ * on a table created without permissions: users create, read and list; guests read and list; owners get nothing
+ * extra). A `_` system table stays admin-only.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const devTableConfig = (name: string): TableConfig =>
-  isSystemTable(name) ? { name } : { name, permissions: permissivePermissions }
+export const devTableConfig = (name: string): TableConfig => ({ name })
 
 type OpFlags = Schema.Schema.Type<typeof OperationPermissions>
 
