@@ -8,9 +8,9 @@
  *
  *   npm start
  */
-import { Effect, Option, Schema } from "effect"
-import * as Auth from "../src/Auth.js"
-import * as Tables from "../src/Tables.js"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Auth, Bkend, Tables } from "bkend-effect"
 import { target, timed, uniqueEmail } from "./shared.js"
 
 const Post = Schema.Struct({
@@ -97,7 +97,11 @@ const main = Effect.gen(function* () {
   const started = performance.now()
   const env = yield* target({ local: { tables: [posts] } })
   console.log(`bkend-effect quickstart — ${env.description}`)
-  const result = yield* Effect.provide(program, env.layer)
+  // the SDK: one layer for every service, on Node's undici HTTP client
+  const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+  const result = yield* Effect.provide(program, BkendLive)
   if (Option.isSome(env.local)) {
     const counters = yield* env.local.value.counters
     console.log(

@@ -10,11 +10,9 @@
  */
 import * as assert from "node:assert/strict"
 import { Effect, Layer, Schema } from "effect"
-import * as Auth from "../src/Auth.js"
-import * as BkendError from "../src/BkendError.js"
-import * as Tables from "../src/Tables.js"
-import * as LocalServer from "../src/local/LocalServer.js"
-import * as BkendTesting from "../src/testing/index.js"
+import { Auth, BkendError, Tables } from "bkend-effect"
+import * as LocalServer from "bkend-effect/local"
+import * as BkendTesting from "bkend-effect/testing"
 
 // ---- the program under test: publish a post as the signed-in user -------------------------------------------
 
