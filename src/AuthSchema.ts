@@ -47,24 +47,33 @@ export const documented =
   <const T extends ReadonlyArray<Tag>>(...tags: T) =>
   <A, R>(
     self: Effect.Effect<A, BkendError.BkendError, R>
-  ): Effect.Effect<A, Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError, R> => {
-    const allowed = new Set<Tag>([...tags, ...transportTags])
-    const isDocumented = (
-      e: BkendError.BkendError
-    ): e is Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError => allowed.has(e._tag)
-    return Effect.mapError(self, (e) =>
-      isDocumented(e)
-        ? e
-        : new BkendError.UnexpectedStatus({
-            status: e.status,
-            ...(e.code === undefined ? {} : { code: e.code }),
-            ...(e.rawCode === undefined ? {} : { rawCode: e.rawCode }),
-            message: e.message,
-            method: e.method,
-            route: e.route
-          })
-    )
-  }
+  ): Effect.Effect<A, Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError, R> =>
+    Effect.mapError(self, narrowTo(...tags))
+
+/**
+ * The error mapping of {@link documented}, for one error: kept when its tag is documented (or a
+ * {@link TransportError}), otherwise reported as `UnexpectedStatus` with the same status, code, message and route.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const narrowTo = <const T extends ReadonlyArray<Tag>>(...tags: T) => {
+  const allowed = new Set<Tag>([...tags, ...transportTags])
+  const isDocumented = (
+    e: BkendError.BkendError
+  ): e is Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError => allowed.has(e._tag)
+  return (e: BkendError.BkendError): Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError =>
+    isDocumented(e)
+      ? e
+      : new BkendError.UnexpectedStatus({
+          status: e.status,
+          ...(e.code === undefined ? {} : { code: e.code }),
+          ...(e.rawCode === undefined ? {} : { rawCode: e.rawCode }),
+          message: e.message,
+          method: e.method,
+          route: e.route
+        })
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Users and tokens

@@ -14,6 +14,8 @@
  * @since 0.1.0
  */
 import { Context, Effect, Either, Layer, ParseResult, Schema, SchemaAST, type Stream, type Types } from "effect"
+import type { Errors } from "./Auth.js"
+import { documented } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
 import { normaliseId } from "./internal/envelope.js"
@@ -252,6 +254,25 @@ export const OpenApiDocument = Schema.Struct({
 export interface OpenApiDocument extends Schema.Schema.Type<typeof OpenApiDocument> {}
 
 /**
+ * What reading a table can fail with: a rejected query (`BadRequest`), no or an expired session (`Unauthorized`),
+ * row-level security (`Forbidden`), a missing table or record (`NotFound`), input the SDK rejects before sending
+ * (`InvalidInput`), and the transport errors every call can meet (rate limit, network, 5xx, decoding, an
+ * undocumented status as `UnexpectedStatus`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReadError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">
+
+/**
+ * What writing a record can fail with: {@link ReadError}, plus `Conflict` when a unique field's value is taken.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WriteError = ReadError | Errors<"Conflict">
+
+/**
  * A client for one table. With a row schema `Schema<A, I>` every method is typed: rows decode to `A` plus the
  * system fields, `create` takes `A` without them, `update` any subset, and filters follow `I` (the wire side).
  * Every method fails with `InvalidInput` before sending anything when the table name, an id, a page bound, a
@@ -265,47 +286,47 @@ export interface Table<A, I> {
   /**
    * Creates a record. `POST /v1/data/:table`.
    */
-  readonly create: (options: { readonly data: CreateInput<A> }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  readonly create: (options: { readonly data: CreateInput<A> }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Reads one record. `GET /v1/data/:table/:id`.
    */
-  readonly get: (options: { readonly id: string }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  readonly get: (options: { readonly id: string }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Changes the given fields; returns the whole updated record. `PATCH /v1/data/:table/:id`.
    */
   readonly update: (options: {
     readonly id: string
     readonly data: UpdateInput<A>
-  }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Deletes a record permanently. `DELETE /v1/data/:table/:id`.
    */
-  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, BkendError.BkendError>
+  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, ReadError>
   /**
    * One page of records. `GET /v1/data/:table` (always sends `limit`).
    */
   readonly list: <K extends SelectableKey<A, I> = never>(
     query?: ListQuery<A, I, K>
-  ) => Effect.Effect<Page.Page<Selected<A, K>>, BkendError.BkendError>
+  ) => Effect.Effect<Page.Page<Selected<A, K>>, ReadError>
   /**
    * Every record matching the query, page after page, lazily: the next page is requested while the current one is
    * consumed; at most one request is in flight and at most two pages are held. `GET /v1/data/:table`.
    */
   readonly stream: <K extends SelectableKey<A, I> = never>(
     query?: StreamQuery<A, I, K>
-  ) => Stream.Stream<Selected<A, K>, BkendError.BkendError>
+  ) => Stream.Stream<Selected<A, K>, ReadError>
   /**
    * The number of records matching the filters (`pagination.total` of a `limit=1` list). `GET /v1/data/:table`.
    */
-  readonly count: (query?: CountQuery<I>) => Effect.Effect<number, BkendError.BkendError>
+  readonly count: (query?: CountQuery<I>) => Effect.Effect<number, ReadError>
   /**
    * The table's schema, indexes and permissions. `GET /v1/data/:table/spec`.
    */
-  readonly spec: Effect.Effect<TableSpec, BkendError.BkendError>
+  readonly spec: Effect.Effect<TableSpec, ReadError>
   /**
    * The OpenAPI document of the table. `GET /v1/data/:table/openapi`.
    */
-  readonly openapi: Effect.Effect<OpenApiDocument, BkendError.BkendError>
+  readonly openapi: Effect.Effect<OpenApiDocument, ReadError>
 }
 
 /**
@@ -332,6 +353,9 @@ export class Tables extends Context.Tag("bkend-effect/Tables")<Tables, Service>(
 // ---------------------------------------------------------------------------------------------------------------------
 // Implementation
 // ---------------------------------------------------------------------------------------------------------------------
+
+const readErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
+const writeErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict")
 
 /**
  * Table names accepted by the SDK: a letter or `_` (system tables), then letters, digits, `_` and `-`.
@@ -478,7 +502,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
   const fetchPage = <K extends SelectableKey<A, I>>(
     query: ListQuery<A, I, K>,
     defaultLimit: number
-  ): Effect.Effect<Page.Page<Selected<A, K>>, BkendError.BkendError> =>
+  ): Effect.Effect<Page.Page<Selected<A, K>>, ReadError> =>
     Effect.gen(function* () {
       const route = "/v1/data/:table" as const
       yield* checkName("GET", route)
@@ -497,7 +521,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       })
       const items = yield* Effect.forEach(body.items, rowDecoder(query.select, 200, "GET", route))
       return { ...body, items }
-    })
+    }).pipe(readErrors)
 
   const table: Table<A, I> = {
     name,
@@ -514,7 +538,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 201, "POST", route)(raw)
-    }),
+    }, writeErrors),
     get: Effect.fn("Tables.get")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("GET", route)
@@ -526,7 +550,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 200, "GET", route)(raw)
-    }),
+    }, readErrors),
     update: Effect.fn("Tables.update")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("PATCH", route)
@@ -540,7 +564,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 200, "PATCH", route)(raw)
-    }),
+    }, writeErrors),
     delete: Effect.fn("Tables.delete")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("DELETE", route)
@@ -551,7 +575,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: Schema.Unknown
       })
-    }),
+    }, readErrors),
     list: (query = {}) => fetchPage(query, 20).pipe(Effect.withSpan("Tables.list", { attributes: { table: name } })),
     stream: (query = {}) =>
       filters.paginate(
@@ -575,7 +599,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: TableSpec
       })
-    }).pipe(Effect.withSpan("Tables.spec", { attributes: { table: name } })),
+    }).pipe(readErrors, Effect.withSpan("Tables.spec", { attributes: { table: name } })),
     openapi: Effect.gen(function* () {
       const route = "/v1/data/:table/openapi" as const
       yield* checkName("GET", route)
@@ -586,7 +610,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: OpenApiDocument
       })
-    }).pipe(Effect.withSpan("Tables.openapi", { attributes: { table: name } }))
+    }).pipe(readErrors, Effect.withSpan("Tables.openapi", { attributes: { table: name } }))
   }
   return table
 }
