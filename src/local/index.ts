@@ -5,24 +5,32 @@
  */
 export * from "./LocalServer.js"
 
-/**
- * The 6-digit TOTP code (RFC 6238, SHA-1, 30 s) of a base32 secret at a time in milliseconds — for tests of MFA.
- *
- * @since 0.1.0
- * @category totp
- */
-export { totp } from "./internal/totp.js"
+export {
+  /**
+   * The 6-digit TOTP code (RFC 6238, SHA-1, 30 s) of a base32 secret at a time in milliseconds — for tests of MFA.
+   *
+   * @since 0.1.0
+   * @category totp
+   */
+  totp
+} from "./internal/totp.js"
 
-/**
- * Decodes a JWT payload without verifying it (e.g. to read `sub` / `sid` of an access token in tests).
- *
- * @since 0.1.0
- * @category tokens
- */
-export { decodeUnverified as decodeJwt } from "./internal/jwt.js"
+export {
+  /**
+   * Decodes a JWT payload without verifying it (e.g. to read `sub` / `sid` of an access token in tests).
+   *
+   * @since 0.1.0
+   * @category tokens
+   */
+  decodeUnverified as decodeJwt
+} from "./internal/jwt.js"
 
-/**
- * @since 0.1.0
- * @category options
- */
-export { defaultOptions } from "./internal/kernel.js"
+export {
+  /**
+   * The server's defaults for every option (what `make` uses for the options you leave out).
+   *
+   * @since 0.1.0
+   * @category options
+   */
+  defaultOptions
+} from "./internal/kernel.js"
