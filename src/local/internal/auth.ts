@@ -421,7 +421,7 @@ const TokenBody = Schema.Struct({ token: Schema.String, email: Schema.optional(S
 // Handlers
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** A01b / A02b: sign-up (201) and sign-in (200) with `method: "magiclink"` both mail a link. */
+/** Magic-link sign-up (201) and sign-in (200) with `method: "magiclink"` both mail a link. */
 const requestMagicLink = (
   local: K.Local["Type"],
   email: string,
