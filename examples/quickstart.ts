@@ -89,7 +89,7 @@ const program = Effect.gen(function* () {
   console.log(`     404 (no such record): ${notFound}`)
   yield* expect(forbidden.startsWith("Forbidden"), "a guest's create was not rejected with 403 Forbidden")
   yield* expect(notFound.startsWith("NotFound"), "reading a missing record did not fail with 404 NotFound")
-  yield* expect(page.total === 12 && page.items.length === 10, `expected 12 posts, 10 on page 1: ${page.total}`)
+  yield* expect(page.items.length === 10 && page.total >= 12, `expected 10 of at least 12 posts: ${page.total}`)
   return { forbidden, notFound }
 })
 
