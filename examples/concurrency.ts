@@ -42,7 +42,7 @@ const program = Effect.gen(function* () {
 
 const main = Effect.gen(function* () {
   // refreshMargin 0: no early refresh, the token really expires before the storm
-  const env = yield* target({ local: { devMode: true, accessTokenTtlSeconds: 8 } })
+  const env = yield* target({ local: { devMode: true, accessTokenTtlSeconds: 4 } })
   console.log(`bkend-effect concurrency — ${env.description}`)
   // the SDK: one layer for every service, on Node's undici HTTP client
   const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl, refreshMargin: 0 }).pipe(
