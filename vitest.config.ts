@@ -1,6 +1,16 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+// `bkend-effect/…` resolves to the sources, as tsconfig.json's `paths` do for tsc and tsx (no build needed).
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^bkend-effect$/, replacement: src("index.ts") },
+      { find: /^bkend-effect\/(local|node|testing)$/, replacement: src("$1/index.ts") }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

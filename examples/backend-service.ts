@@ -7,10 +7,11 @@
  *   PORT=3000 npx tsx examples/backend-service.ts  # keeps serving on :3000
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Schema } from "effect"
+import { Bkend, Tables } from "bkend-effect"
 import { createServer } from "node:http"
-import * as Tables from "../src/Tables.js"
 import { target } from "./shared.js"
 
 const Order = Schema.Struct({ item: Schema.String, quantity: Schema.Number })
@@ -47,9 +48,13 @@ const main = Effect.gen(function* () {
   // the backend uses the secret key: admin rights, RLS bypassed — never ship it to a browser
   const env = yield* target({ key: "secret", local: { tables: [{ name: "orders" }] } })
   console.log(`bkend-effect backend-service — ${env.description}, using the secret key`)
+  // the SDK: one layer for every service, on Node's undici HTTP client
+  const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
   const port = Number(process.env.PORT ?? 0)
   const ServiceLive = HttpServer.serve(router).pipe(
-    Layer.provide(env.layer),
+    Layer.provide(BkendLive),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" }))
   )
   const ctx = yield* Layer.build(ServiceLive)

@@ -9,9 +9,9 @@
  *
  *   npx tsx examples/concurrency.ts
  */
-import { Effect, Option, Schema } from "effect"
-import * as Auth from "../src/Auth.js"
-import * as Tables from "../src/Tables.js"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Auth, Bkend, Tables } from "bkend-effect"
 import { target, uniqueEmail } from "./shared.js"
 
 const N = 100
@@ -42,9 +42,13 @@ const program = Effect.gen(function* () {
 
 const main = Effect.gen(function* () {
   // refreshMargin 0: no early refresh, the token really expires before the storm
-  const env = yield* target({ local: { devMode: true, accessTokenTtlSeconds: 4 }, client: { refreshMargin: 0 } })
+  const env = yield* target({ local: { devMode: true, accessTokenTtlSeconds: 4 } })
   console.log(`bkend-effect concurrency — ${env.description}`)
-  yield* Effect.provide(program, env.layer)
+  // the SDK: one layer for every service, on Node's undici HTTP client
+  const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl, refreshMargin: 0 }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+  yield* Effect.provide(program, BkendLive)
   if (Option.isSome(env.local)) {
     const c = yield* env.local.value.counters
     console.log(

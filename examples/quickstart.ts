@@ -8,9 +8,9 @@
  *
  *   npm start
  */
-import { Effect, Option, Schema } from "effect"
-import * as Auth from "../src/Auth.js"
-import * as Tables from "../src/Tables.js"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, Layer, Option, Schema } from "effect"
+import { Auth, Bkend, Tables } from "bkend-effect"
 import { target, timed, uniqueEmail } from "./shared.js"
 
 const Post = Schema.Struct({
@@ -33,6 +33,10 @@ const posts = {
     self: { read: true, update: true, delete: true, list: true }
   }
 } as const
+
+/** The quickstart's expectations: a broken one fails the run (non-zero exit), it is not just printed. */
+const expect = (holds: boolean, what: string) =>
+  holds ? Effect.void : Effect.dieMessage(`quickstart expectation failed: ${what}`)
 
 const program = Effect.gen(function* () {
   const auth = yield* Auth.Auth
@@ -83,6 +87,9 @@ const program = Effect.gen(function* () {
     Effect.catchTag("NotFound", (e) => Effect.succeed(`NotFound — ${e.status} ${e.code}: ${e.message}`))
   )
   console.log(`     404 (no such record): ${notFound}`)
+  yield* expect(forbidden.startsWith("Forbidden"), "a guest's create was not rejected with 403 Forbidden")
+  yield* expect(notFound.startsWith("NotFound"), "reading a missing record did not fail with 404 NotFound")
+  yield* expect(page.items.length === 10 && page.total >= 12, `expected 10 of at least 12 posts: ${page.total}`)
   return { forbidden, notFound }
 })
 
@@ -90,7 +97,11 @@ const main = Effect.gen(function* () {
   const started = performance.now()
   const env = yield* target({ local: { tables: [posts] } })
   console.log(`bkend-effect quickstart — ${env.description}`)
-  const result = yield* Effect.provide(program, env.layer)
+  // the SDK: one layer for every service, on Node's undici HTTP client
+  const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+  const result = yield* Effect.provide(program, BkendLive)
   if (Option.isSome(env.local)) {
     const counters = yield* env.local.value.counters
     console.log(

@@ -10,11 +10,10 @@
  */
 import * as assert from "node:assert/strict"
 import { Effect, Layer, Schema } from "effect"
-import * as Auth from "../src/Auth.js"
-import * as BkendError from "../src/BkendError.js"
-import * as Tables from "../src/Tables.js"
-import * as LocalServer from "../src/local/LocalServer.js"
-import * as BkendTesting from "../src/testing/index.js"
+import { Auth, Tables } from "bkend-effect"
+import * as LocalServer from "bkend-effect/local"
+import * as BkendTesting from "bkend-effect/testing"
+import { BkendErrors } from "bkend-effect/testing"
 
 // ---- the program under test: publish a post as the signed-in user -------------------------------------------
 
@@ -40,15 +39,7 @@ const tablesInMemory = (options: { readonly fail?: boolean }) => {
   const table = (name: string) => ({
     create: ({ data }: { readonly data: Record<string, unknown> }) =>
       options.fail
-        ? Effect.fail(
-            new BkendError.Forbidden({
-              status: 403,
-              code: "data/permission-denied",
-              message: "denied",
-              method: "POST",
-              route: "/v1/data/:table"
-            })
-          )
+        ? Effect.fail(BkendErrors.forbidden({ route: "/v1/data/:table" }))
         : Effect.sync(() => {
             const row = {
               ...data,

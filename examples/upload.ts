@@ -6,10 +6,10 @@
  *
  *   npx tsx examples/upload.ts
  */
-import { Chunk, Effect, Stream } from "effect"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Chunk, Effect, Layer, Stream } from "effect"
+import { Auth, Bkend, Files } from "bkend-effect"
 import { createHash, randomBytes } from "node:crypto"
-import * as Auth from "../src/Auth.js"
-import * as Files from "../src/Files.js"
 import { target, uniqueEmail } from "./shared.js"
 
 const SIZE = 12 * 1024 * 1024
@@ -68,7 +68,11 @@ const program = Effect.gen(function* () {
 const main = Effect.gen(function* () {
   const env = yield* target({ local: {} })
   console.log(`bkend-effect upload — ${env.description}`)
-  yield* Effect.provide(program, env.layer)
+  // the SDK: one layer for every service, on Node's undici HTTP client
+  const BkendLive = Bkend.layer({ apiKey: env.apiKey, baseUrl: env.baseUrl }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+  yield* Effect.provide(program, BkendLive)
 })
 
 Effect.runPromise(Effect.scoped(main)).then(

@@ -1,5 +1,5 @@
 /**
- * The bkend auth API (`/v1/auth/*`, CONTRACT §6): sign-up and sign-in (password, magic link, OAuth), the session
+ * The bkend auth API (`/v1/auth/*`): sign-up and sign-in (password, magic link, OAuth), the session
  * (me, refresh, sign-out, sessions, switch organization, withdraw), passwords, e-mail verification, MFA, linked
  * accounts and invitations. Calls that return tokens store them in the `BkendClient` session.
  *

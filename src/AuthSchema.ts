@@ -1,6 +1,6 @@
 /**
- * Request and response shapes of the bkend auth endpoints (CONTRACT §6), decoded tolerantly per the §14 "SDK:"
- * lines, and the error-narrowing combinator the API modules share.
+ * Request and response shapes of the bkend auth endpoints, decoded tolerantly (every documented variant of a
+ * field is accepted, extra fields are ignored), and the error-narrowing combinator the API modules share.
  *
  * @since 0.1.0
  */
@@ -47,24 +47,33 @@ export const documented =
   <const T extends ReadonlyArray<Tag>>(...tags: T) =>
   <A, R>(
     self: Effect.Effect<A, BkendError.BkendError, R>
-  ): Effect.Effect<A, Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError, R> => {
-    const allowed = new Set<Tag>([...tags, ...transportTags])
-    const isDocumented = (
-      e: BkendError.BkendError
-    ): e is Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError => allowed.has(e._tag)
-    return Effect.mapError(self, (e) =>
-      isDocumented(e)
-        ? e
-        : new BkendError.UnexpectedStatus({
-            status: e.status,
-            ...(e.code === undefined ? {} : { code: e.code }),
-            ...(e.rawCode === undefined ? {} : { rawCode: e.rawCode }),
-            message: e.message,
-            method: e.method,
-            route: e.route
-          })
-    )
-  }
+  ): Effect.Effect<A, Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError, R> =>
+    Effect.mapError(self, narrowTo(...tags))
+
+/**
+ * The error mapping of {@link documented}, for one error: kept when its tag is documented (or a
+ * {@link TransportError}), otherwise reported as `UnexpectedStatus` with the same status, code, message and route.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const narrowTo = <const T extends ReadonlyArray<Tag>>(...tags: T) => {
+  const allowed = new Set<Tag>([...tags, ...transportTags])
+  const isDocumented = (
+    e: BkendError.BkendError
+  ): e is Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError => allowed.has(e._tag)
+  return (e: BkendError.BkendError): Extract<BkendError.BkendError, { readonly _tag: T[number] }> | TransportError =>
+    isDocumented(e)
+      ? e
+      : new BkendError.UnexpectedStatus({
+          status: e.status,
+          ...(e.code === undefined ? {} : { code: e.code }),
+          ...(e.rawCode === undefined ? {} : { rawCode: e.rawCode }),
+          message: e.message,
+          method: e.method,
+          route: e.route
+        })
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Users and tokens
@@ -85,7 +94,7 @@ export const Role = Schema.Literal("admin", "user", "guest")
 export type Role = typeof Role.Type
 
 /**
- * The signed-in user (`GET /v1/auth/me`). Only `id` and `email` are guaranteed (CONTRACT I-43).
+ * The signed-in user (`GET /v1/auth/me`). Only `id` and `email` are guaranteed.
  *
  * @since 0.1.0
  * @category schemas
@@ -110,7 +119,7 @@ export const User = Schema.Struct({
 export type User = typeof User.Type
 
 /**
- * `{ message }` bodies, `{}` and empty bodies alike (CONTRACT I-04).
+ * `{ message }` bodies, `{}` and empty bodies alike.
  *
  * @since 0.1.0
  * @category schemas
@@ -146,7 +155,7 @@ const Verified = Schema.Struct({
 
 /**
  * Result of an e-mail confirmation. Accepts `{ verified, … }` and `{ data: { verified, … } }` (a sign-up confirm
- * JSON that arrives wrapped once more than usual, CONTRACT I-37).
+ * JSON that arrives wrapped once more than usual).
  *
  * @since 0.1.0
  * @category schemas
@@ -197,7 +206,7 @@ const SessionInfoType = Schema.Struct({
 })
 
 /**
- * One server-side session (`GET /v1/auth/sessions` item), normalised from either documented field set (I-16).
+ * One server-side session (`GET /v1/auth/sessions` item), normalised from either documented field set.
  *
  * @since 0.1.0
  * @category schemas
@@ -286,7 +295,7 @@ const LinkedAccountType = Schema.Struct({
 })
 
 /**
- * A linked sign-in method (`GET /v1/auth/accounts` item), from either documented shape (I-17).
+ * A linked sign-in method (`GET /v1/auth/accounts` item), from either documented shape.
  *
  * @since 0.1.0
  * @category schemas
@@ -345,7 +354,7 @@ export const InvitationStatus = Schema.Literal("pending", "accepted", "rejected"
 export type InvitationStatus = typeof InvitationStatus.Type
 
 /**
- * An invitation (CONTRACT §6 shared shapes; `resourceName` and `name` optional per I-18).
+ * An invitation (`resourceName` and `name` are optional: not every endpoint returns them).
  *
  * @since 0.1.0
  * @category schemas

@@ -24,6 +24,21 @@ export type Services = BkendClient.BkendClient | Auth.Auth | Users.Users | Table
 const services = Layer.mergeAll(Auth.layer, Users.layer, Tables.layer, Files.layer)
 
 /**
+ * The whole SDK from options: `BkendClient` plus `Auth`, `Users`, `Tables` and `Files`. Fails with `InvalidConfig`
+ * when an option is invalid (an empty key, a base URL that is not http(s)). Provide an `HttpClient` to it.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Layer, Redacted } from "effect"
+ * import { Bkend } from "bkend-effect"
+ *
+ * const BkendLive = Bkend.layer({
+ *   apiKey: Redacted.make("pk_…"),
+ *   baseUrl: "https://api-client.bkend.ai"
+ * }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -33,6 +48,21 @@ export const layer = (
   services.pipe(Layer.provideMerge(BkendClient.layer(options)))
 
 /**
+ * `layer` with its options read from `Config` (environment variables by default); fails with `ConfigError` when
+ * one is missing or malformed.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Config, Layer } from "effect"
+ * import { Bkend } from "bkend-effect"
+ *
+ * const BkendLive = Bkend.layerConfig({
+ *   apiKey: Config.redacted("BKEND_API_KEY"),
+ *   baseUrl: Config.string("BKEND_API_URL")
+ * }).pipe(Layer.provide(FetchHttpClient.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -1,5 +1,5 @@
 /**
- * Files and storage (`/v1/files/*`, CONTRACT §11): uploads (presigned single PUT, or multipart with bounded
+ * Files and storage (`/v1/files/*`): uploads (presigned single PUT, or multipart with bounded
  * concurrency, per-part retry, progress and abort on failure), metadata, lists, download URLs and downloads.
  *
  * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageGet`, which never send
@@ -10,6 +10,8 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as PlatformError from "@effect/platform/Error"
 import { Context, Effect, Exit, Layer, ParseResult, Schema, Stream } from "effect"
+import type { Errors } from "./Auth.js"
+import { documented, narrowTo } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
 import * as filters from "./internal/filters.js"
@@ -21,7 +23,7 @@ import * as Page from "./Page.js"
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
- * File visibility (CONTRACT §11.1): `private` (default) owner only, `public` anyone, `protected` any signed-in user,
+ * File visibility: `private` (default) owner only, `public` anyone, `protected` any signed-in user,
  * `shared` designated users.
  *
  * @since 0.1.0
@@ -90,7 +92,7 @@ const WireFile = Schema.Struct({
 
 /**
  * A file record (`FileMetadata`; list items carry the "public fields" only, so owner details are optional).
- * `key` is the storage key, read from `s3Key` or `key` (CONTRACT I-25).
+ * `key` is the storage key, read from `s3Key` or `key`.
  *
  * @since 0.1.0
  * @category schemas
@@ -247,6 +249,27 @@ export interface UpdateOptions {
 }
 
 /**
+ * What reading or changing a file can fail with: a rejected request (`BadRequest`), no or an expired session
+ * (`Unauthorized`), not the owner or not visible (`Forbidden`), no such file (`NotFound`), input the SDK rejects
+ * before sending (`InvalidInput`), and the transport errors every call can meet.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type FileError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">
+
+/**
+ * What an upload can fail with: {@link FileError}, plus `Conflict` when the storage key is already registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type UploadError = FileError | Errors<"Conflict">
+
+const fileErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
+const narrowUpload = narrowTo("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict")
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -258,28 +281,28 @@ export interface Service {
    * If anything fails or the upload is interrupted before completion, `POST /v1/files/multipart/abort` is sent.
    * Then `POST /v1/files` registers the metadata (`s3Key` = the storage key).
    */
-  readonly upload: <E = never>(options: UploadOptions<E>) => Effect.Effect<FileRecord, BkendError.BkendError | E>
+  readonly upload: <E = never>(options: UploadOptions<E>) => Effect.Effect<FileRecord, UploadError | E>
   /**
    * `upload` as a stream of events: `Progress` reports (increasing, the last one at `total`), then `Done` with the
    * registered file. Stopping the stream early interrupts the upload (a multipart upload is then aborted).
    */
   readonly uploadEvents: <E = never>(
     options: Omit<UploadOptions<E>, "onProgress">
-  ) => Stream.Stream<UploadEvent, BkendError.BkendError | E>
+  ) => Stream.Stream<UploadEvent, UploadError | E>
   /** `GET /v1/files/:fileId` */
-  readonly get: (options: { readonly id: string }) => Effect.Effect<FileRecord, BkendError.BkendError>
+  readonly get: (options: { readonly id: string }) => Effect.Effect<FileRecord, FileError>
   /** One page of the files the caller may see. `GET /v1/files` */
-  readonly list: (query?: ListQuery) => Effect.Effect<Page.Page<FileRecord>, BkendError.BkendError>
+  readonly list: (query?: ListQuery) => Effect.Effect<Page.Page<FileRecord>, FileError>
   /** Every page of `list`, lazily, one page request in flight at a time. `GET /v1/files` */
-  readonly stream: (query?: Omit<ListQuery, "page">) => Stream.Stream<FileRecord, BkendError.BkendError>
+  readonly stream: (query?: Omit<ListQuery, "page">) => Stream.Stream<FileRecord, FileError>
   /** Owner only. `PATCH /v1/files/:fileId` */
-  readonly update: (options: UpdateOptions) => Effect.Effect<FileRecord, BkendError.BkendError>
+  readonly update: (options: UpdateOptions) => Effect.Effect<FileRecord, FileError>
   /** Owner only; not recoverable. `DELETE /v1/files/:fileId` */
-  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, BkendError.BkendError>
+  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, FileError>
   /** A presigned GET URL for the file. `POST /v1/files/:fileId/download-url` */
-  readonly downloadUrl: (options: { readonly id: string }) => Effect.Effect<DownloadUrl, BkendError.BkendError>
+  readonly downloadUrl: (options: { readonly id: string }) => Effect.Effect<DownloadUrl, FileError>
   /** The file's bytes: `downloadUrl`, then a GET of that URL without bkend headers. */
-  readonly download: (options: { readonly id: string }) => Stream.Stream<Uint8Array, BkendError.BkendError>
+  readonly download: (options: { readonly id: string }) => Stream.Stream<Uint8Array, FileError>
 }
 
 /**
@@ -491,7 +514,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         return key
       })
 
-    const upload = <E = never>(options: UploadOptions<E>): Effect.Effect<FileRecord, BkendError.BkendError | E> =>
+    const upload = <E = never>(options: UploadOptions<E>): Effect.Effect<FileRecord, UploadError | E> =>
       Effect.gen(function* () {
         const source = sourceOf(options.data)
         const size = multipart.sizeOf(source)
@@ -523,7 +546,11 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           key = yield* uploadMultipart(options, source, size, partSize, concurrency)
         }
         return yield* register(options, key, size)
-      }).pipe(Effect.withSpan("Files.upload", { attributes: { contentType: options.contentType } }))
+      }).pipe(
+        // the caller's own stream errors (E) pass through; bkend's are narrowed to the documented ones
+        Effect.mapError((e) => (BkendError.isBkendError(e) ? narrowUpload(e) : e)),
+        Effect.withSpan("Files.upload", { attributes: { contentType: options.contentType } })
+      )
 
     const listPage = (query: ListQuery, defaultLimit: number) =>
       Effect.gen(function* () {
@@ -553,7 +580,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           auth: "optional",
           response: Page.schema(FileRecord, { page, limit })
         })
-      })
+      }).pipe(fileErrors)
 
     const downloadUrl = Effect.fn("Files.downloadUrl")(function* (options: { readonly id: string }) {
       return yield* client.request({
@@ -564,12 +591,12 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         idempotent: true,
         response: DownloadUrl
       })
-    })
+    }, fileErrors)
 
     const uploadEvents = <E = never>(
       options: Omit<UploadOptions<E>, "onProgress">
-    ): Stream.Stream<UploadEvent, BkendError.BkendError | E> =>
-      Stream.asyncScoped<UploadEvent, BkendError.BkendError | E>((emit) =>
+    ): Stream.Stream<UploadEvent, UploadError | E> =>
+      Stream.asyncScoped<UploadEvent, UploadError | E>((emit) =>
         upload({
           ...options,
           // awaiting each offer gives backpressure: a slow consumer slows the upload's progress reports down
@@ -598,7 +625,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           auth: "optional",
           response: FileRecord
         })
-      }),
+      }, fileErrors),
       list: (query = {}) => listPage(query, 20).pipe(Effect.withSpan("Files.list")),
       stream: (query = {}) =>
         filters.paginate(
@@ -614,7 +641,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           auth: "required",
           response: FileRecord
         })
-      }),
+      }, fileErrors),
       delete: Effect.fn("Files.delete")(function* (options) {
         yield* client.request({
           method: "DELETE",
@@ -623,11 +650,11 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           auth: "required",
           response: Schema.Unknown
         })
-      }),
+      }, fileErrors),
       downloadUrl,
       download: (options) =>
         Stream.fromEffect(
-          Effect.flatMap(downloadUrl(options), (link) => client.storageGet(link.url)).pipe(
+          Effect.flatMap(downloadUrl(options), (link) => client.storageGet(link.url).pipe(fileErrors)).pipe(
             Effect.withSpan("Files.download")
           )
         )

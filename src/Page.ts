@@ -1,5 +1,5 @@
 /**
- * One normalised page of a list, whatever pagination variant the server sent (CONTRACT I-03):
+ * One normalised page of a list, whatever pagination variant the server sent:
  * data lists (`hasNext`/`hasPrev`), file lists (`hasNextPage`/`hasPrevPage`), user lists (`totalPages`),
  * sessions/accounts (`page, limit, total`), bare arrays, or no `pagination` at all.
  *

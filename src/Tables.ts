@@ -1,5 +1,5 @@
 /**
- * Dynamic tables (`/v1/data/:table…`, CONTRACT §8–§10): typed CRUD, lists with filters, sort, search and select,
+ * Dynamic tables (`/v1/data/:table…`): typed CRUD, lists with filters, sort, search and select,
  * lazy streaming over every page, counts, and the table's spec / OpenAPI document.
  *
  * ```ts
@@ -14,6 +14,8 @@
  * @since 0.1.0
  */
 import { Context, Effect, Either, Layer, ParseResult, Schema, SchemaAST, type Stream, type Types } from "effect"
+import type { Errors } from "./Auth.js"
+import { documented } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
 import { normaliseId } from "./internal/envelope.js"
@@ -25,8 +27,8 @@ import * as Page from "./Page.js"
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
- * The fields the server sets on every record (CONTRACT §8.2). Only `id` is guaranteed on every response (a create
- * response may omit the others, I-06); `_id` is accepted in place of `id` (I-05).
+ * The fields the server sets on every record. Only `id` is guaranteed on every response (a create
+ * response may omit the others); `_id` is accepted in place of `id`.
  *
  * @since 0.1.0
  * @category schemas
@@ -90,7 +92,7 @@ export type FieldValue<V> = unknown extends V
     : Exclude<V, undefined>
 
 /**
- * The documented operators (CONTRACT §9.2); several operators on one field must all hold.
+ * The documented operators; several operators on one field must all hold.
  *
  * @since 0.1.0
  * @category models
@@ -163,7 +165,7 @@ export interface CountQuery<I> {
   readonly filter?: Filter<WireRow<I>> | undefined
   /**
    * `orFilters`: at least one alternative must hold. Each alternative constrains one field; alternatives that are
-   * equalities on the same field are merged into `$in`, other repeats fail with `InvalidInput` (CONTRACT I-32).
+   * equalities on the same field are merged into `$in`, other repeats fail with `InvalidInput`.
    */
   readonly or?: ReadonlyArray<Filter<WireRow<I>>> | undefined
   /** partial-match search text */
@@ -252,6 +254,25 @@ export const OpenApiDocument = Schema.Struct({
 export interface OpenApiDocument extends Schema.Schema.Type<typeof OpenApiDocument> {}
 
 /**
+ * What reading a table can fail with: a rejected query (`BadRequest`), no or an expired session (`Unauthorized`),
+ * row-level security (`Forbidden`), a missing table or record (`NotFound`), input the SDK rejects before sending
+ * (`InvalidInput`), and the transport errors every call can meet (rate limit, network, 5xx, decoding, an
+ * undocumented status as `UnexpectedStatus`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReadError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">
+
+/**
+ * What writing a record can fail with: {@link ReadError}, plus `Conflict` when a unique field's value is taken.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WriteError = ReadError | Errors<"Conflict">
+
+/**
  * A client for one table. With a row schema `Schema<A, I>` every method is typed: rows decode to `A` plus the
  * system fields, `create` takes `A` without them, `update` any subset, and filters follow `I` (the wire side).
  * Every method fails with `InvalidInput` before sending anything when the table name, an id, a page bound, a
@@ -265,47 +286,47 @@ export interface Table<A, I> {
   /**
    * Creates a record. `POST /v1/data/:table`.
    */
-  readonly create: (options: { readonly data: CreateInput<A> }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  readonly create: (options: { readonly data: CreateInput<A> }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Reads one record. `GET /v1/data/:table/:id`.
    */
-  readonly get: (options: { readonly id: string }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  readonly get: (options: { readonly id: string }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Changes the given fields; returns the whole updated record. `PATCH /v1/data/:table/:id`.
    */
   readonly update: (options: {
     readonly id: string
     readonly data: UpdateInput<A>
-  }) => Effect.Effect<Row<A>, BkendError.BkendError>
+  }) => Effect.Effect<Row<A>, WriteError>
   /**
    * Deletes a record permanently. `DELETE /v1/data/:table/:id`.
    */
-  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, BkendError.BkendError>
+  readonly delete: (options: { readonly id: string }) => Effect.Effect<void, ReadError>
   /**
    * One page of records. `GET /v1/data/:table` (always sends `limit`).
    */
   readonly list: <K extends SelectableKey<A, I> = never>(
     query?: ListQuery<A, I, K>
-  ) => Effect.Effect<Page.Page<Selected<A, K>>, BkendError.BkendError>
+  ) => Effect.Effect<Page.Page<Selected<A, K>>, ReadError>
   /**
    * Every record matching the query, page after page, lazily: the next page is requested while the current one is
    * consumed; at most one request is in flight and at most two pages are held. `GET /v1/data/:table`.
    */
   readonly stream: <K extends SelectableKey<A, I> = never>(
     query?: StreamQuery<A, I, K>
-  ) => Stream.Stream<Selected<A, K>, BkendError.BkendError>
+  ) => Stream.Stream<Selected<A, K>, ReadError>
   /**
    * The number of records matching the filters (`pagination.total` of a `limit=1` list). `GET /v1/data/:table`.
    */
-  readonly count: (query?: CountQuery<I>) => Effect.Effect<number, BkendError.BkendError>
+  readonly count: (query?: CountQuery<I>) => Effect.Effect<number, ReadError>
   /**
    * The table's schema, indexes and permissions. `GET /v1/data/:table/spec`.
    */
-  readonly spec: Effect.Effect<TableSpec, BkendError.BkendError>
+  readonly spec: Effect.Effect<TableSpec, ReadError>
   /**
    * The OpenAPI document of the table. `GET /v1/data/:table/openapi`.
    */
-  readonly openapi: Effect.Effect<OpenApiDocument, BkendError.BkendError>
+  readonly openapi: Effect.Effect<OpenApiDocument, ReadError>
 }
 
 /**
@@ -333,9 +354,11 @@ export class Tables extends Context.Tag("bkend-effect/Tables")<Tables, Service>(
 // Implementation
 // ---------------------------------------------------------------------------------------------------------------------
 
+const readErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
+const writeErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict")
+
 /**
- * Table names accepted by the SDK: a letter or `_` (system tables), then letters, digits, `_` and `-`
- * (CONTRACT §8.1).
+ * Table names accepted by the SDK: a letter or `_` (system tables), then letters, digits, `_` and `-`.
  *
  * @since 0.1.0
  * @category constants
@@ -379,9 +402,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
   const checkName = (method: Method, route: Route) =>
     tableNamePattern.test(name)
       ? Effect.void
-      : Effect.fail(
-          invalidInput(method, route, "table", "table name must match ^[A-Za-z_][A-Za-z0-9_-]*$ (CONTRACT §8.1)")
-        )
+      : Effect.fail(invalidInput(method, route, "table", "table name must match ^[A-Za-z_][A-Za-z0-9_-]*$"))
 
   /**
    * Decodes one record: `_id` → `id`, system fields, then the row schema (picked down to `select`). The AST really
@@ -473,7 +494,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       searchType: query.searchType,
       sortBy: query.sort?.by,
       sortDirection: query.sort?.direction,
-      // I-44: one comma-separated parameter
+      // one comma-separated parameter
       select: query.select === undefined || query.select.length === 0 ? undefined : query.select.join(",")
     })
   }
@@ -481,7 +502,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
   const fetchPage = <K extends SelectableKey<A, I>>(
     query: ListQuery<A, I, K>,
     defaultLimit: number
-  ): Effect.Effect<Page.Page<Selected<A, K>>, BkendError.BkendError> =>
+  ): Effect.Effect<Page.Page<Selected<A, K>>, ReadError> =>
     Effect.gen(function* () {
       const route = "/v1/data/:table" as const
       yield* checkName("GET", route)
@@ -500,7 +521,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       })
       const items = yield* Effect.forEach(body.items, rowDecoder(query.select, 200, "GET", route))
       return { ...body, items }
-    })
+    }).pipe(readErrors)
 
   const table: Table<A, I> = {
     name,
@@ -517,7 +538,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 201, "POST", route)(raw)
-    }),
+    }, writeErrors),
     get: Effect.fn("Tables.get")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("GET", route)
@@ -529,7 +550,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 200, "GET", route)(raw)
-    }),
+    }, readErrors),
     update: Effect.fn("Tables.update")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("PATCH", route)
@@ -543,7 +564,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         response: Schema.Unknown
       })
       return yield* rowDecoder(undefined, 200, "PATCH", route)(raw)
-    }),
+    }, writeErrors),
     delete: Effect.fn("Tables.delete")(function* (options) {
       const route = "/v1/data/:table/:id" as const
       yield* checkName("DELETE", route)
@@ -554,7 +575,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: Schema.Unknown
       })
-    }),
+    }, readErrors),
     list: (query = {}) => fetchPage(query, 20).pipe(Effect.withSpan("Tables.list", { attributes: { table: name } })),
     stream: (query = {}) =>
       filters.paginate(
@@ -578,7 +599,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: TableSpec
       })
-    }).pipe(Effect.withSpan("Tables.spec", { attributes: { table: name } })),
+    }).pipe(readErrors, Effect.withSpan("Tables.spec", { attributes: { table: name } })),
     openapi: Effect.gen(function* () {
       const route = "/v1/data/:table/openapi" as const
       yield* checkName("GET", route)
@@ -589,7 +610,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
         auth: "optional",
         response: OpenApiDocument
       })
-    }).pipe(Effect.withSpan("Tables.openapi", { attributes: { table: name } }))
+    }).pipe(readErrors, Effect.withSpan("Tables.openapi", { attributes: { table: name } }))
   }
   return table
 }

@@ -1,5 +1,5 @@
 /**
- * The bkend users API (`/v1/users/*`, CONTRACT §7): user management (list, create, get, update, delete, role),
+ * The bkend users API (`/v1/users/*`): user management (list, create, get, update, delete, role),
  * profile, avatar, preferences, notification settings, onboarding and public settings.
  *
  * Who may call what: listing and reading users needs any signed-in caller (non-admins see public fields only);

@@ -1,6 +1,6 @@
 /**
- * Request and response shapes of the bkend users endpoints (CONTRACT §7), decoded tolerantly per the §14 "SDK:"
- * lines. Re-exported by `Users`.
+ * Request and response shapes of the bkend users endpoints, decoded tolerantly: every documented variant
+ * of a field is accepted and extra fields are ignored. Re-exported by `Users`.
  *
  * @since 0.1.0
  */
@@ -86,7 +86,7 @@ export const SocialLinks = Schema.Struct({
 })
 
 /**
- * `GET /v1/users/:userId/profile` (plus `image`, which the example apps read, I-20).
+ * `GET /v1/users/:userId/profile` (plus `image`, which the example apps read).
  *
  * @since 0.1.0
  * @category schemas
@@ -124,7 +124,7 @@ const UploadUrlType = Schema.Struct({
 })
 
 /**
- * `POST /v1/users/:userId/avatar/upload-url`: `url ?? uploadUrl` (CONTRACT I-19).
+ * `POST /v1/users/:userId/avatar/upload-url`: `url ?? uploadUrl`.
  *
  * @since 0.1.0
  * @category schemas
@@ -147,7 +147,7 @@ export const AvatarUploadUrl = Schema.transformOrFail(WireUploadUrl, UploadUrlTy
 export type AvatarUploadUrl = typeof AvatarUploadUrl.Type
 
 /**
- * `PATCH /v1/users/:userId/avatar`: the new image URL (extra fields tolerated, I-19).
+ * `PATCH /v1/users/:userId/avatar`: the new image URL (extra fields tolerated).
  *
  * @since 0.1.0
  * @category schemas

@@ -308,7 +308,7 @@ export const router: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.con
   filesRouter,
   storageRouter,
   localRouter,
-  // last: its shorthand `/v1/:table` routes only get what the fixed prefixes above do not claim (I-45)
+  // last: its shorthand `/v1/:table` routes only get what the fixed prefixes above do not claim
   dataRouter
 )
 

@@ -1,163 +1,196 @@
 /**
- * `bkend-local` command line: serves an in-memory bkend on a port.
+ * `bkend-local` command line: serves an in-memory bkend on a port (`bkend-local --help` lists the options).
  *
  * ```text
  * bkend-local [--port 8787] [--host 127.0.0.1] [--import snapshot.json] [--export snapshot.json] [--config config.json]
  * ```
  *
  * `--config` takes either a JSON array of table declarations or an object of server options
- * (`{ "tables": [...], "envelope": "bare", "rateLimit": { "limit": 100, "windowSeconds": 60 }, ... }`).
- * Unlike the library default, the CLI starts in `devMode` (tables created on first write) unless the config sets
- * `"devMode": false`.
+ * (`{ "tables": [...], "envelope": "bare", "rateLimit": { "limit": 100, "windowSeconds": 60 }, ... }`); every
+ * problem in it is reported on its own line, with its path; unknown keys are problems too. Unlike the library
+ * default, the CLI starts with `cliDefaults`: `devMode` (undeclared tables list as empty and are created on first write,
+ * with the default permissions), the hybrid envelope, a 10 s refresh-token reuse interval, guest listing of public
+ * files and the development OAuth sign-in page; the config overrides each of them (e.g. `"devMode": false`).
+ *
+ * Exit codes: 0 after a clean shutdown (SIGINT / SIGTERM), 2 for bad flags or a bad config, 1 when the server
+ * cannot start or a snapshot cannot be read.
  *
  * @since 0.1.0
  */
 /* biome-ignore-all lint/suspicious/noConsole: the CLI talks to the terminal */
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Command, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Data, Effect, Either, Layer, Option, Predicate, Schema } from "effect"
 import * as fs from "node:fs"
-import { parseArgs } from "node:util"
-import { TableConfig } from "./internal/tables.js"
+import { cliDefaults } from "./internal/kernel.js"
+import { decodeConfig } from "./internal/options.js"
 import * as LocalServer from "./LocalServer.js"
 
-const usage = `Usage: bkend-local [--port 8787] [--host 127.0.0.1] [--import file] [--export file] [--config file]
+/** A problem the user can fix by changing the command line or the config: printed, then exit 2. */
+class UsageProblem extends Data.TaggedError("UsageProblem")<{ readonly lines: ReadonlyArray<string> }> {}
 
-  --port     port to listen on (0 = any free port; default 8787)
-  --host     interface to bind (default 127.0.0.1)
-  --import   load a snapshot (JSON) before serving
-  --export   write a snapshot (JSON) to this file on exit (SIGINT / SIGTERM)
-  --config   JSON file: an array of tables, or an object of server options
-  --help     show this text`
+/** A problem starting or running the server: printed, then exit 1. */
+class StartProblem extends Data.TaggedError("StartProblem")<{ readonly message: string }> {}
 
-const FaultRule = Schema.Struct({
-  route: Schema.String,
-  kind: Schema.Literal("500", "503", "429", "reset", "delay"),
-  probability: Schema.optional(Schema.Number),
-  delayMillis: Schema.optional(Schema.Number),
-  times: Schema.optional(Schema.Number)
-})
-
-const ConfigObject = Schema.Struct({
-  envelope: Schema.optional(Schema.Literal("wrapped", "bare")),
-  errors: Schema.optional(Schema.Literal("domain", "ref-auth", "nest", "superset")),
-  pagination: Schema.optional(Schema.Literal("documented", "union")),
-  deletes: Schema.optional(Schema.Literal("200", "204")),
-  accessTokenTtlSeconds: Schema.optional(Schema.Number),
-  refreshTokenTtlSeconds: Schema.optional(Schema.Number),
-  passwordPolicy: Schema.optional(Schema.Literal("default", "strict")),
-  tables: Schema.optional(Schema.Array(TableConfig)),
-  devMode: Schema.optional(Schema.Boolean),
-  rateLimit: Schema.optional(Schema.Struct({ limit: Schema.Number, windowSeconds: Schema.Number })),
-  maxBodyBytes: Schema.optional(Schema.Number),
-  maxUploadBytes: Schema.optional(Schema.Number),
-  faults: Schema.optional(Schema.Array(FaultRule)),
-  faultSeed: Schema.optional(Schema.Number),
-  baseUrl: Schema.optional(Schema.String),
-  publishableKey: Schema.optional(Schema.String.pipe(Schema.pattern(/^pk_[a-fA-F0-9]{64}$/))),
-  secretKey: Schema.optional(Schema.String.pipe(Schema.pattern(/^sk_[a-fA-F0-9]{64}$/))),
-  magicLinkEnabled: Schema.optional(Schema.Boolean),
-  magicLinkTtlMinutes: Schema.optional(Schema.Number),
-  requireEmailVerification: Schema.optional(Schema.Boolean),
-  lists: Schema.optional(Schema.Literal("topic", "ref-array")),
-  oauthProviders: Schema.optional(Schema.Array(Schema.Literal("google", "github"))),
-  maxFailedSignIns: Schema.optional(Schema.Number)
-})
-
-const Config = Schema.Union(
-  Schema.Array(TableConfig).pipe(
-    Schema.transform(ConfigObject, {
-      strict: false,
-      decode: (tables) => ({ tables }),
-      encode: (o) => o.tables ?? []
-    })
+const port = Options.integer("port").pipe(
+  Options.withSchema(
+    Schema.Int.pipe(Schema.between(0, 65535, { message: () => "--port is a port number, 0 to 65535" }))
   ),
-  ConfigObject
+  Options.withDefault(8787),
+  Options.withDescription("port to listen on; 0 picks any free port (default 8787)")
+)
+const host = Options.text("host").pipe(
+  Options.withDefault("127.0.0.1"),
+  Options.withDescription("interface to bind (default 127.0.0.1)")
+)
+const importFile = Options.file("import", { exists: "yes" }).pipe(
+  Options.withDescription("load a snapshot (JSON) before serving"),
+  Options.optional
+)
+const exportFile = Options.file("export").pipe(
+  Options.withDescription("write a snapshot (JSON) to this file on exit (SIGINT / SIGTERM)"),
+  Options.optional
+)
+const configFile = Options.file("config", { exists: "yes" }).pipe(
+  Options.withDescription("JSON file: an array of table declarations, or an object of server options"),
+  Options.optional
 )
 
-const fail = (message: string): never => {
-  console.error(`bkend-local: ${message}`)
-  process.exit(2)
-}
-
-const readConfig = (file: string): Partial<LocalServer.LocalOptions> => {
-  let json: unknown
-  try {
-    json = JSON.parse(fs.readFileSync(file, "utf8"))
-  } catch (e) {
-    return fail(`cannot read --config ${file}: ${e instanceof Error ? e.message : String(e)}`)
-  }
-  const decoded = Schema.decodeUnknownEither(Config)(json)
-  if (Either.isLeft(decoded)) {
-    return fail(`invalid --config ${file}:\n${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
-  }
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(decoded.right)) if (v !== undefined) out[k] = v
-  return out
-}
-
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: "8787" },
-    host: { type: "string", default: "127.0.0.1" },
-    import: { type: "string" },
-    export: { type: "string" },
-    config: { type: "string" },
-    help: { type: "boolean", default: false }
-  },
-  strict: true
-})
-
-if (values.help === true) {
-  console.log(usage)
-  process.exit(0)
-}
-
-const port = Number(values.port)
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid --port ${values.port}`)
-const configured = values.config !== undefined ? readConfig(values.config) : {}
-// The CLI is for local development: unless the config says otherwise, tables are created on first write.
-const options: Partial<LocalServer.LocalOptions> = { devMode: true, ...configured }
-
-const program = Effect.gen(function* () {
-  const server = yield* LocalServer.make(options)
-  if (values.import !== undefined) {
-    const file = values.import
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new LocalServer.SnapshotError({ message: `cannot read ${file}: ${String(e)}` })
-    })
-    yield* server.importSnapshot(text)
-  }
-  if (values.export !== undefined) {
-    const file = values.export
-    yield* Effect.addFinalizer(() =>
-      Effect.flatMap(server.exportSnapshot, (json) =>
-        Effect.sync(() => {
-          fs.writeFileSync(file, json)
-          console.log(`bkend-local: snapshot written to ${file}`)
+const readConfig = (file: string) =>
+  Effect.gen(function* () {
+    const text = yield* FileSystem.FileSystem.pipe(
+      Effect.flatMap((fsys) => fsys.readFileString(file)),
+      Effect.mapError((e) => new UsageProblem({ lines: [`cannot read --config ${file}: ${e.message}`] }))
+    )
+    const json = yield* Schema.decodeUnknown(Schema.parseJson())(text).pipe(
+      Effect.mapError(() => new UsageProblem({ lines: [`invalid --config ${file}: not valid JSON`] }))
+    )
+    return yield* Either.mapLeft(
+      decodeConfig(json),
+      (problems) =>
+        new UsageProblem({
+          lines: [`invalid --config ${file}:`, ...problems.map((p) => `  ${p.path}: ${p.message}`)]
         })
-      )
     )
-  }
-  const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port, host: values.host }))
-  const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-  console.log(`bkend-local listening on ${url}`)
-  console.log(`  publishable key (X-API-Key): ${server.keys.publishable}`)
-  console.log(`  secret key      (X-API-Key): ${server.keys.secret}`)
-  console.log("  local endpoints: /_local/outbox, /_local/counters, /_local/snapshot (sk_ key)")
-  if (server.options.devMode)
-    console.log('  dev mode: tables are created on first write (set "devMode": false in --config to turn off)')
-  yield* Effect.addFinalizer(() => Effect.sync(() => console.log("bkend-local: shutting down")))
-  return yield* Effect.never
-})
+  })
 
-NodeRuntime.runMain(
-  Effect.scoped(program).pipe(
-    Effect.catchAll((e) =>
-      Effect.sync(() => {
-        console.error(`bkend-local: ${e instanceof LocalServer.SnapshotError ? e.message : String(e)}`)
-        process.exitCode = 1
+/** Names the port and the cause of a failed listen, and what to do about it. */
+const startProblem = (error: unknown, listen: { readonly port: number; readonly host: string }): StartProblem => {
+  const cause = Predicate.hasProperty(error, "cause") ? error.cause : error
+  const code = Predicate.hasProperty(cause, "code") && typeof cause.code === "string" ? cause.code : undefined
+  const where = `${listen.host}:${listen.port}`
+  if (code === "EADDRINUSE") {
+    return new StartProblem({
+      message: `port ${listen.port} is already in use on ${listen.host} (EADDRINUSE). Stop the other server, pick another port with --port, or use --port 0 for any free port.`
+    })
+  }
+  if (code === "EACCES") {
+    return new StartProblem({
+      message: `not allowed to listen on ${where} (EACCES). Ports below 1024 need privileges: use a higher --port, or --port 0.`
+    })
+  }
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+    return new StartProblem({
+      message: `cannot listen on ${where} (${code}): --host is not an address of this machine.`
+    })
+  }
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new StartProblem({ message: `cannot listen on ${where}: ${detail}` })
+}
+
+const serve = (flags: {
+  readonly port: number
+  readonly host: string
+  readonly import: Option.Option<string>
+  readonly export: Option.Option<string>
+  readonly config: Option.Option<string>
+}) =>
+  Effect.gen(function* () {
+    const configured = Option.isSome(flags.config) ? yield* readConfig(flags.config.value) : {}
+    // The command starts with cliDefaults (devMode, the hybrid envelope, …); the config overrides any of them.
+    const server = yield* LocalServer.make({ ...cliDefaults, ...configured })
+    if (Option.isSome(flags.import)) {
+      const file = flags.import.value
+      const text = yield* Effect.try({
+        try: () => fs.readFileSync(file, "utf8"),
+        catch: (e) => new LocalServer.SnapshotError({ message: `cannot read ${file}: ${String(e)}` })
       })
+      yield* server.importSnapshot(text)
+    }
+    if (Option.isSome(flags.export)) {
+      const file = flags.export.value
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(server.exportSnapshot, (json) =>
+          Effect.sync(() => {
+            fs.writeFileSync(file, json)
+            console.log(`bkend-local: snapshot written to ${file}`)
+          })
+        )
+      )
+    }
+    const listen = { port: flags.port, host: flags.host }
+    const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, listen)).pipe(
+      Effect.mapError((e) => startProblem(e, listen))
     )
-  )
+    const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
+    console.log(`bkend-local listening on ${url}`)
+    console.log(`  publishable key (X-API-Key): ${server.keys.publishable}`)
+    console.log(`  secret key      (X-API-Key): ${server.keys.secret}`)
+    console.log("  local endpoints: /_local/outbox, /_local/counters, /_local/snapshot (sk_ key)")
+    if (server.options.devMode) {
+      console.log(
+        "  dev mode: undeclared tables list as empty and are created on first write, with the default permissions"
+      )
+      console.log('  (users create, read, list; guests read, list); set "devMode": false in --config to turn off')
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => console.log("bkend-local: shutting down")))
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+const command = Command.make(
+  "bkend-local",
+  { port, host, import: importFile, export: exportFile, config: configFile },
+  serve
+).pipe(Command.withDescription("An in-memory bkend server for local development and tests."))
+
+/** The version in this package's package.json (found upwards from this file, in `src/` and in `dist/src/`). */
+const version = (): string => {
+  for (const up of ["../../package.json", "../../../package.json"]) {
+    try {
+      const json: unknown = JSON.parse(fs.readFileSync(new URL(up, import.meta.url), "utf8"))
+      if (Predicate.hasProperty(json, "name") && json.name === "bkend-effect" && Predicate.hasProperty(json, "version"))
+        return String(json.version)
+    } catch {
+      // not this one
+    }
+  }
+  return "unknown"
+}
+
+const usageText = HelpDoc.toAnsiText(Usage.getHelp(Command.getUsage(command))).trim()
+
+const exitWith = (code: number, lines: ReadonlyArray<string>) =>
+  Effect.sync(() => {
+    for (const line of lines) console.error(line)
+    process.exitCode = code
+  })
+
+const main = Command.run(command, { name: "bkend-local", version: version() })(process.argv).pipe(
+  Effect.catchIf(ValidationError.isValidationError, () =>
+    // @effect/cli has printed what is wrong with the flags; add the usage
+    exitWith(2, [`usage: ${usageText}`, "run bkend-local --help for the options"])
+  ),
+  Effect.catchTags({
+    UsageProblem: (e) =>
+      exitWith(
+        2,
+        e.lines.map((line, i) => (i === 0 ? `bkend-local: ${line}` : line))
+      ),
+    StartProblem: (e) => exitWith(1, [`bkend-local: ${e.message}`]),
+    SnapshotError: (e) => exitWith(1, [`bkend-local: ${e.message}`])
+  }),
+  Effect.provide(NodeContext.layer)
 )
+
+NodeRuntime.runMain(main)

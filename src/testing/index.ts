@@ -13,6 +13,14 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Redacted } from "effect"
+
+/**
+ * Error values with defaults, for mocks: `BkendErrors.forbidden()`, `BkendErrors.notFound({ route })`, …
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as BkendErrors from "./BkendErrors.js"
 import * as Bkend from "../Bkend.js"
 import type * as BkendClient from "../BkendClient.js"
 import * as LocalServer from "../local/LocalServer.js"

@@ -824,21 +824,52 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
 })
 
 layer(harnessLayer({ devMode: true }))("devMode", (it) => {
-  it.effect("creates a permissive table on first write; reads of unknown tables stay 404", () =>
+  it.effect("an undeclared table lists as an empty page, is created on first write, with the default permissions", () =>
     Effect.gen(function* () {
-      expectError(yield* request("GET", "/v1/data/fresh", { key: "pk" }), 404, "data/table-not-found")
+      // Listing before anything was written answers an empty page (apps list before they create).
+      const empty = yield* request("GET", "/v1/data/fresh", { key: "pk" })
+      expect(empty.status).toBe(200)
+      expect(arr(empty.data, "items")).toEqual([])
+      expect(get(empty.data, "pagination.total")).toBe(0)
+      // Reading a record of it is still a 404 for the table.
+      const missingId = "000000000000000000000000"
+      expectError(yield* request("GET", `/v1/data/fresh/${missingId}`, { key: "pk" }), 404, "data/table-not-found")
+      // Default permissions: guests may not create.
+      expectError(
+        yield* request("POST", "/v1/data/fresh", { key: "pk", body: { a: 1 } }),
+        403,
+        "data/permission-denied"
+      )
+      const user = yield* signUp()
       // A failed first write creates nothing.
-      expectError(yield* request("POST", "/v1/data/fresh", { key: "pk", body: [1] }), 400, "data/validation-error")
-      expectError(yield* request("GET", "/v1/data/fresh", { key: "pk" }), 404, "data/table-not-found")
-      const created = yield* request("POST", "/v1/data/fresh", { key: "pk", body: { anything: [1, 2] } })
+      expectError(
+        yield* request("POST", "/v1/data/fresh", { token: user.accessToken, body: [1] }),
+        400,
+        "data/validation-error"
+      )
+      expectError(yield* request("GET", `/v1/data/fresh/${missingId}`, { key: "pk" }), 404, "data/table-not-found")
+      const created = yield* request("POST", "/v1/data/fresh", { token: user.accessToken, body: { anything: [1, 2] } })
       expect(created.status).toBe(201)
-      expect(get(created.data, "createdBy")).toBe("")
+      expect(get(created.data, "createdBy")).toBe(user.userId)
+      // Guests read and list.
       const listed = yield* request("GET", "/v1/fresh", { key: "pk" })
       expect(arr(listed.data, "items").map((i) => get(i, "anything"))).toEqual([[1, 2]])
       const id = str(created.data, "id")
-      const patched = yield* request("PATCH", `/v1/fresh/${id}`, { key: "pk", body: { more: true } })
+      expect((yield* request("GET", `/v1/fresh/${id}`, { key: "pk" })).status).toBe(200)
+      // Users may not update or delete (not even their own rows); the secret key may.
+      expectError(
+        yield* request("PATCH", `/v1/fresh/${id}`, { token: user.accessToken, body: { more: true } }),
+        403,
+        "data/permission-denied"
+      )
+      expectError(
+        yield* request("DELETE", `/v1/fresh/${id}`, { token: user.accessToken }),
+        403,
+        "data/permission-denied"
+      )
+      const patched = yield* request("PATCH", `/v1/fresh/${id}`, { key: "sk", body: { more: true } })
       expect(get(patched.data, "more")).toBe(true)
-      expect((yield* request("DELETE", `/v1/fresh/${id}`, { key: "pk" })).status).toBe(200)
+      expect((yield* request("DELETE", `/v1/fresh/${id}`, { key: "sk" })).status).toBe(200)
       // A system table created in dev mode stays admin-only.
       expectError(
         yield* request("POST", "/v1/data/_sys", { key: "pk", body: { a: 1 } }),

@@ -504,8 +504,17 @@ describe("RLS", () => {
     expect(left(Tables.authorizeSpec(noRead, user)).code).toBe("data/permission-denied")
     expect(Either.isRight(Tables.authorizeSpec(noRead, admin))).toBe(true)
   })
-  it("devMode tables are permissive, except system tables", () => {
-    expect(allowed(Tables.devTableConfig("x"), guest)).toEqual(["all", "all", "all", "all", "all"])
+  it("devMode tables get the default permissions; system tables stay admin-only", () => {
+    expect(Tables.effectivePermissions(Tables.devTableConfig("x"))).toEqual(
+      Tables.effectivePermissions({ name: "x", permissions: Tables.defaultPermissions })
+    )
+    expect(Tables.effectivePermissions(Tables.devTableConfig("x")).guest).toEqual({
+      create: false,
+      read: true,
+      update: false,
+      delete: false,
+      list: true
+    })
     expect(left(Tables.authorize(Tables.devTableConfig("_x"), "create", user)).code).toBe("data/system-table-access")
   })
 })

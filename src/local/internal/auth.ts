@@ -1,5 +1,5 @@
 /**
- * Auth routes of bkend-local (CONTRACT §6, A01–A33): password and magic-link sign-up/in, OAuth stub providers,
+ * Auth routes of bkend-local: password and magic-link sign-up/in, OAuth stub providers,
  * refresh rotation with replay detection, sessions, password management, e-mail verification, TOTP MFA,
  * account linking and invitations. Mails go to the in-memory outbox.
  *
@@ -335,7 +335,7 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
     const req = yield* HttpServerRequest.HttpServerRequest
     const t = yield* K.now
     if (provider === "email") {
-      // A33: magic-link token exchange
+      // magic-link token exchange
       if (input.token === undefined || input.token === "") return yield* K.fail(400, INVALID, "token is required")
       const tok = yield* consumeOneTime(state, "magic-link", input.token, t, {
         missing: [401, "auth/invalid-token"],
@@ -488,7 +488,7 @@ const TokenBody = Schema.Struct({ token: Schema.String, email: Schema.optional(S
 // Handlers
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** A01b / A02b: sign-up (201) and sign-in (200) with `method: "magiclink"` both mail a link. */
+/** Magic-link sign-up (201) and sign-in (200) with `method: "magiclink"` both mail a link. */
 const requestMagicLink = (
   local: K.Local["Type"],
   email: string,
@@ -1115,7 +1115,7 @@ const callbackGet = Effect.gen(function* () {
 })
 
 /**
- * All `/v1/auth/*` routes (A01–A33).
+ * All `/v1/auth/*` routes.
  *
  * @since 0.1.0
  * @category routers

@@ -1,6 +1,6 @@
 /**
- * Data routes D1–D7 (CONTRACT §8–§10), each under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
- * Fixed prefixes (`auth`, `users`, `files`, `data`) never reach a table through the shorthand (I-45); the literal
+ * Data routes (create, list, read, update, delete, spec, openapi), each under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ * Fixed prefixes (`auth`, `users`, `files`, `data`) never reach a table through the shorthand; the literal
  * `spec` / `openapi` segments win over `:id`.
  *
  * @since 0.1.0
@@ -34,11 +34,17 @@ const orFail = <A>(result: Either.Either<A, Tables.TableError>): Effect.Effect<A
 const principalOf = (caller: K.Caller): Tables.Principal => ({ role: caller.role, userId: caller.userId })
 
 /**
- * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use.
- * With `create` and `devMode` an unknown table is returned unregistered (the create handler registers it with its
- * first row, so failed writes leave nothing behind); otherwise 404 `data/table-not-found`.
+ * How a route treats a table nobody declared or wrote to yet, in `devMode`: `create` gets an unregistered table (the
+ * create handler registers it with its first row, so failed writes leave nothing behind), `list` gets an empty,
+ * unregistered one (an empty page, as the table would list before its first row), `existing` gets 404. Without
+ * `devMode` every route answers 404 `data/table-not-found`.
  */
-const resolveTable = (name: string, create: boolean): Effect.Effect<Tables.TableState, K.ApiError, K.Local> =>
+type Resolve = "create" | "list" | "existing"
+
+/**
+ * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use.
+ */
+const resolveTable = (name: string, mode: Resolve): Effect.Effect<Tables.TableState, K.ApiError, K.Local> =>
   Effect.flatMap(K.Local, ({ options, state }) => {
     const existing = state.tables.get(name)
     if (existing !== undefined) return Effect.succeed(existing)
@@ -48,13 +54,14 @@ const resolveTable = (name: string, create: boolean): Effect.Effect<Tables.Table
       state.tables.set(name, table)
       return Effect.succeed(table)
     }
-    if (create && options.devMode) return Effect.succeed(Tables.makeTableState(Tables.devTableConfig(name)))
+    if (mode !== "existing" && options.devMode)
+      return Effect.succeed(Tables.makeTableState(Tables.devTableConfig(name)))
     return K.fail(404, "data/table-not-found", `Table '${name}' not found`)
   })
 
 /**
  * The `:tableName` path parameter, validated. `shorthand` requests whose first segment is a reserved prefix are a
- * plain route-not-found (I-45).
+ * plain route-not-found.
  */
 const tableName = (shorthand: boolean): Effect.Effect<string, K.ApiError, HttpRouter.RouteContext> =>
   Effect.flatMap(HttpRouter.params, (params) => {
@@ -90,7 +97,7 @@ const create = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.caller("data")
-    const table = yield* resolveTable(name, true)
+    const table = yield* resolveTable(name, "create")
     const principal = principalOf(caller)
     yield* orFail(Tables.authorize(table.config, "create", principal))
     const input = yield* requestBody
@@ -121,7 +128,7 @@ const read = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.caller("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "existing")
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "read", principal))
     const row = yield* findRow(table, yield* rowId)
@@ -133,7 +140,7 @@ const list = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.caller("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "list")
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "list", principal))
     const params = yield* HttpServerRequest.ParsedSearchParams
@@ -152,7 +159,7 @@ const update = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.caller("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "existing")
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "update", principal))
     const id = yield* rowId
@@ -176,7 +183,7 @@ const remove = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.caller("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "existing")
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "delete", principal))
     const id = yield* rowId
@@ -194,7 +201,7 @@ const tableSpec = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.requireUser("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "existing")
     yield* orFail(Tables.authorizeSpec(table.config, principalOf(caller)))
     return yield* K.ok(Tables.spec(table.config))
   })
@@ -203,7 +210,7 @@ const tableOpenapi = (shorthand: boolean): Handler =>
   Effect.gen(function* () {
     const name = yield* tableName(shorthand)
     const caller = yield* K.requireUser("data")
-    const table = yield* resolveTable(name, false)
+    const table = yield* resolveTable(name, "existing")
     if (caller.role !== "admin" && Tables.isSystemTable(name) && !Tables.hasConfiguredPermissions(table.config)) {
       return yield* K.fail(403, "data/system-table-access", `Access to system table '${name}' is restricted to admin`)
     }
@@ -222,7 +229,7 @@ const routes = (prefix: "/v1/data" | "/v1", shorthand: boolean): HttpRouter.Http
   )
 
 /**
- * The data router: D1–D7 under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
+ * The data router: every data route under `/v1/data/:tableName…` and the shorthand `/v1/:tableName…`.
  *
  * @since 0.1.0
  * @category routers

@@ -1,6 +1,6 @@
 /**
- * The eleven `/v1/files` routes (CONTRACT §11): presigned single and multipart uploads, metadata registration,
- * get / list / update / delete and download URLs, with the access rules of §11.5.
+ * The eleven `/v1/files` routes: presigned single and multipart uploads, metadata registration,
+ * get / list / update / delete and download URLs, with bkend's file access rules (owner, visibility, admin).
  *
  * @since 0.1.0
  */
@@ -13,7 +13,7 @@ import * as Storage from "./storage.js"
 const INVALID = "common/invalid-parameters"
 
 /**
- * Visibility values (§11.1); `private` is the default.
+ * Visibility values; `private` is the default.
  *
  * @since 0.1.0
  * @category constants
@@ -90,8 +90,8 @@ const optionalEnum = <T extends string>(
 }
 
 /**
- * Why a client-supplied file name is unacceptable, if it is. Upload file names (F1/F2) may not contain slashes;
- * `originalName` on metadata (F6/F9) may, since it is only a label.
+ * Why a client-supplied file name is unacceptable, if it is. Upload file names may not contain slashes;
+ * `originalName` on metadata may, since it is only a label.
  *
  * @since 0.1.0
  * @category validation
@@ -179,7 +179,7 @@ export const fileView = (f: K.FileRecord): Json => ({
 })
 
 /**
- * The "public fields" of a file: what list items carry and what a non-owner sees (§11.1).
+ * The "public fields" of a file: what list items carry and what a non-owner sees.
  *
  * @since 0.1.0
  * @category views
@@ -209,7 +209,7 @@ export const sharedWith = (f: K.FileRecord): ReadonlyArray<string> => {
 }
 
 /**
- * What `userId` (undefined = unauthenticated) may see of a file (§11.5): everything, the public fields, or nothing.
+ * What `userId` (undefined = unauthenticated) may see of a file: everything, the public fields, or nothing.
  *
  * @since 0.1.0
  * @category access
@@ -263,10 +263,10 @@ const callerId = Effect.flatMap(K.requireUser("files"), (c) =>
 )
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Uploads (F1–F5)
+// Uploads
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** The body shared by F1 and F2: who uploads what, checked; returns the new object's key. */
+/** The body shared by the single and multipart upload-URL routes: who uploads what, checked; returns the new object's key. */
 const uploadRequest = (sizeRequired: boolean, maxBytes: number) =>
   Effect.gen(function* () {
     const ownerId = yield* callerId
@@ -373,7 +373,7 @@ const multipartAbort = Effect.gen(function* () {
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Metadata (F6–F11)
+// Metadata
 // ---------------------------------------------------------------------------------------------------------------------
 
 const optionalDimension = (body: Json, field: string): Effect.Effect<number | undefined, K.ApiError> => {
@@ -387,7 +387,7 @@ const optionalDimension = (body: Json, field: string): Effect.Effect<number | un
 const STRING_METADATA = ["category", "description", "alt", "relatedEntityId"] as const
 
 /**
- * Validates a `metadata` object (F6); `partial` allows `null` to remove a field (F9).
+ * Validates a `metadata` object; `partial` allows `null` to remove a field.
  */
 const checkMetadata = (raw: unknown, partial: boolean): Effect.Effect<Json, K.ApiError> => {
   if (!isRecord(raw)) return K.fail(400, INVALID, "metadata must be an object")
@@ -563,7 +563,7 @@ const downloadUrl = Effect.gen(function* () {
 })
 
 /**
- * `/v1/files` routes F1–F11 (plus `GET …/download-url` as an alias, I-24). Every route requires a JWT (401
+ * The eleven `/v1/files` routes (plus `GET …/download-url` as an alias). Every route requires a JWT (401
  * `common/authentication-required`).
  *
  * @since 0.1.0

@@ -61,7 +61,7 @@ export interface FaultRule {
 }
 
 /**
- * Server options (defaults per CONTRACT §14 "Server:").
+ * Server options. Every default matches bkend's documented behaviour.
  *
  * @since 0.1.0
  * @category options
@@ -74,15 +74,15 @@ export interface LocalOptions {
    * wrapped. With `hybrid`, error bodies also carry `code` and `message` at the top level.
    */
   readonly envelope: "wrapped" | "bare" | "hybrid"
-  /** I-01: error body shape. `domain` = E-B (default). */
+  /** error body shape. `domain` (default) = `{ success: false, error: { code, message } }`. */
   readonly errors: "domain" | "ref-auth" | "nest" | "superset"
-  /** I-03: per-endpoint documented pagination fields, or all eight everywhere. */
+  /** per-endpoint documented pagination fields, or all eight everywhere. */
   readonly pagination: "documented" | "union"
-  /** I-04: deletes answer 200 with the documented body (default) or 204. */
+  /** deletes answer 200 with the documented body (default) or 204. */
   readonly deletes: "200" | "204"
   readonly accessTokenTtlSeconds: number
   readonly refreshTokenTtlSeconds: number
-  /** I-12: `default` = at least 6 chars; `strict` = 8–128 chars with upper, lower, digit and special. */
+  /** `default` = at least 6 chars; `strict` = 8–128 chars with upper, lower, digit and special. */
   readonly passwordPolicy: "default" | "strict"
   readonly tables: ReadonlyArray<Tables.TableConfig>
   /** Permissive mode: unknown tables are created on first write. */
@@ -125,7 +125,7 @@ export interface LocalOptions {
   readonly magicLinkTtlMinutes: number
   /** Sign-in requires a verified e-mail (403 auth/email-not-verified). */
   readonly requireEmailVerification: boolean
-  /** I-16/I-17: sessions and linked accounts as the topic-page `{ items, pagination }` (default) or Ref-page arrays. */
+  /** sessions and linked accounts as the topic-page `{ items, pagination }` (default) or Ref-page arrays. */
   readonly lists: "topic" | "ref-array"
   /** OAuth providers that are "configured"; others of google/github answer 400 auth/oauth-not-configured. */
   readonly oauthProviders: ReadonlyArray<"google" | "github">
@@ -283,7 +283,7 @@ export interface UserRecord {
     nightTime: boolean
     securityAlerts: boolean
   }
-  /** Stored verbatim (U16/U17); `status` feeds `onboardingStatus` on /me. */
+  /** Stored verbatim; `status` feeds `onboardingStatus` on /me. */
   onboarding: Record<string, unknown>
   publicSettings: { slug: string | null; isPublic: boolean }
   mfa: { enabled: boolean; secret: string | undefined; pendingSecret: string | undefined; backupCodes: Array<string> }
@@ -608,7 +608,7 @@ const upperSnakeAliases: Record<string, string> = {
 }
 
 /**
- * UPPER_SNAKE twin of a domain code (§13.2 last table; otherwise the name part upper-cased).
+ * UPPER_SNAKE twin of a domain code (the documented pairs; otherwise the name part upper-cased).
  *
  * @since 0.1.0
  * @category errors
@@ -621,7 +621,7 @@ export const upperSnake = (code: string): string => {
 }
 
 /**
- * The error body for the configured shape (I-01).
+ * The error body for the configured shape.
  *
  * @since 0.1.0
  * @category errors
@@ -690,7 +690,7 @@ export const ok = (
   Effect.map(Local, ({ options }) => HttpServerResponse.unsafeJson(successBody(options, payload), { status }))
 
 /**
- * A body that is already in its final documented form (e.g. A32's `{ success: true, data }`): never wrapped again.
+ * A body that is already in its final documented form (e.g. an auth body documented as `{ success: true, data }`): never wrapped again.
  *
  * @since 0.1.0
  * @category responses
@@ -699,7 +699,7 @@ export const okRaw = (body: unknown, status = 200): Effect.Effect<HttpServerResp
   Effect.succeed(HttpServerResponse.unsafeJson(body, { status }))
 
 /**
- * Delete / "no content" response (I-04): 204 when `deletes=204`; otherwise 200 with the documented body.
+ * Delete / "no content" response: 204 when `deletes=204`; otherwise 200 with the documented body.
  * `payload === undefined` gives the data-delete body `{ success: true }` in both envelope modes.
  *
  * @since 0.1.0
@@ -719,7 +719,7 @@ export const deleted = (payload?: unknown): Effect.Effect<HttpServerResponse.Htt
 export type PaginationKind = "data" | "files" | "users" | "short"
 
 /**
- * Pagination object with the documented fields per kind (I-03), or all eight when `pagination=union`.
+ * Pagination object with the documented fields per kind, or all eight when `pagination=union`.
  *
  * @since 0.1.0
  * @category responses
@@ -938,7 +938,7 @@ export const verifyAccessToken = (
 }
 
 /**
- * Resolves the caller (§3): key check first, then the bearer token. An invalid or expired token is a 401, never
+ * Resolves the caller: key check first, then the bearer token. An invalid or expired token is a 401, never
  * downgraded to guest.
  *
  * @since 0.1.0
@@ -1296,7 +1296,7 @@ export const verifyPassword = (password: string, stored: string | undefined): bo
 }
 
 /**
- * Password policy check (I-12); returns a message on violation.
+ * Password policy check; returns a message on violation.
  *
  * @since 0.1.0
  * @category users
@@ -1388,7 +1388,7 @@ export const createUser = (
 }
 
 /**
- * The `User` shape of `GET /v1/auth/me` (plus `updatedAt`, I-43).
+ * The `User` shape of `GET /v1/auth/me` (plus `updatedAt`).
  *
  * @since 0.1.0
  * @category users
@@ -1424,7 +1424,7 @@ export const revokeUserSessions = (state: LocalState, userId: string, nowMillis:
 }
 
 /**
- * Soft-deletes a user: sessions ended, social links removed (§5.3, I-21).
+ * Soft-deletes a user: sessions ended, social links removed.
  *
  * @since 0.1.0
  * @category users

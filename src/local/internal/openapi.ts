@@ -1,5 +1,5 @@
 /**
- * OpenAPI 3.0 document for one table (CONTRACT D7), generated from its current configuration.
+ * OpenAPI 3.0 document for one table, generated from its current configuration.
  *
  * @since 0.1.0
  */
@@ -65,7 +65,7 @@ const queryParam = (name: string, description: string, schema: JsonSchema) => ({
 /**
  * Builds the OpenAPI 3.0 document of a table: list/create on `/v1/data/<t>`, read/update/delete on
  * `/v1/data/<t>/{id}`, component schemas for the record, its input, the list page and the error body. Bodies are
- * documented in the reference (bare) form; the server may wrap them in `{ success, data }` (I-02).
+ * documented in the reference (bare) form; the server may wrap them in `{ success, data }`.
  *
  * @since 0.1.0
  * @category spec

@@ -18,7 +18,7 @@ import * as K from "./kernel.js"
 export const STORAGE_PATH = "/_storage"
 
 /**
- * Lifetime of upload and download URLs (15 minutes, CONTRACT F1).
+ * Lifetime of upload and download URLs (15 minutes).
  *
  * @since 0.1.0
  * @category constants
@@ -561,7 +561,7 @@ const handleGet = Effect.gen(function* () {
   const { key, params } = requestTarget(req)
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
   const unsigned = !params.has("signature") && !params.has("expires")
-  // I-26: objects registered as `public` (and avatars) are also served at the unsigned URL.
+  // objects registered as `public` (and avatars) are also served at the unsigned URL.
   if (!(unsigned && isPublicObject(state, key))) {
     const verified = verifyRequest(state.storageSecret, "GET", key, params, yield* K.now)
     if (verified._tag !== "Valid") return verifyFailure(verified)

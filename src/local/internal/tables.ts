@@ -1,7 +1,7 @@
 /**
  * The pure data-table engine of the local server: table configuration, record validation, unique checks,
- * filter parsing and evaluation, search, sort, select, pagination bounds and row-level security
- * (CONTRACT §8–§10). No HTTP here: `data.ts` turns `TableError`s into the configured error envelope.
+ * filter parsing and evaluation, search, sort, select, pagination bounds and row-level security.
+ * No HTTP here: `data.ts` turns `TableError`s into the configured error envelope.
  *
  * @since 0.1.0
  */
@@ -14,7 +14,7 @@ import { parseIntParam } from "./kernel.js"
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * Design-time column types. `number` is stored as `double`, `reference` as a string id (CONTRACT §8.2).
+ * Design-time column types. `number` is stored as `double`, `reference` as a string id.
  *
  * @since 0.1.0
  * @category schemas
@@ -81,7 +81,7 @@ const SelfPermissions = Schema.Struct({
 })
 
 /**
- * The boolean permission model (CONTRACT §10.2). A configured object replaces the defaults entirely: a group that
+ * The boolean permission model. A configured object replaces the defaults entirely: a group that
  * is absent grants nothing; a missing `list` takes the group's `read`.
  *
  * @since 0.1.0
@@ -120,7 +120,7 @@ export interface IndexConfig extends Schema.Schema.Type<typeof IndexConfig> {}
 /**
  * A declared table. Without `columns` the table is schemaless (any field accepted); with `columns`, unknown fields
  * are rejected with 400 `data/validation-error` unless `additionalFields` is `true`. Without `permissions` the
- * CONTRACT §10.2 defaults apply; `expressionPermissions` (§10.4) take priority per operation when present.
+ * defaults apply (admin: everything; user: create, read, list; guest: read, list); `expressionPermissions` take priority per operation when present.
  * Decodable from JSON (the CLI's `--config`).
  *
  * @since 0.1.0
@@ -140,14 +140,14 @@ export const TableConfig = Schema.Struct({
       list: Schema.optional(Schema.String)
     })
   ),
-  /** §10.5: per-column read/write expressions; unreadable fields are dropped, unwritable ones → 403. */
+  /** per-column read/write expressions; unreadable fields are dropped, unwritable ones → 403. */
   columnPermissions: Schema.optional(
     Schema.Record({
       key: Schema.String,
       value: Schema.Struct({ read: Schema.optional(Schema.String), write: Schema.optional(Schema.String) })
     })
   ),
-  /** §10.5: list-only row filters; entries whose expression holds are OR-combined; `"$userId"` is substituted. */
+  /** list-only row filters; entries whose expression holds are OR-combined; `"$userId"` is substituted. */
   rowFilters: Schema.optional(
     Schema.Array(
       Schema.Struct({ expression: Schema.String, filter: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
@@ -233,7 +233,7 @@ export const validateTableName = (name: string): Either.Either<string, TableErro
   name.length <= 64 && TABLE_NAME.test(name) ? Either.right(name) : invalid("Invalid table name")
 
 /**
- * Tables whose name starts with `_` are system tables (CONTRACT §10.3 step 2).
+ * Tables whose name starts with `_` are system tables.
  *
  * @since 0.1.0
  * @category guards
@@ -321,7 +321,7 @@ const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
 // ---------------------------------------------------------------------------------------------------------------
-// Permissions (CONTRACT §10.2–§10.3)
+// Permissions
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
@@ -363,7 +363,8 @@ export interface EffectivePermissions {
 const allOps = { create: true, read: true, update: true, delete: true, list: true } as const
 
 /**
- * The defaults of CONTRACT §10.2 for a table without configured permissions.
+ * bkend's defaults for a table without configured permissions: admin may do everything, users create, read
+ * and list, guests read and list.
  *
  * @since 0.1.0
  * @category constants
@@ -375,22 +376,14 @@ export const defaultPermissions: TablePermissions = {
 }
 
 /**
- * What `devMode` gives tables it creates on first write: every group may do everything.
- *
- * @since 0.1.0
- * @category constants
- */
-export const permissivePermissions: TablePermissions = { admin: allOps, user: allOps, guest: allOps }
-
-/**
- * The configuration `devMode` uses for a table created on first write: schemaless and permissive (a `_` system
- * table stays admin-only).
+ * The configuration `devMode` uses for a table nobody declared: schemaless, with bkend's default permissions (as
+ * on a table created without permissions: users create, read and list; guests read and list; owners get nothing
+ * extra). A `_` system table stays admin-only.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const devTableConfig = (name: string): TableConfig =>
-  isSystemTable(name) ? { name } : { name, permissions: permissivePermissions }
+export const devTableConfig = (name: string): TableConfig => ({ name })
 
 type OpFlags = Schema.Schema.Type<typeof OperationPermissions>
 
@@ -443,7 +436,7 @@ const expressionFor = (config: TableConfig, op: Operation): string | undefined =
 const EXPRESSION_TERM = /^(user|guest|admin|self|public|role:\*|role:[A-Za-z0-9_-]+)$/
 
 /**
- * Problems in a permission expression (§10.4): terms `user`, `guest`, `admin`, `self`, `public`, `role:<name>`,
+ * Problems in a permission expression: terms `user`, `guest`, `admin`, `self`, `public`, `role:<name>`,
  * `role:*`, joined by `|` and `&` (`&` binds tighter).
  *
  * @since 0.1.0
@@ -511,7 +504,7 @@ const hasUserId = (principal: Principal): principal is Principal & { readonly us
   principal.userId !== undefined && principal.userId !== ""
 
 /**
- * CONTRACT §10.3: admin always; system table without permissions → 403 `data/system-table-access`; the group's
+ * admin always; system table without permissions → 403 `data/system-table-access`; the group's
  * flag → all rows; otherwise `self.<op>` for an authenticated caller → own rows only; otherwise 403
  * `data/permission-denied`.
  *
@@ -565,7 +558,7 @@ export const checkRowAccess = (
     : denied("data/permission-denied", `Permission denied: ${op} is limited to your own rows`)
 
 /**
- * Spec access (CONTRACT D6, I-35): admin, or an authenticated group holding `read` on the table. The caller must
+ * Spec access: admin, or an authenticated group holding `read` on the table. The caller must
  * already be authenticated (the router answers 401 otherwise).
  *
  * @since 0.1.0
@@ -587,7 +580,7 @@ export const authorizeSpec = (config: TableConfig, principal: Principal): Either
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Record validation (CONTRACT §8.2)
+// Record validation
 // ---------------------------------------------------------------------------------------------------------------
 
 const badFieldName = (field: string): boolean =>
@@ -831,7 +824,7 @@ export const newRowId = (nowMillis: number): string => {
 export const isRowId = (id: string): boolean => /^[0-9a-f]{24}$/.test(id)
 
 // ---------------------------------------------------------------------------------------------------------------
-// Filters (CONTRACT §9.2)
+// Filters
 // ---------------------------------------------------------------------------------------------------------------
 
 type Scalar = string | number | boolean | null
@@ -1101,7 +1094,7 @@ const matchEntry = (row: Row, entry: Filter[number]): boolean => {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// List queries (CONTRACT §9.1)
+// List queries
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
@@ -1133,7 +1126,7 @@ export interface ListQuery {
 export type QueryParams = Readonly<Record<string, string | ReadonlyArray<string>>>
 
 /**
- * Default and maximum page size (CONTRACT §9.1, I-30).
+ * Default and maximum page size.
  *
  * @since 0.1.0
  * @category constants
@@ -1182,7 +1175,7 @@ const readableFilter = (param: string, filter: Filter, unreadable: ReadonlySet<s
 /**
  * Parses and bounds-checks the list parameters: `page` ≥ 1 (default 1), 1 ≤ `limit` ≤ 100 (default 20), `sortBy`
  * (default `id`), `sortDirection` `asc`|`desc` (default `desc`), `search` + `searchType`, `andFilters`,
- * `orFilters`, `select` (comma-separated and/or repeated). Lenient aliases (I-29): `offset` when `page` is absent,
+ * `orFilters`, `select` (comma-separated and/or repeated). Lenient aliases: `offset` when `page` is absent,
  * `fields` for `select`. Every violation is 400 `data/validation-error`. A filter, `sortBy` or `searchType` on one
  * of the `unreadable` fields is 403 `data/permission-denied` (see `unreadableFields`): a query may only look at what
  * the caller may read.
@@ -1341,7 +1334,7 @@ export const runQuery = (
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Column permissions and row filters (CONTRACT §10.5)
+// Column permissions and row filters
 // ---------------------------------------------------------------------------------------------------------------
 
 // Guests have no id: their `$userId` must match nothing, not the `""` of guest-created rows.
@@ -1456,7 +1449,7 @@ export const checkWritable = (
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Spec (CONTRACT D6)
+// Spec
 // ---------------------------------------------------------------------------------------------------------------
 
 const bsonTypes: Record<ColumnType, string> = {

@@ -1,8 +1,8 @@
 /**
- * The nineteen `/v1/users` routes (CONTRACT §7): user management, profile, avatar, preferences, notification
+ * The nineteen `/v1/users` routes: user management, profile, avatar, preferences, notification
  * settings, onboarding and public settings.
  *
- * Access (§7 suggested rule, I-21, I-36): `GET /v1/users` and `GET /v1/users/:userId` → any authenticated caller
+ * Access: `GET /v1/users` and `GET /v1/users/:userId` → any authenticated caller
  * (non-admins see public fields of other users); `PATCH /v1/users/:userId` and every `/v1/users/:userId/*` route →
  * the user themself or an admin; `POST /v1/users` and `PATCH …/role` → admin; `DELETE /v1/users/:userId` → admin or
  * the user themself (soft delete, sessions ended). Admin = the `sk_` key or a JWT whose user has role `admin`.
@@ -31,7 +31,7 @@ const oneOf = <T extends string>(values: ReadonlyArray<T>, u: unknown): u is T =
 export const ROLES: ReadonlyArray<K.Role> = ["admin", "user", "guest"]
 
 /**
- * Image types accepted for avatars (U09).
+ * Image types accepted for avatars.
  *
  * @since 0.1.0
  * @category constants
@@ -90,7 +90,7 @@ const summaryView = (u: K.UserRecord, includeAccounts: boolean): Json => ({
 const socialLinksView = (u: K.UserRecord) => u.socialLinks ?? { github: null, twitter: null, linkedin: null }
 
 /**
- * `Profile` (U07), plus the stored `image` (I-20).
+ * `Profile`, plus the stored `image`.
  *
  * @since 0.1.0
  * @category views
@@ -206,7 +206,7 @@ const touch = (u: K.UserRecord) =>
   })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// U01–U06 management
+// management
 // ---------------------------------------------------------------------------------------------------------------------
 
 const listUsers = Effect.gen(function* () {
@@ -308,7 +308,7 @@ const changeRole = Effect.gen(function* () {
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// U07–U08 profile
+// profile
 // ---------------------------------------------------------------------------------------------------------------------
 
 const getProfile = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(profileView(user)))
@@ -340,7 +340,7 @@ const socialLinksPatch = (
 const updateProfile = Effect.gen(function* () {
   const { user } = yield* selfOrAdmin
   const body = yield* jsonObject
-  // Validate everything first, then apply: a 400 leaves the profile untouched. Unknown fields are ignored (I-20).
+  // Validate everything first, then apply: a 400 leaves the profile untouched. Unknown fields are ignored.
   const name = body.name === undefined ? undefined : yield* checkName(body.name)
   const nickname = yield* nullableString(
     body,
@@ -375,7 +375,7 @@ const updateProfile = Effect.gen(function* () {
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// U09–U11 avatar
+// avatar
 // ---------------------------------------------------------------------------------------------------------------------
 
 const extensionOf: Record<(typeof AVATAR_TYPES)[number], string> = {
@@ -446,7 +446,7 @@ const deleteAvatar = Effect.gen(function* () {
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
-// U12–U19 settings
+// settings
 // ---------------------------------------------------------------------------------------------------------------------
 
 const getPreferences = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(user.preferences))
@@ -532,7 +532,7 @@ const updatePublicSettings = Effect.gen(function* () {
 })
 
 /**
- * `/v1/users` routes U01–U19. Without a valid bearer token (and without the `sk_` key) every route answers 401
+ * The nineteen `/v1/users` routes. Without a valid bearer token (and without the `sk_` key) every route answers 401
  * `user/unauthorized`.
  *
  * @since 0.1.0
