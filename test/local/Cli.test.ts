@@ -100,7 +100,7 @@ describe.concurrent("bkend-local CLI", () => {
     expect(problems.sort()).toEqual(
       [
         "  ratelimit: unknown key",
-        '  envelope: Expected "wrapped" | "bare", actual "bar"',
+        '  envelope: Expected "wrapped" | "bare" | "hybrid", actual "bar"',
         '  rateLimit.limit: Expected number, actual "x"',
         '  tables.0.columns.title.type: Expected "string" | "number" | "int" | "double" | "boolean" | "date" | "object" | "array" | "reference", actual "strin"'
       ].sort()
