@@ -143,6 +143,13 @@ export const start = Effect.acquireRelease(
           }
           return json(res, 200, { id: "u1", email: "a@example.com" })
         }
+        if (path === "/v1/auth/signout") {
+          if (bearer === undefined || !state.validAccess.has(bearer)) {
+            return json(res, 401, err("auth/token-expired", "Access token expired"))
+          }
+          res.writeHead(204)
+          return res.end()
+        }
         if (path === "/v1/hang") {
           res.on("close", () => {
             if (!res.writableEnded) state.counters.disconnects++
