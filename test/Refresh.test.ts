@@ -3,6 +3,8 @@
  * would present a refresh token twice, lose the session, undo a sign-out, wait past a deadline or leak a token
  * on the previous core. The model-based suite explores their interleavings; these pin each case down.
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import {
@@ -22,7 +24,9 @@ import {
 } from "effect"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
+import * as Refresh from "../src/internal/refresh.js"
 import * as Session from "../src/Session.js"
+import * as Local from "./utils/bkend.js"
 import * as Scripted from "./utils/scriptedServer.js"
 
 const PK = `pk_${"c3".repeat(32)}`
@@ -403,5 +407,90 @@ describe("secrets and deadlines", () => {
       expect((yield* me(client)).id).toBe("u1")
       expect(server.counters.refresh).toBe(0)
     })
+  )
+})
+
+/** A transport that loses the answer of the next `lose.count` refreshes after the server has processed them. */
+const losingRefreshAnswers = (lose: { count: number }) =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.map(HttpClient.HttpClient, (http) =>
+      HttpClient.transform(http, (response, request) =>
+        request.url.endsWith("/v1/auth/refresh") && lose.count-- > 0
+          ? Effect.flatMap(response, (res) =>
+              Effect.zipRight(
+                res.text,
+                Effect.fail(
+                  new HttpClientError.RequestError({
+                    request,
+                    reason: "Transport",
+                    description: "reset after the answer"
+                  })
+                )
+              )
+            )
+          : response
+      )
+    )
+  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+const localClient = (lose: { count: number }, options: Local.ClientOptions = {}) =>
+  Effect.gen(function* () {
+    // the transport lives as long as the test's scope (the client sends through it after construction)
+    const transport = yield* Layer.build(losingRefreshAnswers(lose))
+    const client = yield* Effect.flatMap(Local.clientOptions("pk", options), BkendClient.make).pipe(
+      Effect.provide(transport),
+      Effect.orDie
+    )
+    const tokens = yield* client.request({
+      method: "POST",
+      route: "/v1/auth/email/signup",
+      body: { method: "password", email: Local.uniqueEmail("reuse"), password: "Passw0rd!", name: "R" },
+      auth: "none",
+      response: Session.TokenResponse
+    })
+    yield* client.setTokens(tokens)
+    return client
+  })
+
+const UserMe = Schema.Struct({ id: Schema.String })
+
+describe("reuse window, against bkend-local", () => {
+  it.live("opt-in: a refresh whose answer was lost is presented once more inside the window and recovers", () =>
+    Effect.gen(function* () {
+      const client = yield* localClient({ count: 1 }, { refreshReuseWindow: "30 seconds" })
+      const before = Option.getOrThrow(yield* client.session)
+      const after = yield* client.refresh
+      expect(Redacted.value(after.refreshToken)).not.toBe(Redacted.value(before.refreshToken))
+      yield* client.refresh // the recovered refresh token rotates normally
+      yield* client.request({ method: "GET", route: "/v1/auth/me", auth: "required", response: UserMe })
+      const counters = yield* Local.counters
+      expect(counters.refreshReuses).toBe(1)
+      expect(counters.replaysDetected).toBe(0)
+    }).pipe(Effect.provide(Local.localLayer({ refreshReuseIntervalSeconds: 30 })), Effect.scoped)
+  )
+
+  it.live("strict (default): the lost refresh retires the token; it is never presented again", () =>
+    Effect.gen(function* () {
+      const client = yield* localClient({ count: 1 })
+      expect((yield* Effect.flip(client.refresh))._tag).toBe("NetworkError")
+      yield* Effect.exit(client.refresh)
+      const session = Option.getOrThrow(yield* client.session)
+      expect(session.refreshRetired).toBe(true)
+      // the access token is still good: the session goes on
+      yield* client.request({ method: "GET", route: "/v1/auth/me", auth: "required", response: UserMe })
+      const counters = yield* Local.counters
+      expect(counters.refreshCalls).toBe(1)
+      expect(counters.replaysDetected).toBe(0)
+    }).pipe(Effect.provide(Local.localLayer()), Effect.scoped)
+  )
+
+  it.live("negative control: with AllowInDoubtResend the lost refresh is replayed and the server revokes", () =>
+    Effect.gen(function* () {
+      const client = yield* localClient({ count: 1 }).pipe(Effect.provideService(Refresh.AllowInDoubtResend, true))
+      yield* Effect.exit(client.refresh)
+      yield* Effect.exit(client.refresh)
+      expect((yield* Local.counters).replaysDetected).toBe(1)
+    }).pipe(Effect.provide(Local.localLayer()), Effect.scoped)
   )
 })
