@@ -69,7 +69,7 @@ export interface Request<A, I, R> {
   readonly refreshOn401?: boolean | undefined
   /**
    * refresh first when the access token is within the margin of expiry (default `true`); `false` sends the token
-   * as it is and never waits for a refresh (sign-out does this)
+   * as it is and never waits for a refresh, neither before sending nor after a 401 (sign-out does this)
    */
   readonly proactiveRefresh?: boolean | undefined
   /** whether a failed attempt may be re-sent after a 5xx or a transport error (default: GET, PUT, DELETE) */

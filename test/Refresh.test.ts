@@ -79,7 +79,7 @@ const signOuts = (client: BkendClient.Service) =>
     Effect.fork
   )
 
-const fast = { retryPolicy: { maxAttempts: 1, attemptTimeout: "300 millis", totalTimeout: "2 seconds" } } as const
+const fast = { retryPolicy: { maxAttempts: 1, attemptTimeout: "1 second", totalTimeout: "4 seconds" } } as const
 
 /** A TokenStore over a plain variable, with hooks to slow or drop its operations. */
 const memoryStore = (hooks: {
@@ -113,7 +113,7 @@ describe("refresh: a token whose outcome is unknown is never presented again", (
           const server = yield* Scripted.start
           const client = yield* build(server, fast)
           const ended = yield* signOuts(client)
-          yield* signIn(client)
+          yield* client.setTokens(server.issue())
           server.expireAccessTokens()
           server.refreshAfterRotate = lost
           const exits = yield* Effect.all(
@@ -156,10 +156,11 @@ describe("refresh: a token whose outcome is unknown is never presented again", (
         yield* signIn(client)
         server.expireAccessTokens()
         server.refreshDelayMs = 300
-        const leader = yield* me(client).pipe(Effect.timeout("50 millis"), Effect.exit, Effect.fork)
+        const leader = yield* Effect.fork(me(client))
         yield* until(() => server.counters.refresh === 1)
         const waiter = yield* Effect.fork(me(client))
-        expect(Exit.isFailure(yield* Fiber.join(leader))).toBe(true)
+        // the caller that started the refresh gives up (a timeout, a race, an aborted request handler)
+        yield* Fiber.interrupt(leader)
         expect((yield* Fiber.join(waiter)).id).toBe("u1")
         expect(server.counters.refresh).toBe(1)
         expect(server.counters.replays).toBe(0)
@@ -173,9 +174,9 @@ describe("refresh: a token whose outcome is unknown is never presented again", (
       Effect.gen(function* () {
         const server = yield* Scripted.start
         const client = yield* build(server, {
-          retryPolicy: { maxAttempts: 1, attemptTimeout: "10 seconds", totalTimeout: "400 millis" }
+          retryPolicy: { maxAttempts: 1, attemptTimeout: "10 seconds", totalTimeout: "1 second" }
         })
-        yield* signIn(client)
+        yield* client.setTokens(server.issue())
         server.expireAccessTokens()
         server.refreshAfterRotate = "hang"
         const errors = yield* Effect.all(

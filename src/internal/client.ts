@@ -141,8 +141,8 @@ export const make = (
         Effect.gen(function* () {
           const request = yield* Request.make(options)
           const deadline = (yield* Clock.currentTimeMillis) + totalMillis
-          // a call that may not refresh proactively starts as if it had had its one refresh
-          const state: CallState = { refreshed: options.proactiveRefresh === false, token: undefined, attempt: 0 }
+          const proactive = options.proactiveRefresh !== false
+          const state: CallState = { refreshed: !proactive, proactive, token: undefined, attempt: 0 }
           const attempt = (n: number, budget: Budget) =>
             Effect.gen(function* () {
               state.attempt = n

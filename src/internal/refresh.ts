@@ -58,9 +58,12 @@ export interface Options {
   readonly allowInDoubtResend: boolean
 }
 
-/** Per call: whether it has had its one refresh. */
+/** Per call: whether it has had its one refresh, and whether it may still refresh proactively. */
 export interface CallState {
+  /** a 401 may not start a refresh any more (one was started for it, or its proactive refresh failed) */
   refreshed: boolean
+  /** the access token may be refreshed before an attempt (not after a failed proactive refresh) */
+  proactive: boolean
 }
 
 const ROUTE = "/v1/auth/refresh"
@@ -205,7 +208,7 @@ export const make = (options: Options) =>
       Effect.flatMap(session.current, (s): Effect.Effect<string | undefined, BkendError.BkendError> => {
         if (Option.isNone(s)) return Effect.succeed(undefined)
         const token = access(s.value)
-        if (call.refreshed || s.value.refreshRetired) return Effect.succeed(token)
+        if (!call.proactive || s.value.refreshRetired) return Effect.succeed(token)
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>
           s.value.expiresAt - now > s.value.refreshMarginMillis(options.marginMillis)
             ? Effect.succeed(token)
@@ -216,6 +219,7 @@ export const make = (options: Options) =>
                   if (f._tag === "Ended") return Effect.succeed(undefined)
                   // a failed proactive refresh is the call's one refresh; the server decides on the access token
                   call.refreshed = true
+                  call.proactive = false
                   return currentAccess
                 })
               )

@@ -56,7 +56,7 @@ describe("refresh coordinator", () => {
       const { coordinator, presented, first } = yield* setup([Effect.as(Deferred.await(gate), pair())])
       const calls = yield* Effect.all(
         Array.from({ length: 50 }, () =>
-          coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)
+          coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
         ),
         { concurrency: "unbounded" }
       ).pipe(Effect.fork)
@@ -74,11 +74,17 @@ describe("refresh coordinator", () => {
       yield* Effect.yieldNow()
       yield* TestClock.adjust(Duration.hours(1))
       // proactive: fails, the call goes on with its access token
-      expect(yield* coordinator.accessToken(Infinity, { refreshed: false }, timedOut)).toBe(access(first))
-      expect(yield* coordinator.accessToken(Infinity, { refreshed: false }, timedOut)).toBe(access(first))
+      expect(yield* coordinator.accessToken(Infinity, { refreshed: false, proactive: true }, timedOut)).toBe(
+        access(first)
+      )
+      expect(yield* coordinator.accessToken(Infinity, { refreshed: false, proactive: true }, timedOut)).toBe(
+        access(first)
+      )
       expect(presented).toHaveLength(1)
       expect(Option.getOrThrow(yield* session.current).refreshRetired).toBe(true)
-      expect(yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)).toBe(false)
+      expect(
+        yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
+      ).toBe(false)
       expect(presented).toHaveLength(1)
       expect(Option.isNone(yield* session.current)).toBe(true)
       const [change] = Chunk.toReadonlyArray(yield* Fiber.join(changes))
@@ -89,8 +95,10 @@ describe("refresh coordinator", () => {
   it.scoped("negative control: with AllowInDoubtResend the in-doubt token is presented again", () =>
     Effect.gen(function* () {
       const { coordinator, presented, first } = yield* setup([inDoubt], { allowInDoubtResend: true })
-      yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut).pipe(Effect.exit)
-      yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)
+      yield* coordinator
+        .afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
+        .pipe(Effect.exit)
+      yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
       expect(presented).toEqual([presented[0], presented[0]])
     })
   )
@@ -99,16 +107,31 @@ describe("refresh coordinator", () => {
     Effect.gen(function* () {
       const inside = yield* setup([inDoubt], { reuseWindowMillis: 10_000 })
       expect(
-        yield* inside.coordinator.afterUnauthorized(access(inside.first), Infinity, { refreshed: false }, timedOut)
+        yield* inside.coordinator.afterUnauthorized(
+          access(inside.first),
+          Infinity,
+          { refreshed: false, proactive: true },
+          timedOut
+        )
       ).toBe(true)
       expect(inside.presented).toHaveLength(2)
       const twice = yield* setup([inDoubt, inDoubt], { reuseWindowMillis: 10_000 })
-      yield* twice.coordinator.afterUnauthorized(access(twice.first), Infinity, { refreshed: false }, timedOut)
+      yield* twice.coordinator.afterUnauthorized(
+        access(twice.first),
+        Infinity,
+        { refreshed: false, proactive: true },
+        timedOut
+      )
       expect(twice.presented).toHaveLength(2)
       expect(Option.isNone(yield* twice.session.current)).toBe(true)
       yield* TestClock.adjust("6 seconds")
       const late = yield* setup([inDoubt], { reuseWindowMillis: 10_000 })
-      yield* late.coordinator.afterUnauthorized(access(late.first), Infinity, { refreshed: false }, timedOut)
+      yield* late.coordinator.afterUnauthorized(
+        access(late.first),
+        Infinity,
+        { refreshed: false, proactive: true },
+        timedOut
+      )
       expect(late.presented).toHaveLength(1)
     })
   )
@@ -119,11 +142,13 @@ describe("refresh coordinator", () => {
         Effect.fail(new Refresh.NotProcessed({ error }))
       ])
       const failed = yield* coordinator
-        .afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)
+        .afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
         .pipe(Effect.flip)
       expect(failed._tag).toBe("ServerError")
       expect(Option.getOrThrow(yield* session.current).refreshRetired).toBe(false)
-      expect(yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)).toBe(true)
+      expect(
+        yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
+      ).toBe(true)
       expect(presented).toEqual([presented[0], presented[0]])
     })
   )
@@ -134,7 +159,7 @@ describe("refresh coordinator", () => {
       const { coordinator, presented, first, session } = yield* setup([Effect.as(Deferred.await(gate), pair())])
       const now = Date.now()
       const error = yield* coordinator
-        .afterUnauthorized(access(first), now + 30, { refreshed: false }, timedOut)
+        .afterUnauthorized(access(first), now + 30, { refreshed: false, proactive: true }, timedOut)
         .pipe(Effect.flip)
       expect(error.message).toBe("call timed out")
       yield* Deferred.succeed(gate, undefined)
@@ -149,7 +174,7 @@ describe("refresh coordinator", () => {
       const gate = yield* Deferred.make<void>()
       const { coordinator, first, session } = yield* setup([Effect.as(Deferred.await(gate), pair())])
       const call = yield* coordinator
-        .afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)
+        .afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
         .pipe(Effect.fork)
       yield* Effect.yieldNow()
       yield* session.signOut("sign-out")
@@ -169,7 +194,7 @@ describe("refresh coordinator", () => {
         })
       })
       const error = yield* busy.coordinator
-        .afterUnauthorized(access(busy.first), Infinity, { refreshed: false }, timedOut)
+        .afterUnauthorized(access(busy.first), Infinity, { refreshed: false, proactive: true }, timedOut)
         .pipe(Effect.flip)
       expect(error._tag).toBe("NetworkError")
       expect(busy.presented).toHaveLength(0)
@@ -187,7 +212,7 @@ describe("refresh coordinator", () => {
       })
       const first = Session.fromTokenResponse(pair(), 0)
       yield* session.signIn(first)
-      yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false }, timedOut)
+      yield* coordinator.afterUnauthorized(access(first), Infinity, { refreshed: false, proactive: true }, timedOut)
       expect(deadlines).toEqual([8_000])
     })
   )
