@@ -1,0 +1,50 @@
+/**
+ * The model-based concurrency suite of the session core. fast-check generates each run's operations
+ * (`fc.commands`: calls, refreshes, sign-outs, sign-ins, adopts, token expiry, each possibly interrupted) and
+ * parameters (faults on the refresh route, store behaviour, lock wait), and its scheduler (`fc.scheduler`) picks
+ * the interleaving of every request, answer, store access, storage event and interruption. Each run is judged by
+ * invariants.ts against an in-process bkend-local that detects refresh-token replays. A failing run prints its
+ * seed, the shrunk operation list and the schedule. `BKEND_MODEL_RUNS=<n>` multiplies the number of runs.
+ */
+import { describe, expect, it } from "vitest"
+import * as fc from "fast-check"
+import { commandsFor, opsOf, paramsFor } from "./commands.js"
+import { Stats, violations } from "./invariants.js"
+import { runModel, type Topology } from "./world.js"
+
+const SCALE = Number(process.env.BKEND_MODEL_RUNS ?? "1")
+
+const property = (topology: Topology, stats: Stats) =>
+  fc.asyncProperty(fc.scheduler(), paramsFor(topology), commandsFor(topology, 7), async (s, params, commands) => {
+    const run = await runModel({ ...params, ops: opsOf(commands) }, s)
+    stats.add(run)
+    const found = violations(run)
+    if (found.length > 0) throw new Error(`invariants violated:\n  ${found.join("\n  ")}`)
+  })
+
+const cases: ReadonlyArray<{ readonly topology: Topology; readonly runs: number }> = [
+  { topology: "single", runs: 600 },
+  { topology: "tabs", runs: 300 },
+  { topology: "processes", runs: 300 }
+]
+
+describe("session model", () => {
+  for (const { topology, runs } of cases) {
+    it(`${topology}: every interleaving keeps the invariants`, { timeout: 300_000 }, async () => {
+      const stats = new Stats()
+      const started = performance.now()
+      await fc.assert(property(topology, stats), {
+        numRuns: Math.round(runs * SCALE),
+        interruptAfterTimeLimit: 240_000
+      })
+      console.log(stats.summary(topology, performance.now() - started))
+      // the runs were not vacuous
+      expect(stats.refreshRequests).toBeGreaterThan(runs)
+      expect(stats.rotations).toBeGreaterThan(runs / 4)
+      expect(Object.keys(stats.faults).length).toBe(9)
+      expect(stats.interruptsLanded).toBeGreaterThan(runs / 20)
+      expect(stats.signOuts + stats.signIns + stats.adopts).toBeGreaterThan(runs)
+      expect(stats.rejected401).toBeGreaterThan(0)
+    })
+  }
+})
