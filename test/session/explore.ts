@@ -12,6 +12,7 @@ import { describeOp, runModel, type Topology } from "./world.js"
 const topology = (process.argv[2] ?? "single") as Topology
 const runs = Number(process.argv[3] ?? "200")
 const first = Number(process.argv[4] ?? "1")
+const trace = process.argv[5] === "trace"
 
 const kinds = new Map<string, { count: number; seed: number; example: string; ops: string }>()
 const stats = new Stats()
@@ -22,6 +23,17 @@ for (let seed = first; seed < first + runs; seed++) {
       const ops = opsOf(commands)
       const run = await runModel({ ...params, ops }, s)
       stats.add(run)
+      if (trace) {
+        console.log(`seed ${seed}: ${ops.map(describeOp).join("; ")} ${JSON.stringify(params)}`)
+        for (const t of s.report()) console.log(`  ${t.status === "resolved" ? "" : `(${t.status}) `}${t.label}`)
+        for (const p of run.wire.presentations) {
+          console.log(
+            `  refresh #${p.index} by ${p.client}: token …${p.token.slice(-6)} ${p.fault} → ${String(p.outcome)}`
+          )
+        }
+        for (const c of run.clients) console.log(`  ${c.name} events: ${c.events.map((e) => e._tag).join(", ")}`)
+        for (const v of violations(run)) console.log(`  VIOLATION ${v}`)
+      }
       for (const v of violations(run)) {
         const kind = v.replace(/session [0-9a-f?]{8}\b/g, "session S").replace(/\d+/g, "N")
         const known = kinds.get(kind)

@@ -86,7 +86,9 @@ const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRe
     current = Option.some(token)
   }
   const final = Option.map(client.final, tokenOf)
-  if (!Option.getEquivalence((a: string, b: string) => a === b)(final, current)) {
+  // a rotation adopted without a Refreshed event is tolerated; a session ended, begun or replaced silently is not
+  const sid = (o: Option.Option<string>) => Option.map(o, sidOf)
+  if (!Option.getEquivalence((a: string, b: string) => a === b)(sid(final), sid(current))) {
     const say = (o: Option.Option<string>) =>
       Option.isSome(o) ? `session ${sidOf(o.value).slice(0, 8)}` : "signed out"
     out.push(

@@ -173,8 +173,9 @@ export const runModel = (
   const errorLogs: Array<string> = []
   const program = Effect.gen(function* () {
     let gated = false
+    // lazy: stores build their effects once, before the run starts gating
     const gate = (label: string): Effect.Effect<void> =>
-      gated ? Effect.promise(() => s.schedule(Promise.resolve(label), label)) : Effect.void
+      Effect.suspend(() => (gated ? Effect.promise(() => s.schedule(Promise.resolve(label), label)) : Effect.void))
     const server = yield* LocalServer.make({ accessTokenTtlSeconds: ACCESS_TTL_SECONDS })
     for (const user of ["A", "B"] as const) {
       K.createUser(server.local.state, { email: EMAIL[user], name: user, emailVerified: true }, Date.now())
