@@ -72,7 +72,7 @@ const clientLayer = (
       })
     )
   ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-  const client = Layer.effect(
+  const client = Layer.scoped(
     BkendClient.BkendClient,
     Effect.flatMap(BkendLocal, ({ server, url }) =>
       Effect.orDie(BkendClient.make({ apiKey: Redacted.make(server.keys.publishable), baseUrl: url, retryPolicy }))

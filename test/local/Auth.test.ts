@@ -670,3 +670,89 @@ layer(harnessLayer())("token tampering (socket)", (it) => {
     })
   )
 })
+
+layer(harnessLayer({ refreshReuseIntervalSeconds: 10 }))("refresh-token reuse interval (socket)", (it) => {
+  const refresh = (refreshToken: string) => post("/v1/auth/refresh", { refreshToken })
+  const me = (token: string) => request("GET", "/v1/auth/me", { token })
+
+  it.effect("inside the window: the rotated-out token gets a fresh access token and the current refresh token", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      expect(r1.status).toBe(200)
+      const current = str(r1.data, "refreshToken")
+      const before = yield* counters
+      yield* TestClock.adjust("9 seconds")
+      const again = yield* refresh(user.refreshToken)
+      expect(again.status).toBe(200)
+      expect(again.data).toMatchObject({ refreshToken: current, tokenType: "Bearer", expiresIn: 3600 })
+      const after = yield* counters
+      expect(after.refreshReuses).toBe(before.refreshReuses + 1)
+      expect(after.replaysDetected).toBe(before.replaysDetected)
+      expect(after.refreshSucceeded).toBe(before.refreshSucceeded)
+      // nothing was revoked: both access tokens work and the current refresh token still rotates once
+      expect((yield* me(str(again.data, "accessToken"))).status).toBe(200)
+      expect((yield* me(str(r1.data, "accessToken"))).status).toBe(200)
+      const r2 = yield* refresh(current)
+      expect(r2.status).toBe(200)
+      expect(str(r2.data, "refreshToken")).not.toBe(current)
+    })
+  )
+
+  it.effect("after the window: the same presentation is a replay and ends every session of the user", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      const current = str(r1.data, "refreshToken")
+      const before = yield* counters
+      yield* TestClock.adjust("10 seconds")
+      const late = yield* refresh(user.refreshToken)
+      expect([late.status, errorCode(late)]).toEqual([401, "auth/invalid-refresh-token"])
+      const after = yield* counters
+      expect(after.replaysDetected).toBe(before.replaysDetected + 1)
+      expect(after.refreshReuses).toBe(before.refreshReuses)
+      expect((yield* me(str(r1.data, "accessToken"))).status).toBe(401)
+      expect((yield* refresh(current)).status).toBe(401)
+    })
+  )
+
+  it.effect("once the child was itself rotated, the grandparent is a replay even inside the window", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      const r2 = yield* refresh(str(r1.data, "refreshToken"))
+      expect(r2.status).toBe(200)
+      const before = yield* counters
+      const stale = yield* refresh(user.refreshToken)
+      expect([stale.status, errorCode(stale)]).toEqual([401, "auth/invalid-refresh-token"])
+      expect((yield* counters).replaysDetected).toBe(before.replaysDetected + 1)
+      expect((yield* me(str(r2.data, "accessToken"))).status).toBe(401)
+    })
+  )
+
+  it.effect("a signed-out session gets nothing back inside the window", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* refresh(user.refreshToken)
+      expect((yield* post("/v1/auth/signout", {}, str(r1.data, "accessToken"))).status).toBe(200)
+      const again = yield* refresh(user.refreshToken)
+      expect([again.status, errorCode(again)]).toEqual([401, "auth/invalid-refresh-token"])
+    })
+  )
+})
+
+layer(harnessLayer())("refresh-token reuse interval: default (socket)", (it) => {
+  it.effect("the default is bkend's strict rule: an immediate second presentation is a replay", () =>
+    Effect.gen(function* () {
+      const user = yield* signUp()
+      const r1 = yield* post("/v1/auth/refresh", { refreshToken: user.refreshToken })
+      expect(r1.status).toBe(200)
+      const before = yield* counters
+      const again = yield* post("/v1/auth/refresh", { refreshToken: user.refreshToken })
+      expect([again.status, errorCode(again)]).toEqual([401, "auth/invalid-refresh-token"])
+      const after = yield* counters
+      expect(after.replaysDetected).toBe(before.replaysDetected + 1)
+      expect(after.refreshReuses).toBe(0)
+    })
+  )
+})

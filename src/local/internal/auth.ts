@@ -69,28 +69,72 @@ interface TokenPair {
   readonly expiresIn: number
 }
 
+const accessTokenOf = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, iat: number): string =>
+  Jwt.sign(
+    {
+      sub: user.id,
+      sid: session.id,
+      typ: "access",
+      iat,
+      exp: iat + local.options.accessTokenTtlSeconds,
+      role: user.role
+    },
+    local.state.signingSecret
+  )
+
+/** The refresh token's text, re-created from its record (signing is deterministic). */
+const refreshTokenOf = (state: K.LocalState, r: K.RefreshTokenRecord): string =>
+  Jwt.sign(
+    {
+      sub: r.userId,
+      sid: r.sessionId,
+      typ: "refresh",
+      iat: r.issuedAt,
+      exp: Math.floor(r.expiresAt / 1000),
+      jti: r.jti
+    },
+    state.signingSecret
+  )
+
+const pairOf = (local: K.Local["Type"], accessToken: string, refreshToken: string): TokenPair => ({
+  accessToken,
+  refreshToken,
+  tokenType: "Bearer",
+  expiresIn: local.options.accessTokenTtlSeconds
+})
+
 const issueTokens = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, t: number): TokenPair => {
   const { options, state } = local
   const iat = Math.floor(t / 1000)
-  const accessToken = Jwt.sign(
-    { sub: user.id, sid: session.id, typ: "access", iat, exp: iat + options.accessTokenTtlSeconds, role: user.role },
-    state.signingSecret
-  )
-  const jti = K.uuid()
   const refreshExp = Math.min(iat + options.refreshTokenTtlSeconds, Math.floor(session.expiresAt / 1000))
-  const refreshToken = Jwt.sign(
-    { sub: user.id, sid: session.id, typ: "refresh", iat, exp: refreshExp, jti },
-    state.signingSecret
-  )
-  state.refreshTokens.set(jti, {
-    jti,
+  const record: K.RefreshTokenRecord = {
+    jti: K.uuid(),
     sessionId: session.id,
     userId: user.id,
     status: "active",
-    expiresAt: refreshExp * 1000
-  })
-  session.refreshJti = jti
-  return { accessToken, refreshToken, tokenType: "Bearer", expiresIn: options.accessTokenTtlSeconds }
+    issuedAt: iat,
+    expiresAt: refreshExp * 1000,
+    rotatedAt: undefined,
+    childJti: undefined
+  }
+  state.refreshTokens.set(record.jti, record)
+  session.refreshJti = record.jti
+  return pairOf(local, accessTokenOf(local, session, user, iat), refreshTokenOf(state, record))
+}
+
+/**
+ * Inside the reuse interval, a rotated-out token whose child is still the session's current, unused refresh token:
+ * that child, else undefined (then the presentation is a replay).
+ */
+const reusableChild = (local: K.Local["Type"], record: K.RefreshTokenRecord, t: number) => {
+  const windowMillis = local.options.refreshReuseIntervalSeconds * 1000
+  if (windowMillis <= 0 || record.rotatedAt === undefined || record.childJti === undefined) return undefined
+  if (t - record.rotatedAt >= windowMillis) return undefined
+  const child = local.state.refreshTokens.get(record.childJti)
+  const session = local.state.sessions.get(record.sessionId)
+  if (child === undefined || child.status !== "active" || child.expiresAt <= t) return undefined
+  if (session === undefined || session.revokedAt !== undefined || session.refreshJti !== child.jti) return undefined
+  return session.expiresAt > t ? { child, session } : undefined
 }
 
 const startSession = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: number): TokenPair => {
@@ -524,6 +568,15 @@ const refresh = Effect.gen(function* () {
   const record = state.refreshTokens.get(claims.jti)
   if (record === undefined) return yield* invalid
   if (record.status === "rotated") {
+    const reuse = reusableChild(local, record, t)
+    const owner = state.users.get(record.userId)
+    if (reuse !== undefined && owner !== undefined && owner.deletedAt === undefined) {
+      // inside the reuse interval: the current pair again (a fresh access token), no rotation, no revocation
+      state.counters.refreshReuses++
+      reuse.session.lastActivityAt = t
+      const access = accessTokenOf(local, reuse.session, owner, Math.floor(t / 1000))
+      return yield* K.ok(pairOf(local, access, refreshTokenOf(state, reuse.child)))
+    }
     // replay of a rotated-out token: treat as theft, end every session of the user
     state.counters.replaysDetected++
     K.revokeUserSessions(state, record.userId, t)
@@ -538,8 +591,10 @@ const refresh = Effect.gen(function* () {
   if (session.expiresAt <= t) return yield* K.fail(401, "auth/session-expired", "Session expired")
   if (record.expiresAt <= t) return yield* K.fail(401, "auth/token-expired", "Refresh token expired")
   record.status = "rotated"
+  record.rotatedAt = t
   session.lastActivityAt = t
   const pair = issueTokens(local, session, user, t)
+  record.childJti = session.refreshJti
   state.counters.refreshSucceeded++
   return yield* K.ok(pair)
 })

@@ -102,6 +102,17 @@ export interface LocalOptions {
   readonly oauthProviders: ReadonlyArray<"google" | "github">
   /** After this many failed password sign-ins for one e-mail within 15 minutes: 429 auth/too-many-login-attempts. */
   readonly maxFailedSignIns: number | undefined
+  /**
+   * Refresh-token reuse interval in seconds. `0` (default) is the strict rule: a refresh token presented again after
+   * it was rotated is a replay, and every session of its user is ended. With `N > 0`, a rotated-out token presented
+   * again less than `N` seconds after its rotation, while the token that rotation issued is still the session's
+   * current, unused refresh token, is answered like a refresh: a fresh access token and that current refresh token
+   * (no new rotation, no revocation; counted as `refreshReuses`). Later, or once the newer token was itself used,
+   * it is a replay as before. This lets clients that refresh several times at once (or retry a refresh whose answer
+   * they lost) keep their session; the price is that a stolen rotated-out token replayed inside the window also
+   * receives the current pair.
+   */
+  readonly refreshReuseIntervalSeconds: number
 }
 
 /**
@@ -131,7 +142,8 @@ export const defaultOptions: LocalOptions = {
   requireEmailVerification: false,
   lists: "topic",
   oauthProviders: ["google", "github"],
-  maxFailedSignIns: undefined
+  maxFailedSignIns: undefined,
+  refreshReuseIntervalSeconds: 0
 }
 
 /**
@@ -242,7 +254,12 @@ export interface RefreshTokenRecord {
   sessionId: string
   userId: string
   status: "active" | "rotated" | "revoked"
+  /** Issue time (JWT `iat`, seconds): with the other fields it re-creates the token's exact text. */
+  issuedAt: number
   expiresAt: number
+  /** When this token was rotated out (millis), and the jti of the token that rotation issued. */
+  rotatedAt: number | undefined
+  childJti: string | undefined
 }
 
 /**
@@ -336,6 +353,8 @@ export interface Counters {
   refreshCalls: number
   refreshSucceeded: number
   replaysDetected: number
+  /** Rotated-out refresh tokens answered with the current pair inside the reuse interval (not replays). */
+  refreshReuses: number
   rateLimited: number
   faultsInjected: number
 }
@@ -402,6 +421,7 @@ export const emptyCounters = (): Counters => ({
   refreshCalls: 0,
   refreshSucceeded: 0,
   replaysDetected: 0,
+  refreshReuses: 0,
   rateLimited: 0,
   faultsInjected: 0
 })
