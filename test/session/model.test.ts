@@ -10,13 +10,15 @@ import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
 import { commandsFor, opsOf, paramsFor } from "./commands.js"
 import { Stats, violations } from "./invariants.js"
-import { runModel, type Topology } from "./world.js"
+import { Effect } from "effect"
+import { AllowInDoubtResend } from "../../src/internal/refresh.js"
+import { type ClientConfigure, runModel, type Topology } from "./world.js"
 
 const SCALE = Number(process.env.BKEND_MODEL_RUNS ?? "1")
 
-const property = (topology: Topology, stats: Stats) =>
+const property = (topology: Topology, stats: Stats, configure?: ClientConfigure) =>
   fc.asyncProperty(fc.scheduler(), paramsFor(topology), commandsFor(topology, 7), async (s, params, commands) => {
-    const run = await runModel({ ...params, ops: opsOf(commands) }, s)
+    const run = await runModel({ ...params, ops: opsOf(commands) }, s, configure)
     stats.add(run)
     const found = violations(run)
     if (found.length > 0) throw new Error(`invariants violated:\n  ${found.join("\n  ")}`)
@@ -47,4 +49,20 @@ describe("session model", () => {
       expect(stats.rejected401).toBeGreaterThan(0)
     })
   }
+
+  it("negative control: with in-doubt resending allowed again, the same property finds a replay", {
+    timeout: 300_000
+  }, async () => {
+    const unsafe: ClientConfigure = (build) => Effect.provideService(build, AllowInDoubtResend, true)
+    const result = await fc.check(property("single", new Stats(), unsafe), {
+      numRuns: Math.round(600 * SCALE),
+      interruptAfterTimeLimit: 120_000
+    })
+    expect(result.failed).toBe(true)
+    const message = String(result.errorInstance)
+    console.log(
+      `negative control: counterexample after ${result.numRuns} runs (seed ${result.seed}): ${message.split("\n").slice(0, 4).join(" | ")}`
+    )
+    expect(message).toMatch(/replay|presented again/)
+  })
 })

@@ -14,7 +14,6 @@ import {
   Exit,
   Fiber,
   FiberId,
-  Layer,
   Logger,
   LogLevel,
   Option,
@@ -89,6 +88,9 @@ export const clientOptions = {
   }
 } satisfies Omit<BkendClient.Options, "apiKey" | "baseUrl">
 
+/** wraps the building of each client (e.g. to provide a service the client reads when it is built) */
+export type ClientConfigure = <A, E, R>(build: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
 export interface OpRecord {
   readonly index: number
   readonly op: Op
@@ -162,13 +164,13 @@ const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(re
 const pause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 1)))
 
 /**
- * Runs one model run under scheduler `s`. `extra` is provided to the clients (the negative control provides
- * the core's unsafe-resend switch here).
+ * Runs one model run under scheduler `s`. `configure` wraps the building of each client (the negative control
+ * provides the core's unsafe-resend switch there).
  */
 export const runModel = (
   params: RunParams,
   s: fc.Scheduler,
-  extra: Layer.Layer<never> = Layer.empty
+  configure: ClientConfigure = (build) => build
 ): Promise<RunRecord> => {
   const errorLogs: Array<string> = []
   const program = Effect.gen(function* () {
@@ -185,7 +187,6 @@ export const runModel = (
     const count = params.topology === "single" ? 1 : 2
     const lock = count > 1 ? yield* makeTestLock(params.lockWaitMillis) : undefined
     const scope = yield* Scope.make()
-    const extraContext = yield* Layer.build(extra).pipe(Scope.extend(scope))
 
     const makeClient = (name: string) =>
       Effect.gen(function* () {
@@ -201,7 +202,7 @@ export const runModel = (
           Effect.provideService(Session.TokenStore, tokens)
         )
         if (lock !== undefined) build = Effect.provideService(build, Session.RefreshLock, lock)
-        const client = yield* build.pipe(Effect.provide(extraContext), Scope.extend(scope), Effect.orDie)
+        const client = yield* configure(build).pipe(Scope.extend(scope), Effect.orDie)
         const auth = yield* Effect.provideService(Auth.make, BkendClient.BkendClient, client)
         // a magic-link sign-in (a password sign-in costs an scrypt hash on the server: too slow for many runs)
         const signIn = (user: "A" | "B") =>
