@@ -62,8 +62,10 @@ const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRe
     withdrawn: 0
   }
   let current = Option.map(client.initial, tokenOf)
+  const ended = new Set<string>()
   for (const event of client.events) {
     if (event._tag === "SignedOut") {
+      if (Option.isSome(current)) ended.add(sidOf(current.value))
       const reason = event.reason
       const left = reason in budget ? (budget[reason] ?? 0) : doubt || rejectedAny ? Number.POSITIVE_INFINITY : 0
       if (left <= 0) {
@@ -76,6 +78,9 @@ const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRe
       continue
     }
     const token = tokenOf(event.session)
+    if (ended.has(sidOf(token))) {
+      out.push(`${client.name}: a session it had ended came back (${event._tag} after SignedOut, no new sign-in)`)
+    }
     if (event._tag === "Refreshed" && ownIssued.has(token)) {
       if (Option.isNone(current)) {
         out.push(`${client.name}: its refresh committed after the session had ended (a signed-out client came back)`)
@@ -104,9 +109,11 @@ const signOutSticks = (run: RunRecord, index: number, client: ClientRecord, out:
   )
   const last = signOuts[signOuts.length - 1]
   if (last === undefined || last.started === undefined) return
+  // its own sign-ins and adopts, and any client's sign-in (a tab follows it; a process adopts it from the store)
   const revivers = run.ops.filter(
     (r) =>
-      (r.op.kind === "signIn" || (r.op.kind === "adopt" && r.op.what !== "none")) &&
+      r.op.kind !== "expire" &&
+      (r.op.kind === "signIn" || (r.op.kind === "adopt" && r.op.what !== "none" && r.op.client === index)) &&
       r.started !== undefined &&
       (r.ended ?? Number.POSITIVE_INFINITY) >= (last.started ?? 0)
   )
