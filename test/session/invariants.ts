@@ -199,7 +199,7 @@ export class Stats {
     for (const [k, n] of Object.entries(run.wire.faultsFired)) this.faults[k] = (this.faults[k] ?? 0) + n
     for (const r of run.ops) this.countOp(r)
     this.storeWriteFailures += run.store.failedWrites()
-    this.lockTimeouts += run.lock?.timeouts() ?? 0
+    this.lockTimeouts += run.lockTimeouts
     this.rejected401 += run.wire.delivered.filter((d) => d.status === 401).length
     this.maxLagMillis = Math.max(this.maxLagMillis, run.maxLagMillis)
     for (const c of run.clients) {

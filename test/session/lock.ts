@@ -62,3 +62,22 @@ export const makeTestLock = (waitTimeout: Duration.DurationInput): Effect.Effect
 
     return { waitTimeout: timeout, withLock, timeouts: () => timeouts, acquisitions: () => acquisitions }
   })
+
+/** `lock`, counting the waits that gave up */
+export const counting = (lock: LockShape): { readonly lock: LockShape; readonly timeouts: () => number } => {
+  let timeouts = 0
+  return {
+    lock: {
+      waitTimeout: lock.waitTimeout,
+      withLock: (self) =>
+        lock.withLock(self).pipe(
+          Effect.tapError((e) =>
+            Effect.sync(() => {
+              if (e instanceof Session.RefreshLockTimeout) timeouts++
+            })
+          )
+        )
+    },
+    timeouts: () => timeouts
+  }
+}

@@ -7,6 +7,7 @@
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import * as PlatformError from "@effect/platform/Error"
 import { Effect, Option } from "effect"
+import type * as Session from "../../src/Session.js"
 
 /** How the store behaves: `ok`; `flaky` (the writes listed in `failWrites` fail); `never` (no write ever lands). */
 export type StoreMode = "ok" | "flaky" | "never"
@@ -29,6 +30,25 @@ export interface SharedStore {
   /** a `KeyValueStore` for `client`; `onChange` of the other clients runs after each of its changes */
   readonly view: (client: string) => KeyValueStore.KeyValueStore
   readonly onChange: (client: string, listener: () => Effect.Effect<void>) => void
+}
+
+const stepper = (options: Pick<StoreOptions, "gate" | "delayMillis">) => (label: string) =>
+  options.delayMillis > 0
+    ? Effect.zipRight(options.gate(label), Effect.sleep(options.delayMillis))
+    : options.gate(label)
+
+/** A `TokenStore` whose reads and writes pass the scheduler's gates first (e.g. a session file of two processes). */
+export const gatedTokenStore = (
+  inner: Session.TokenStore["Type"],
+  client: string,
+  options: Pick<StoreOptions, "gate" | "delayMillis">
+): Session.TokenStore["Type"] => {
+  const step = stepper(options)
+  return {
+    get: Effect.zipRight(step(`${client} file.read`), inner.get),
+    set: (session) => Effect.zipRight(step(`${client} file.write`), inner.set(session)),
+    clear: Effect.zipRight(step(`${client} file.remove`), inner.clear)
+  }
 }
 
 export const makeSharedStore = (options: StoreOptions): SharedStore => {

@@ -6,6 +6,9 @@
  * records what every client did and saw; invariants.ts judges it.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
 import {
   Cause,
@@ -28,11 +31,15 @@ import * as BkendClient from "../../src/BkendClient.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import * as K from "../../src/local/internal/kernel.js"
 import * as Session from "../../src/Session.js"
-import { makeTestLock, type TestLock } from "./lock.js"
-import { makeSharedStore, type SharedStore, type StoreMode } from "./store.js"
+import * as NodeSession from "../../src/node/NodeSession.js"
+import { counting, makeTestLock } from "./lock.js"
+import { gatedTokenStore, makeSharedStore, type SharedStore, type StoreMode } from "./store.js"
 import { makeWire, type RefreshFault, type Wire } from "./transport.js"
 
-/** one client; two tabs (shared storage with `storage` events, one lock); two processes (shared file, one lock) */
+/**
+ * one client; two tabs (one shared storage with `storage` events, one in-memory lock on an Effect semaphore); two
+ * processes (NodeSession: one session file, each process its own lock on the same lock file)
+ */
 export type Topology = "single" | "tabs" | "processes"
 
 export type Op =
@@ -44,7 +51,10 @@ export type Op =
   | { readonly kind: "signOut"; readonly client: number; readonly interrupt: boolean; readonly after: boolean }
   /** `Auth.signIn` as user A (a new session of the same user) or B (another user) */
   | { readonly kind: "signIn"; readonly client: number; readonly user: "A" | "B"; readonly after: boolean }
-  /** `client.adopt` of what the store holds now, of another user's session, or of none */
+  /**
+   * `client.adopt` of what the store holds now (tabs, processes), or (one client) of what an unmodelled other tab
+   * just wrote to the store: another user's session, or none after its sign-out
+   */
   | {
       readonly kind: "adopt"
       readonly client: number
@@ -115,7 +125,8 @@ export interface RunRecord {
   readonly params: RunParams
   readonly wire: Wire
   readonly store: SharedStore
-  readonly lock: TestLock | undefined
+  /** waits for the RefreshLock that gave up (RefreshLockTimeout), all clients */
+  readonly lockTimeouts: number
   readonly clients: ReadonlyArray<ClientRecord>
   readonly ops: ReadonlyArray<OpRecord>
   readonly counters: LocalServer.Counters
@@ -185,13 +196,28 @@ export const runModel = (
     const wire = yield* makeWire(server, { faults: params.faults, expiredOnArrival: params.expiredOnArrival, gate })
     const store = makeSharedStore({ ...params.store, gate })
     const count = params.topology === "single" ? 1 : 2
-    const lock = count > 1 ? yield* makeTestLock(params.lockWaitMillis) : undefined
+    const tabLock = params.topology === "tabs" ? counting(yield* makeTestLock(params.lockWaitMillis)) : undefined
+    const dir = params.topology === "processes" ? fs.mkdtempSync(path.join(os.tmpdir(), "bkend-model-")) : undefined
+    const file = dir === undefined ? undefined : path.join(dir, "session.json")
+    const locks: Array<{ readonly timeouts: () => number }> = tabLock === undefined ? [] : [tabLock]
     const scope = yield* Scope.make()
 
     const makeClient = (name: string) =>
       Effect.gen(function* () {
-        const kv = store.view(name)
-        const tokens = yield* Session.makeKeyValueStore().pipe(Effect.provideService(KeyValueStore.KeyValueStore, kv))
+        const tokens =
+          file === undefined
+            ? yield* Session.makeKeyValueStore().pipe(
+                Effect.provideService(KeyValueStore.KeyValueStore, store.view(name))
+              )
+            : gatedTokenStore(NodeSession.makeTokenStore(file), name, { ...params.store, gate })
+        let lock = tabLock?.lock
+        if (file !== undefined && !name.startsWith("mint")) {
+          const own = counting(
+            yield* NodeSession.makeRefreshLock({ path: file, lockWaitTimeout: params.lockWaitMillis })
+          )
+          locks.push(own)
+          lock = own.lock
+        }
         const options: BkendClient.Options = {
           ...clientOptions,
           apiKey: Redacted.make(server.keys.publishable),
@@ -282,8 +308,14 @@ export const runModel = (
         case "signIn":
           return c.signIn(op.user)
         case "adopt":
-          if (op.what === "none") return c.client.adopt(Option.none())
-          if (op.what === "other") return Effect.flatMap(mint("B"), (session) => c.client.adopt(Option.some(session)))
+          // as when another tab (not modelled) signs out, or in as user B: the shared store changes, then the
+          // client is told
+          if (op.what === "none") return Effect.zipRight(c.tokens.clear, c.client.adopt(Option.none()))
+          if (op.what === "other") {
+            return Effect.flatMap(mint("B"), (session) =>
+              Effect.zipRight(c.tokens.set(session), c.client.adopt(Option.some(session)))
+            )
+          }
           return Effect.flatMap(c.tokens.get, (stored) => {
             r.adoptedSome = Option.isSome(stored)
             return c.client.adopt(stored)
@@ -348,11 +380,12 @@ export const runModel = (
     for (const c of clients) c.record.final = yield* c.client.session
     const counters = yield* server.counters
     yield* Scope.close(scope, Exit.void)
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
     return {
       params,
       wire,
       store,
-      lock,
+      lockTimeouts: locks.reduce((n, l) => n + l.timeouts(), 0),
       clients: clients.map((c) => c.record),
       ops: opRecords,
       counters,
