@@ -46,6 +46,7 @@ const opArbitraries = (topology: Topology): Array<fc.Arbitrary<fc.Command<Model,
     call,
     call,
     command(fc.record({ kind: fc.constant("refresh" as const), client, interrupt, after })),
+    command(fc.record({ kind: fc.constant("refresh" as const), client, interrupt, after })),
     command(fc.record({ kind: fc.constant("signOut" as const), client, interrupt, after })),
     command(
       fc.record({
@@ -56,6 +57,7 @@ const opArbitraries = (topology: Topology): Array<fc.Arbitrary<fc.Command<Model,
       })
     ),
     command(fc.record({ kind: fc.constant("adopt" as const), client, what: adoptWhat, after })),
+    command(fc.record({ kind: fc.constant("expire" as const), after })),
     command(fc.record({ kind: fc.constant("expire" as const), after }))
   ]
 }

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
 import { commandsFor, opsOf, paramsFor } from "./commands.js"
 import { Stats, violations } from "./invariants.js"
+import { refreshFaults } from "./transport.js"
 import { Effect } from "effect"
 import { AllowInDoubtResend } from "../../src/internal/refresh.js"
 import { type ClientConfigure, runModel, type Topology } from "./world.js"
@@ -25,9 +26,9 @@ const property = (topology: Topology, stats: Stats, configure?: ClientConfigure)
   })
 
 const cases: ReadonlyArray<{ readonly topology: Topology; readonly runs: number }> = [
-  { topology: "single", runs: 600 },
-  { topology: "tabs", runs: 300 },
-  { topology: "processes", runs: 300 }
+  { topology: "single", runs: 300 },
+  { topology: "tabs", runs: 150 },
+  { topology: "processes", runs: 150 }
 ]
 
 describe("session model", () => {
@@ -41,12 +42,17 @@ describe("session model", () => {
       })
       console.log(stats.summary(topology, performance.now() - started))
       // the runs were not vacuous
-      expect(stats.refreshRequests).toBeGreaterThan(runs)
-      expect(stats.rotations).toBeGreaterThan(runs / 4)
-      expect(Object.keys(stats.faults).length).toBe(9)
+      expect(stats.refreshRequests).toBeGreaterThan(runs / 4)
+      expect(stats.rotations).toBeGreaterThan(runs / 8)
+      expect(Object.keys(stats.faults).sort()).toEqual(refreshFaults.filter((f) => f !== "none").sort())
       expect(stats.interruptsLanded).toBeGreaterThan(runs / 20)
-      expect(stats.signOuts + stats.signIns + stats.adopts).toBeGreaterThan(runs)
+      expect(stats.signOuts).toBeGreaterThan(runs / 10)
+      expect(stats.signIns).toBeGreaterThan(runs / 10)
+      expect(stats.adopts).toBeGreaterThan(runs / 10)
       expect(stats.rejected401).toBeGreaterThan(0)
+      if (topology === "single") expect(stats.storeWriteFailures).toBeGreaterThan(0)
+      else expect(stats.lockTimeouts).toBeGreaterThan(0)
+      if (topology === "tabs") expect(stats.follows).toBeGreaterThan(runs / 10)
     })
   }
 
@@ -56,7 +62,9 @@ describe("session model", () => {
     const unsafe: ClientConfigure = (build) => Effect.provideService(build, AllowInDoubtResend, true)
     const result = await fc.check(property("single", new Stats(), unsafe), {
       numRuns: Math.round(600 * SCALE),
-      interruptAfterTimeLimit: 120_000
+      interruptAfterTimeLimit: 120_000,
+      // a counterexample is all it must find: no shrinking
+      endOnFailure: true
     })
     expect(result.failed).toBe(true)
     const message = String(result.errorInstance)
