@@ -67,6 +67,11 @@ export interface Request<A, I, R> {
   readonly response: Schema.Schema<A, I, R>
   /** refresh and retry once on a 401 (default: for authenticated calls) */
   readonly refreshOn401?: boolean | undefined
+  /**
+   * refresh first when the access token is within the margin of expiry (default `true`); `false` sends the token
+   * as it is and never waits for a refresh (sign-out does this)
+   */
+  readonly proactiveRefresh?: boolean | undefined
   /** whether a failed attempt may be re-sent after a 5xx or a transport error (default: GET, PUT, DELETE) */
   readonly idempotent?: boolean | undefined
 }

@@ -2,7 +2,7 @@
  * Files and storage (`/v1/files/*`, CONTRACT §11): uploads (presigned single PUT, or multipart with bounded
  * concurrency, per-part retry, progress and abort on failure), metadata, lists, download URLs and downloads.
  *
- * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageGet`, which never send
+ * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageStream`, which never send
  * `X-API-Key` or `Authorization` (the URL's signature is the credential).
  *
  * @since 0.1.0
@@ -278,7 +278,7 @@ export interface Service {
   readonly delete: (options: { readonly id: string }) => Effect.Effect<void, BkendError.BkendError>
   /** A presigned GET URL for the file. `POST /v1/files/:fileId/download-url` */
   readonly downloadUrl: (options: { readonly id: string }) => Effect.Effect<DownloadUrl, BkendError.BkendError>
-  /** The file's bytes: `downloadUrl`, then a GET of that URL without bkend headers. */
+  /** The file's bytes as they arrive (never buffered whole): `downloadUrl`, then a GET of that URL without bkend headers. */
   readonly download: (options: { readonly id: string }) => Stream.Stream<Uint8Array, BkendError.BkendError>
 }
 
@@ -625,11 +625,10 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         })
       }),
       downloadUrl,
+      // the bytes stream as they arrive: only the request up to the first byte is retried and timed
       download: (options) =>
-        Stream.fromEffect(
-          Effect.flatMap(downloadUrl(options), (link) => client.storageGet(link.url)).pipe(
-            Effect.withSpan("Files.download")
-          )
+        Stream.unwrap(Effect.map(downloadUrl(options), (link) => client.storageStream(link.url))).pipe(
+          Stream.withSpan("Files.download")
         )
     } satisfies Service
   }

@@ -175,6 +175,29 @@ describe("Files against bkend-local", () => {
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
   })
 
+  it.live("download streams the bytes as they arrive: many chunks, none the whole object", () => {
+    const sent: Array<Sent> = []
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const data = bytesOf(2 * 1024 * KB)
+      const record = yield* files.upload({
+        data,
+        filename: "big.bin",
+        contentType: "application/octet-stream",
+        ...small
+      })
+      const chunks = Chunk.toReadonlyArray(
+        yield* files.download({ id: record.id }).pipe(Stream.chunks, Stream.runCollect)
+      )
+      const sizes = chunks.map((c) => Chunk.toReadonlyArray(c).reduce((n, b) => n + b.length, 0))
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(data.length)
+      expect(sizes.length).toBeGreaterThan(1)
+      expect(Math.max(...sizes)).toBeLessThan(data.length)
+      expect(Buffer.compare(yield* downloaded(record.id), Buffer.from(data))).toBe(0)
+    }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
   it.live("multipart upload in 3 parts: bytes round trip, monotonic progress, no credentials to storage", () => {
     const sent: Array<Sent> = []
     return Effect.gen(function* () {

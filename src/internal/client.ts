@@ -141,7 +141,8 @@ export const make = (
         Effect.gen(function* () {
           const request = yield* Request.make(options)
           const deadline = (yield* Clock.currentTimeMillis) + totalMillis
-          const state: CallState = { refreshed: false, token: undefined, attempt: 0 }
+          // a call that may not refresh proactively starts as if it had had its one refresh
+          const state: CallState = { refreshed: options.proactiveRefresh === false, token: undefined, attempt: 0 }
           const attempt = (n: number, budget: Budget) =>
             Effect.gen(function* () {
               state.attempt = n
@@ -206,7 +207,7 @@ export const make = (
           return Effect.as(session.signIn(next), next)
         }),
       clearSession: (reason = "cleared") => session.signOut(reason),
-      adopt: (next) => session.adopt(next, "signed-out"),
+      adopt: (next) => session.adopt(next, "follow"),
       refresh: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         coordinator.refreshNow(now + totalMillis, timedOut("POST", REFRESH_ROUTE))
       ),

@@ -32,10 +32,11 @@ export interface SessionState {
   /** marks the current refresh token as never to be presented again (outcome unknown), in memory and store */
   readonly retireInEpoch: (epoch: number, refreshToken: string) => Effect.Effect<void>
   /**
-   * Takes over a session read from the shared store, never writing it back. `absent` says what a missing
-   * stored session means: `"signed-out"` (another tab or process signed out) or `"ignore"` (memory wins).
+   * Takes over a session read from the shared store, never writing it back. `"follow"`: another tab or process
+   * changed it (a sign-in, a refresh, a sign-out). `"refresh"`: the re-read inside the refresh lock, which only
+   * ever replaces a current session by a newer one (a sign-out here is never undone by what the store held).
    */
-  readonly adopt: (stored: Option.Option<Session.Session>, absent: "signed-out" | "ignore") => Effect.Effect<void>
+  readonly adopt: (stored: Option.Option<Session.Session>, mode: "follow" | "refresh") => Effect.Effect<void>
 }
 
 const RECENT_TOKENS = 16
@@ -131,10 +132,11 @@ export const make = (store: Session.TokenStore["Type"]): Effect.Effect<SessionSt
           const retired = new Session.Session({ ...current.value, refreshRetired: true })
           return persist(become(Option.some(retired), undefined), retired)
         }),
-      adopt: (stored, absent) =>
+      adopt: (stored, mode) =>
         Effect.sync(() => {
+          if (mode === "refresh" && (Option.isNone(stored) || Option.isNone(current))) return
           if (Option.isNone(stored)) {
-            if (absent === "ignore" || Option.isNone(current)) return
+            if (Option.isNone(current)) return
             epoch++
             become(stored, Session.SessionChange.SignedOut({ reason: "cleared" }))
             return
