@@ -142,14 +142,16 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
         }
       })
 
-    /** With a shared store: `true` when it still holds `token`; otherwise what it holds now is followed. */
-    const storeStillHolds = (token: string) =>
+    /**
+     * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
+     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
+     */
+    const storeStillHolds = (e: number, token: string) =>
       shared
-        ? Effect.flatMap(readStore, (stored) =>
-            Option.isSome(stored) && refresh(stored.value) === token
-              ? Effect.succeed(true)
-              : Effect.as(follow(stored), false)
-          )
+        ? Effect.flatMap(readStore, (stored) => {
+            if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
+            return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
+          })
         : Effect.succeed(true)
 
     const initial = yield* readStore
@@ -170,13 +172,13 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       endInEpoch: (e, reason) =>
         Effect.suspend(() => (e === epoch ? Effect.as(signOutNow(reason), true) : Effect.succeed(false))),
       commitInEpoch: (e, session, presented) =>
-        Effect.flatMap(storeStillHolds(presented), (holds) => {
+        Effect.flatMap(storeStillHolds(e, presented), (holds) => {
           if (!holds || e !== epoch) return Effect.succeed(false)
           const v = become(Option.some(session), Session.SessionChange.Refreshed({ session }))
           return Effect.as(persist(v, session), true)
         }),
       retireInEpoch: (e, token) =>
-        Effect.flatMap(storeStillHolds(token), (holds) => {
+        Effect.flatMap(storeStillHolds(e, token), (holds) => {
           if (!holds || e !== epoch || Option.isNone(current) || refresh(current.value) !== token) return Effect.void
           const retired = new Session.Session({ ...current.value, refreshRetired: true })
           return persist(become(Option.some(retired), undefined), retired)
