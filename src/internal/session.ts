@@ -75,12 +75,18 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
     let version = 0
     let written = 0
     const recent: Array<string> = []
+    // refresh tokens of sessions this client ended: a stale read of the store never brings one back
+    const ended: Array<string> = []
 
     const remember = (s: Session.Session) => {
       for (const token of [access(s), refresh(s)]) if (!recent.includes(token)) recent.push(token)
       while (recent.length > RECENT_TOKENS) recent.shift()
     }
     const become = (next: Option.Option<Session.Session>, change: Session.SessionChange | undefined) => {
+      if (Option.isSome(current) && Option.isNone(next)) {
+        ended.push(refresh(current.value))
+        if (ended.length > RECENT_TOKENS) ended.shift()
+      }
       current = next
       if (Option.isSome(next)) remember(next.value)
       if (change !== undefined) changes.unsafeOffer(change)
@@ -123,6 +129,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           return
         }
         const next = stored.value
+        if (ended.includes(refresh(next))) return
         if (Option.isNone(current)) {
           epoch++
           become(stored, Session.SessionChange.SignedIn({ session: next }))
