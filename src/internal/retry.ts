@@ -98,40 +98,42 @@ export interface Retrying<E> {
  * The one retry loop, for bkend calls, refresh presentations and storage transfers: attempt `n` gets
  * `min(attemptTimeout, time left until the deadline)`; failures the options call retryable are retried after the
  * policy's wait, up to `maxAttempts`, and never past the deadline (the error that ended the operation is
- * reported, not a timeout).
+ * reported, not a timeout). `make(policy)` once per client: the attempt budget is formatted once, not per call.
  */
-export const retrying = <A, E, R>(
-  policy: RetryPolicy,
-  options: Retrying<E>,
-  attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
+export const make = (policy: RetryPolicy) => {
   const attemptMillis = Duration.toMillis(policy.attemptTimeout)
   const attemptBudget: Budget = {
     millis: attemptMillis,
     message: `attempt timed out after ${Duration.format(policy.attemptTimeout)}`
   }
-  return Effect.gen(function* () {
-    let n = (options.firstAttempt ?? 1) - 1
-    while (true) {
-      n++
-      const left = options.deadline - (yield* Clock.currentTimeMillis)
-      if (left <= 0) return yield* Effect.fail(options.timedOut())
-      const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
-      const result = yield* Effect.either(attempt(n, budget))
-      if (result._tag === "Right") return result.right
-      const error = result.left
-      if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(error)
-      const cause = options.errorOf(error)
-      if (cause.message === options.deadlineMessage) return yield* Effect.fail(error)
-      const wait = yield* delayFor(policy, cause, n)
-      // no time for another attempt after this wait: report the error that ended the operation
-      if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
-        return yield* Effect.fail(error)
+  return <A, E, R>(
+    options: Retrying<E>,
+    attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> =>
+    Effect.gen(function* () {
+      let n = (options.firstAttempt ?? 1) - 1
+      while (true) {
+        n++
+        const left = options.deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0) return yield* Effect.fail(options.timedOut())
+        const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
+        const result = yield* Effect.either(attempt(n, budget))
+        if (result._tag === "Right") return result.right
+        const error = result.left
+        if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(error)
+        const cause = options.errorOf(error)
+        if (cause.message === options.deadlineMessage) return yield* Effect.fail(error)
+        const wait = yield* delayFor(policy, cause, n)
+        // no time for another attempt after this wait: report the error that ended the operation
+        if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
+          return yield* Effect.fail(error)
+        }
+        yield* Effect.logDebug("bkend-effect: retrying").pipe(
+          Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
+        )
+        yield* Effect.sleep(wait)
       }
-      yield* Effect.logDebug("bkend-effect: retrying").pipe(
-        Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
-      )
-      yield* Effect.sleep(wait)
-    }
-  })
+    })
 }
+
+export type Retry = ReturnType<typeof make>
