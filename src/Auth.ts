@@ -472,6 +472,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       readonly body?: unknown
       readonly params?: Readonly<Record<string, string>>
       readonly refreshOn401?: boolean
+      readonly proactiveRefresh?: boolean
     } = {}
   ) => client.request({ method, route, ...extra, auth: "required", response: AuthSchema.NoContent })
 
@@ -514,7 +515,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
     signOut: Effect.gen(function* () {
       const current = yield* client.session
       if (Option.isNone(current)) return
-      yield* noContent("POST", "/v1/auth/signout").pipe(
+      // with the token it has: a sign-out never waits for a refresh (one in flight is discarded when it ends)
+      yield* noContent("POST", "/v1/auth/signout", { refreshOn401: false, proactiveRefresh: false }).pipe(
         documented("Unauthorized"),
         Effect.ensuring(client.clearSession("sign-out"))
       )

@@ -1,7 +1,8 @@
 /**
  * The one HTTP pipeline every bkend call goes through: base URL, `X-API-Key`, `Content-Type` for JSON bodies,
- * `Authorization: Bearer` from the current session, single-flight refresh-then-retry on 401, proactive refresh,
- * retries with backoff and `Retry-After`, timeouts, envelope decoding with Schema, typed errors and a span per call.
+ * `Authorization: Bearer` from the current session, a shared refresh (proactive, or after a 401) that never
+ * presents a refresh token twice, retries with backoff and `Retry-After`, timeouts, envelope decoding with Schema,
+ * typed errors and a span per call.
  *
  * @since 0.1.0
  */
@@ -15,6 +16,8 @@ import {
   Layer,
   type Option,
   type Redacted,
+  type Schema,
+  type Scope,
   type Stream
 } from "effect"
 import type * as BkendError from "./BkendError.js"
@@ -28,7 +31,7 @@ import type * as Session from "./Session.js"
  * @since 0.1.0
  * @category models
  */
-export type Method = internal.Method
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
 /**
  * How a call authenticates: `required` sends the session's access token (and fails with `Unauthorized` without
@@ -37,7 +40,7 @@ export type Method = internal.Method
  * @since 0.1.0
  * @category models
  */
-export type AuthMode = internal.AuthMode
+export type AuthMode = "required" | "optional" | "none"
 
 /**
  * A query parameter value; arrays become repeated parameters, `undefined` is omitted.
@@ -45,7 +48,7 @@ export type AuthMode = internal.AuthMode
  * @since 0.1.0
  * @category models
  */
-export type QueryValue = internal.QueryValue
+export type QueryValue = string | number | boolean | ReadonlyArray<string> | undefined
 
 /**
  * One typed call. `route` is a template (`/v1/data/:table/:id`) whose `:params` are percent-encoded from
@@ -54,7 +57,24 @@ export type QueryValue = internal.QueryValue
  * @since 0.1.0
  * @category models
  */
-export interface Request<A, I, R> extends internal.RequestOptions<A, I, R> {}
+export interface Request<A, I, R> {
+  readonly method: Method
+  readonly route: `/v1/${string}`
+  readonly params?: Readonly<Record<string, string>> | undefined
+  readonly query?: Readonly<Record<string, QueryValue>> | undefined
+  readonly body?: unknown
+  readonly auth: AuthMode
+  readonly response: Schema.Schema<A, I, R>
+  /** refresh and retry once on a 401 (default: for authenticated calls) */
+  readonly refreshOn401?: boolean | undefined
+  /**
+   * refresh first when the access token is within the margin of expiry (default `true`); `false` sends the token
+   * as it is and never waits for a refresh, neither before sending nor after a 401 (sign-out does this)
+   */
+  readonly proactiveRefresh?: boolean | undefined
+  /** whether a failed attempt may be re-sent after a 5xx or a transport error (default: GET, PUT, DELETE) */
+  readonly idempotent?: boolean | undefined
+}
 
 /**
  * The retry policy. Replace any field through `Options.retryPolicy`.
@@ -86,6 +106,14 @@ export interface Options {
   readonly retryPolicy?: Partial<RetryPolicy> | undefined
   /** refresh proactively when the access token expires within this margin (default 60 s) */
   readonly refreshMargin?: Duration.DurationInput | undefined
+  /**
+   * Opt-in recovery for servers with a refresh-token reuse interval (bkend-local's
+   * `refreshReuseIntervalSeconds`; Auth0, Okta and Supabase offer the same): a refresh whose outcome is unknown
+   * (a timeout, a reset connection, a 5xx, an unreadable answer) is presented once more, at most half this window
+   * after it was sent. Set it to the server's interval or less. Default 0: never, as bkend's strict rotation
+   * requires (a second presentation of a rotated-out token revokes every session of the user).
+   */
+  readonly refreshReuseWindow?: Duration.DurationInput | undefined
 }
 
 /**
@@ -94,7 +122,13 @@ export interface Options {
  * @since 0.1.0
  * @category models
  */
-export interface StoragePut extends internal.StoragePut {}
+export interface StoragePut {
+  readonly url: string
+  readonly body: Uint8Array
+  readonly contentType?: string | undefined
+  /** bytes of this attempt sent so far (restarts from 0 when the attempt is retried) */
+  readonly onProgress?: ((sent: number) => Effect.Effect<void>) | undefined
+}
 
 /**
  * @since 0.1.0
@@ -115,22 +149,27 @@ export interface Service {
   readonly sessionChanges: Stream.Stream<Session.SessionChange>
   /** stores a token pair received from bkend (sign-in, sign-up, callbacks) as the new session */
   readonly setTokens: (tokens: Session.TokenResponse) => Effect.Effect<Session.Session>
-  /** forgets the session locally; a refresh still in flight is discarded */
+  /** forgets the session locally, at once; a refresh still in flight is discarded when it ends */
   readonly clearSession: (reason?: Session.SignOutReason) => Effect.Effect<void>
   /**
    * Takes over a session that another tab or process wrote to the shared `TokenStore` (or its absence, after a
    * sign-out there), without writing it back; emits `SignedIn`, `Refreshed` or `SignedOut("cleared")`.
    */
   readonly adopt: (session: Option.Option<Session.Session>) => Effect.Effect<void>
-  /** refreshes now, through the same single-flight gate as automatic refreshes */
+  /** refreshes now, through the same shared refresh as automatic refreshes */
   readonly refresh: Effect.Effect<Session.Session, BkendError.BkendError>
   /**
    * PUT to a presigned storage URL (never with bkend headers); retried per the policy, the whole body
    * re-sent each attempt. Returns the `ETag` header verbatim.
    */
   readonly storagePut: (put: StoragePut) => Effect.Effect<{ readonly etag: string | undefined }, BkendError.BkendError>
-  /** GET a presigned download URL (never with bkend headers) */
+  /** GET a presigned download URL (never with bkend headers): the whole object, each attempt reading it all */
   readonly storageGet: (url: string) => Effect.Effect<Uint8Array, BkendError.BkendError>
+  /**
+   * GET a presigned download URL (never with bkend headers) as a stream of the body's chunks, as they arrive:
+   * retried and timed per the policy up to the first byte.
+   */
+  readonly storageStream: (url: string) => Stream.Stream<Uint8Array, BkendError.BkendError>
 }
 
 /**
@@ -140,32 +179,23 @@ export interface Service {
 export class BkendClient extends Context.Tag("bkend-effect/BkendClient")<BkendClient, Service>() {}
 
 /**
- * Builds the client. Uses the `TokenStore` and `RefreshLock` from the context when present (an in-memory store
- * otherwise). Fails with `InvalidConfig` naming the field when an option is invalid.
+ * Builds the client in the current scope (its refreshes run there, detached from the callers that started them).
+ * Uses the `TokenStore` and `RefreshLock` from the context when present (an in-memory store otherwise). Fails
+ * with `InvalidConfig` naming the field when an option is invalid.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Service, BkendError.InvalidConfig, HttpClient.HttpClient> =>
-  Effect.map(internal.make(options), (client) => ({
-    config: client.config,
-    request: client.call,
-    session: client.session,
-    sessionChanges: client.sessionChanges,
-    setTokens: client.setTokens,
-    clearSession: client.clearSession,
-    adopt: client.adopt,
-    refresh: client.refresh,
-    storagePut: client.storagePut,
-    storageGet: client.storageGet
-  }))
+export const make: (
+  options: Options
+) => Effect.Effect<Service, BkendError.InvalidConfig, HttpClient.HttpClient | Scope.Scope> = internal.make
 
 /**
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<BkendClient, BkendError.InvalidConfig, HttpClient.HttpClient> =>
-  Layer.effect(BkendClient, make(options))
+  Layer.scoped(BkendClient, make(options))
 
 /**
  * The layer from `Config` values, e.g.
@@ -177,4 +207,4 @@ export const layer = (options: Options): Layer.Layer<BkendClient, BkendError.Inv
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<BkendClient, ConfigError.ConfigError | BkendError.InvalidConfig, HttpClient.HttpClient> =>
-  Layer.effect(BkendClient, Effect.flatMap(Config.unwrap(config), make))
+  Layer.scoped(BkendClient, Effect.flatMap(Config.unwrap(config), make))

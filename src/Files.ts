@@ -2,7 +2,7 @@
  * Files and storage (`/v1/files/*`): uploads (presigned single PUT, or multipart with bounded
  * concurrency, per-part retry, progress and abort on failure), metadata, lists, download URLs and downloads.
  *
- * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageGet`, which never send
+ * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageStream`, which never send
  * `X-API-Key` or `Authorization` (the URL's signature is the credential).
  *
  * @since 0.1.0
@@ -267,6 +267,7 @@ export type FileError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "No
 export type UploadError = FileError | Errors<"Conflict">
 
 const fileErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
+const narrowFile = narrowTo("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
 const narrowUpload = narrowTo("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict")
 
 /**
@@ -301,7 +302,7 @@ export interface Service {
   readonly delete: (options: { readonly id: string }) => Effect.Effect<void, FileError>
   /** A presigned GET URL for the file. `POST /v1/files/:fileId/download-url` */
   readonly downloadUrl: (options: { readonly id: string }) => Effect.Effect<DownloadUrl, FileError>
-  /** The file's bytes: `downloadUrl`, then a GET of that URL without bkend headers. */
+  /** The file's bytes as they arrive (never buffered whole): `downloadUrl`, then a GET of that URL without bkend headers. */
   readonly download: (options: { readonly id: string }) => Stream.Stream<Uint8Array, FileError>
 }
 
@@ -652,12 +653,11 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         })
       }, fileErrors),
       downloadUrl,
+      // the bytes stream as they arrive: only the request up to the first byte is retried and timed
       download: (options) =>
-        Stream.fromEffect(
-          Effect.flatMap(downloadUrl(options), (link) => client.storageGet(link.url).pipe(fileErrors)).pipe(
-            Effect.withSpan("Files.download")
-          )
-        )
+        Stream.unwrap(
+          Effect.map(downloadUrl(options), (link) => client.storageStream(link.url).pipe(Stream.mapError(narrowFile)))
+        ).pipe(Stream.withSpan("Files.download"))
     } satisfies Service
   }
 )

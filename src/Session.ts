@@ -6,11 +6,12 @@
  * @since 0.1.0
  */
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Context, Data, type Duration, Effect, Either, Encoding, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Data, type Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { lifetimeMillis } from "./internal/jwt.js"
 
 /**
  * A session: both tokens (always `Redacted`) and the access token's expiry, computed when the tokens were
- * received (`receivedAt + expiresIn`).
+ * received (`receivedAt + expiresIn`, or `receivedAt` plus the token's own lifetime).
  *
  * @since 0.1.0
  * @category models
@@ -22,7 +23,14 @@ export class Session extends Schema.Class<Session>("bkend-effect/Session")({
   /** epoch milliseconds at which the tokens were received (0 for sessions stored before it was recorded) */
   issuedAt: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   /** epoch milliseconds at which the access token expires */
-  expiresAt: Schema.Number
+  expiresAt: Schema.Number,
+  /**
+   * The refresh token was presented and the outcome is unknown (a timeout, a reset connection, a 5xx, an
+   * unreadable answer). It is never presented again: the server may have rotated it, and bkend answers the reuse
+   * of a rotated-out token by revoking every session of the user. The session lasts while its access token is
+   * accepted, then ends with `SignedOut({ reason: "refresh-in-doubt" })`.
+   */
+  refreshRetired: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {
   /**
    * The margin before expiry at which to refresh proactively: `margin`, but at most half the token's lifetime,
@@ -34,7 +42,7 @@ export class Session extends Schema.Class<Session>("bkend-effect/Session")({
 }
 
 /**
- * The token pair as bkend returns it (sign-up, sign-in, refresh, OAuth/magic-link callbacks; CONTRACT §5.1, I-07).
+ * The token pair as bkend returns it (sign-up, sign-in, refresh, OAuth and magic-link callbacks).
  *
  * @since 0.1.0
  * @category schemas
@@ -56,25 +64,10 @@ export type TokenResponse = typeof TokenResponse.Type
 
 const DEFAULT_EXPIRES_IN_SECONDS = 3600
 
-/** Reads `exp` from a JWT payload without verifying it (the server verifies); used when `expiresIn` is absent. */
-const jwtExpiry = (token: string): number | undefined => {
-  const part = token.split(".")[1]
-  if (part === undefined) return undefined
-  const text = Encoding.decodeBase64UrlString(part)
-  if (Either.isLeft(text)) return undefined
-  try {
-    const payload: unknown = JSON.parse(text.right)
-    if (typeof payload === "object" && payload !== null && "exp" in payload && typeof payload.exp === "number") {
-      return payload.exp * 1000
-    }
-  } catch {
-    return undefined
-  }
-  return undefined
-}
-
 /**
- * Builds a {@link Session} from a token response received at `receivedAt` (epoch ms).
+ * Builds a {@link Session} from a token response received at `receivedAt` (epoch ms). Without `expiresIn`, the
+ * access token's lifetime (`exp − iat` of the JWT) is counted from `receivedAt`, so a device clock that is off
+ * does not matter; a token without both claims is taken to live one hour.
  *
  * @since 0.1.0
  * @category constructors
@@ -86,9 +79,10 @@ export const fromTokenResponse = (tokens: TokenResponse, receivedAt: number): Se
     tokenType: tokens.tokenType ?? "Bearer",
     issuedAt: receivedAt,
     expiresAt:
-      tokens.expiresIn !== undefined
-        ? receivedAt + tokens.expiresIn * 1000
-        : (jwtExpiry(tokens.accessToken) ?? receivedAt + DEFAULT_EXPIRES_IN_SECONDS * 1000)
+      receivedAt +
+      (tokens.expiresIn !== undefined
+        ? tokens.expiresIn * 1000
+        : (lifetimeMillis(tokens.accessToken) ?? DEFAULT_EXPIRES_IN_SECONDS * 1000))
   })
 
 /**
@@ -100,8 +94,14 @@ export const fromTokenResponse = (tokens: TokenResponse, receivedAt: number): Se
 export type SessionChange = Data.TaggedEnum<{
   SignedIn: { readonly session: Session }
   Refreshed: { readonly session: Session }
-  /** also emitted when a rejected refresh ends the session (`reason: "refresh-rejected"`) */
-  SignedOut: { readonly reason: "sign-out" | "refresh-rejected" | "withdrawn" | "cleared" }
+  /**
+   * `reason`: `"sign-out"` and `"withdrawn"` (this client), `"cleared"` (locally, or another tab or process),
+   * `"refresh-rejected"` (the server refused the refresh token), `"refresh-in-doubt"` (the server rejected the
+   * access token after a refresh whose outcome was unknown had retired the refresh token)
+   */
+  SignedOut: {
+    readonly reason: "sign-out" | "refresh-rejected" | "refresh-in-doubt" | "withdrawn" | "cleared"
+  }
 }>
 
 /**
@@ -119,8 +119,10 @@ export type SignOutReason = Extract<SessionChange, { readonly _tag: "SignedOut" 
 export const SessionChange = Data.taggedEnum<SessionChange>()
 
 /**
- * Where the session is kept. The client caches the session in memory and re-reads the store inside the
- * refresh lock, so a token pair rotated by another tab or process is adopted instead of being spent twice.
+ * Where the session is kept. The client's session in memory is authoritative; it re-reads the store inside the
+ * refresh lock and adopts a stored session only when it is newer (received later), so a token pair rotated by
+ * another tab or process is adopted instead of being spent twice, and an older pair never comes back. A store
+ * that fails or takes longer than 5 s is logged and skipped.
  *
  * @since 0.1.0
  * @category tags
@@ -197,8 +199,8 @@ export class RefreshLockTimeout extends Data.TaggedError("RefreshLockTimeout")<{
  * the client re-reads the {@link TokenStore} before spending a refresh token.
  *
  * A waiter that gives up after `waitTimeout` fails with {@link RefreshLockTimeout} and never runs `self`: it must
- * not spend the refresh token without the lock. The client keeps its own refresh budget below `waitTimeout`, so a
- * holder is done (or has given up) before any waiter stops waiting.
+ * not spend the refresh token without the lock. The client keeps its presentation of the refresh token (429 waits
+ * included) within 80 % of `waitTimeout`, so a holder is done (or has given up) before any waiter stops waiting.
  *
  * @since 0.1.0
  * @category tags

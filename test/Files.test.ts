@@ -72,7 +72,7 @@ const clientLayer = (
       })
     )
   ).pipe(Layer.provide(NodeHttpClient.layerUndici))
-  const client = Layer.effect(
+  const client = Layer.scoped(
     BkendClient.BkendClient,
     Effect.flatMap(BkendLocal, ({ server, url }) =>
       Effect.orDie(BkendClient.make({ apiKey: Redacted.make(server.keys.publishable), baseUrl: url, retryPolicy }))
@@ -172,6 +172,29 @@ describe("Files against bkend-local", () => {
       yield* files.delete({ id: record.id })
       const gone = yield* Effect.flip(files.get({ id: record.id }))
       expect(gone).toMatchObject({ _tag: "NotFound", status: 404 })
+    }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
+  })
+
+  it.live("download streams the bytes as they arrive: many chunks, none the whole object", () => {
+    const sent: Array<Sent> = []
+    return Effect.gen(function* () {
+      yield* signUp
+      const files = yield* Files.Files
+      const data = bytesOf(2 * 1024 * KB)
+      const record = yield* files.upload({
+        data,
+        filename: "big.bin",
+        contentType: "application/octet-stream",
+        ...small
+      })
+      const chunks = Chunk.toReadonlyArray(
+        yield* files.download({ id: record.id }).pipe(Stream.chunks, Stream.runCollect)
+      )
+      const sizes = chunks.map((c) => Chunk.toReadonlyArray(c).reduce((n, b) => n + b.length, 0))
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(data.length)
+      expect(sizes.length).toBeGreaterThan(1)
+      expect(Math.max(...sizes)).toBeLessThan(data.length)
+      expect(Buffer.compare(yield* downloaded(record.id), Buffer.from(data))).toBe(0)
     }).pipe(Effect.provide(clientLayer(sent)), Effect.provide(serverLayer()))
   })
 

@@ -11,12 +11,23 @@ const session = Session.fromTokenResponse(
 )
 
 describe("Session", () => {
-  it("expiry is computed at receipt (expiresIn, else the JWT exp, else 1 h)", () => {
+  it("expiry is computed at receipt (expiresIn, else the JWT's lifetime exp − iat, else 1 h)", () => {
     expect(Session.fromTokenResponse({ accessToken: "a", refreshToken: "r", expiresIn: 60 }, 5_000).expiresAt).toBe(
       65_000
     )
-    const payload = Buffer.from(JSON.stringify({ sub: "u", exp: 2_000 })).toString("base64url")
-    expect(Session.fromTokenResponse({ accessToken: `h.${payload}.s`, refreshToken: "r" }, 0).expiresAt).toBe(2_000_000)
+    const jwt = (claims: object) => `h.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.s`
+    // a 15-minute token issued by a server whose clock is two hours behind this device: still 15 minutes from now
+    const now = 1_800_000_000_000
+    const iat = now / 1000 - 7200
+    const skewed = Session.fromTokenResponse(
+      { accessToken: jwt({ sub: "u", iat, exp: iat + 900 }), refreshToken: "r" },
+      now
+    )
+    expect(skewed.expiresAt).toBe(now + 900_000)
+    // exp without iat says nothing about the lifetime: the default hour
+    expect(
+      Session.fromTokenResponse({ accessToken: jwt({ sub: "u", exp: 2_000 }), refreshToken: "r" }, 0).expiresAt
+    ).toBe(3_600_000)
     expect(session.expiresAt).toBe(1000 + 3_600_000)
     expect(session.tokenType).toBe("Bearer")
   })

@@ -268,7 +268,7 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
         )
       ).pipe(Layer.provide(NodeHttpClient.layerUndici))
       const { server, url } = yield* BkendLocal
-      const client = Layer.effect(
+      const client = Layer.scoped(
         BkendClient.BkendClient,
         Effect.orDie(
           BkendClient.make({
@@ -458,7 +458,7 @@ describe("Tables against bkend-local compat variants", () => {
     )
   )
 
-  it.live("records carrying `_id` instead of `id` are normalised (I-05)", () =>
+  it.scopedLive("records carrying `_id` instead of `id` are normalised (I-05)", () =>
     Effect.gen(function* () {
       const transport = HttpClient.make((request) =>
         Effect.succeed(

@@ -133,7 +133,8 @@ export const fromResponse = (info: ResponseInfo): BkendError.BkendError => {
   }
   const parsed = parseErrorBody(body)
   const reason = reasons[info.status] ?? "Unexpected status"
-  const bodyExcerpt = !json && info.text.length > 0 ? scrub(excerpt(info.text), info.secrets) : undefined
+  // scrub the whole body first: a secret cut in two by the excerpt would no longer match
+  const bodyExcerpt = !json && info.text.length > 0 ? excerpt(scrub(info.text, info.secrets)) : undefined
   const message = scrub(
     parsed.message ?? (bodyExcerpt ? `${info.status} ${reason}: ${bodyExcerpt}` : `${info.status} ${reason}`),
     info.secrets

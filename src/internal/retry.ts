@@ -1,5 +1,6 @@
-import { Duration, Effect, Random } from "effect"
+import { Clock, Duration, Effect, Random } from "effect"
 import type * as BkendError from "../BkendError.js"
+import type { Budget } from "./timeout.js"
 
 /**
  * How failed attempts are retried. See `BkendClient.defaultRetryPolicy` for the documented defaults.
@@ -75,3 +76,64 @@ export const delayFor = (
   if (policy.jitter <= 0) return Effect.succeed(Duration.millis(exponential))
   return Effect.map(Random.next, (r) => Duration.millis(Math.round(exponential * (1 - policy.jitter * r))))
 }
+
+/** What one retried operation needs besides the policy. */
+export interface Retrying<E> {
+  /** Clock time (epoch ms) past which no attempt starts and no wait ends */
+  readonly deadline: number
+  /** what the operation fails with when the deadline has passed before an attempt could start */
+  readonly timedOut: () => E
+  /** the message of a timeout caused by the deadline rather than by `attemptTimeout` */
+  readonly deadlineMessage: string
+  readonly retryable: (error: E) => boolean
+  /** the bkend error behind a failure: its `Retry-After` sets the wait */
+  readonly errorOf: (error: E) => BkendError.BkendError
+  /** the number of the first attempt (a call retried after a 401 continues its count) */
+  readonly firstAttempt?: number | undefined
+  /** a label for the debug log of each retry */
+  readonly label: { readonly method: string; readonly route: string }
+}
+
+/**
+ * The one retry loop, for bkend calls, refresh presentations and storage transfers: attempt `n` gets
+ * `min(attemptTimeout, time left until the deadline)`; failures the options call retryable are retried after the
+ * policy's wait, up to `maxAttempts`, and never past the deadline (the error that ended the operation is
+ * reported, not a timeout). `make(policy)` once per client: the attempt budget is formatted once, not per call.
+ */
+export const make = (policy: RetryPolicy) => {
+  const attemptMillis = Duration.toMillis(policy.attemptTimeout)
+  const attemptBudget: Budget = {
+    millis: attemptMillis,
+    message: `attempt timed out after ${Duration.format(policy.attemptTimeout)}`
+  }
+  return <A, E, R>(
+    options: Retrying<E>,
+    attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> =>
+    Effect.gen(function* () {
+      let n = (options.firstAttempt ?? 1) - 1
+      while (true) {
+        n++
+        const left = options.deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0) return yield* Effect.fail(options.timedOut())
+        const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
+        const result = yield* Effect.either(attempt(n, budget))
+        if (result._tag === "Right") return result.right
+        const error = result.left
+        if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(error)
+        const cause = options.errorOf(error)
+        if (cause.message === options.deadlineMessage) return yield* Effect.fail(error)
+        const wait = yield* delayFor(policy, cause, n)
+        // no time for another attempt after this wait: report the error that ended the operation
+        if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
+          return yield* Effect.fail(error)
+        }
+        yield* Effect.logDebug("bkend-effect: retrying").pipe(
+          Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
+        )
+        yield* Effect.sleep(wait)
+      }
+    })
+}
+
+export type Retry = ReturnType<typeof make>

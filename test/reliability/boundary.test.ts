@@ -149,7 +149,8 @@ describe("reliability: bad input at the SDK boundary", () => {
             }
             const exit = await run(
               BkendClient.make(options as BkendClient.Options).pipe(
-                Effect.provideService(HttpClient.HttpClient, fakeTransport([]))
+                Effect.provideService(HttpClient.HttpClient, fakeTransport([])),
+                Effect.scoped
               )
             )
             if (!typedOrSuccess(exit)) throw new Error(describeExit(exit))
@@ -164,7 +165,7 @@ describe("reliability: bad input at the SDK boundary", () => {
     )
   )
 
-  it.live("table names and ids: InvalidInput (nothing sent) or exactly the percent-encoded path", () =>
+  it.scopedLive("table names and ids: InvalidInput (nothing sent) or exactly the percent-encoded path", () =>
     Effect.gen(function* () {
       const { sent, tables } = yield* setup
       yield* Effect.promise(() =>
@@ -196,62 +197,64 @@ describe("reliability: bad input at the SDK boundary", () => {
     })
   )
 
-  it.live("filters, or-filters, search and page bounds: InvalidInput or a request with well-formed JSON filters", () =>
-    Effect.gen(function* () {
-      const { sent, tables } = yield* setup
-      const value = fc.oneof(
-        fc.jsonValue({ maxDepth: 2 }),
-        fc.constantFrom(undefined, Number.NaN, Number.POSITIVE_INFINITY, -0),
-        fc.dictionary(
-          fc.constantFrom("$eq", "$ne", "$gt", "$in", "$regex", "$bogus", "$where"),
-          fc.jsonValue({ maxDepth: 1 })
+  it.scopedLive(
+    "filters, or-filters, search and page bounds: InvalidInput or a request with well-formed JSON filters",
+    () =>
+      Effect.gen(function* () {
+        const { sent, tables } = yield* setup
+        const value = fc.oneof(
+          fc.jsonValue({ maxDepth: 2 }),
+          fc.constantFrom(undefined, Number.NaN, Number.POSITIVE_INFINITY, -0),
+          fc.dictionary(
+            fc.constantFrom("$eq", "$ne", "$gt", "$in", "$regex", "$bogus", "$where"),
+            fc.jsonValue({ maxDepth: 1 })
+          )
         )
-      )
-      const filter = fc.dictionary(nasty, value, { maxKeys: 4 })
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.option(filter, { nil: undefined }),
-            fc.option(fc.array(filter, { maxLength: 3 }), { nil: undefined }),
-            fc.option(nasty, { nil: undefined }),
-            fc.option(fc.oneof(fc.integer({ min: -5, max: 200 }), fc.double()), { nil: undefined }),
-            fc.option(fc.oneof(fc.integer({ min: -5, max: 10 }), fc.double()), { nil: undefined }),
-            async (and, or, search, limit, page) => {
-              sent.length = 0
-              // deliberately untyped, as from a JavaScript caller or parsed user input
-              const untyped: unknown = { filter: and, or, search, limit, page }
-              const query = untyped as Tables.ListQuery<
-                Readonly<Record<string, unknown>>,
-                Readonly<Record<string, unknown>>,
-                never
-              >
-              const exit = await run(tables.table("posts").list(query))
-              if (!typedOrSuccess(exit)) throw new Error(`${JSON.stringify(query)}: ${describeExit(exit)}`)
-              if (Exit.isFailure(exit)) {
-                const [error] = Cause.failures(exit.cause)
-                expect(error?._tag).toBe("InvalidInput")
-                expect(sent).toEqual([])
-                return
+        const filter = fc.dictionary(nasty, value, { maxKeys: 4 })
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.option(filter, { nil: undefined }),
+              fc.option(fc.array(filter, { maxLength: 3 }), { nil: undefined }),
+              fc.option(nasty, { nil: undefined }),
+              fc.option(fc.oneof(fc.integer({ min: -5, max: 200 }), fc.double()), { nil: undefined }),
+              fc.option(fc.oneof(fc.integer({ min: -5, max: 10 }), fc.double()), { nil: undefined }),
+              async (and, or, search, limit, page) => {
+                sent.length = 0
+                // deliberately untyped, as from a JavaScript caller or parsed user input
+                const untyped: unknown = { filter: and, or, search, limit, page }
+                const query = untyped as Tables.ListQuery<
+                  Readonly<Record<string, unknown>>,
+                  Readonly<Record<string, unknown>>,
+                  never
+                >
+                const exit = await run(tables.table("posts").list(query))
+                if (!typedOrSuccess(exit)) throw new Error(`${JSON.stringify(query)}: ${describeExit(exit)}`)
+                if (Exit.isFailure(exit)) {
+                  const [error] = Cause.failures(exit.cause)
+                  expect(error?._tag).toBe("InvalidInput")
+                  expect(sent).toEqual([])
+                  return
+                }
+                expect(sent).toHaveLength(1)
+                const params = sent[0]?.url.searchParams
+                for (const key of ["andFilters", "orFilters"]) {
+                  const raw = params?.get(key)
+                  if (raw !== null && raw !== undefined) expect(() => JSON.parse(raw)).not.toThrow()
+                }
+                const sentLimit = Number(params?.get("limit"))
+                expect(Number.isInteger(sentLimit) && sentLimit >= 1 && sentLimit <= 100).toBe(true)
+                const sentPage = Number(params?.get("page"))
+                expect(Number.isInteger(sentPage) && sentPage >= 1).toBe(true)
               }
-              expect(sent).toHaveLength(1)
-              const params = sent[0]?.url.searchParams
-              for (const key of ["andFilters", "orFilters"]) {
-                const raw = params?.get(key)
-                if (raw !== null && raw !== undefined) expect(() => JSON.parse(raw)).not.toThrow()
-              }
-              const sentLimit = Number(params?.get("limit"))
-              expect(Number.isInteger(sentLimit) && sentLimit >= 1 && sentLimit <= 100).toBe(true)
-              const sentPage = Number(params?.get("page"))
-              expect(Number.isInteger(sentPage) && sentPage >= 1).toBe(true)
-            }
-          ),
-          { numRuns }
+            ),
+            { numRuns }
+          )
         )
-      )
-    })
+      })
   )
 
-  it.live("record data: InvalidInput or a JSON body that parses back to the input", () =>
+  it.scopedLive("record data: InvalidInput or a JSON body that parses back to the input", () =>
     Effect.gen(function* () {
       const { sent, tables } = yield* setup
       yield* Effect.promise(() =>
@@ -280,7 +283,7 @@ describe("reliability: bad input at the SDK boundary", () => {
     })
   )
 
-  it.live("storage upload inputs: InvalidInput or a PUT to exactly that URL, without bkend headers", () =>
+  it.scopedLive("storage upload inputs: InvalidInput or a PUT to exactly that URL, without bkend headers", () =>
     Effect.gen(function* () {
       const { sent, client } = yield* setup
       yield* client.setTokens({ accessToken: "access-token-x", refreshToken: "refresh-token-x", expiresIn: 3600 })

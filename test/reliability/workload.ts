@@ -86,6 +86,13 @@ const CurrentOp = FiberRef.unsafeMake<string | undefined>(undefined)
 export const TTL_SECONDS = 4
 
 export const faultRules: ReadonlyArray<LocalServer.FaultRule> = [
+  // The refresh route gets only the faults a client can recover from under strict rotation: 429 (known not
+  // processed) and delays. A 5xx or a reset there leaves the outcome unknown, so the client retires the refresh
+  // token and the session ends at the next 401, by design (test/Refresh.test.ts); this run checks that the
+  // session survives everything else. The first matching rule wins, so the zero delay shields the route.
+  { route: "POST /v1/auth/refresh", kind: "429", probability: 0.02 },
+  { route: "POST /v1/auth/refresh", kind: "delay", delayMillis: 500, probability: 0.01 },
+  { route: "POST /v1/auth/refresh", kind: "delay", delayMillis: 0 },
   { route: "*", kind: "500", probability: 0.02 },
   { route: "*", kind: "503", probability: 0.02 },
   // 429 + Retry-After everywhere, storage included: storage retries honour Retry-After too

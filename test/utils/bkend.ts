@@ -87,7 +87,7 @@ export const clientLayer = (
   key: KeyKind,
   options?: ClientOptions
 ): Layer.Layer<BkendClient.BkendClient, never, BkendLocal> =>
-  Layer.effect(
+  Layer.scoped(
     BkendClient.BkendClient,
     Effect.flatMap(clientOptions(key, options), (o) => Effect.orDie(BkendClient.make(o)))
   ).pipe(Layer.provide(NodeHttpClient.layerUndici))
@@ -215,7 +215,7 @@ export interface ScriptedRequest {
 export const scriptedClientLayer = (
   respond: (request: ScriptedRequest) => { readonly status?: number; readonly body?: unknown }
 ): Layer.Layer<BkendClient.BkendClient> =>
-  Layer.effect(
+  Layer.scoped(
     BkendClient.BkendClient,
     Effect.orDie(
       BkendClient.make({

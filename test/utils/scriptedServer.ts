@@ -32,6 +32,13 @@ export interface ScriptedServer {
   refreshDelayMs: number
   /** answer the next refresh with this response instead of rotating */
   refreshFailure: Scripted | undefined
+  /**
+   * the next refresh rotates, then the answer is lost: `hang` (never answered), `reset` (connection destroyed)
+   * or `undecodable` (200 with `expiresIn` as a string)
+   */
+  refreshAfterRotate: "hang" | "reset" | "undecodable" | undefined
+  /** refresh answers written so far */
+  refreshAnswered: number
   /** tokens currently valid */
   readonly validAccess: Set<string>
   readonly validRefresh: Set<string>
@@ -62,6 +69,8 @@ export const start = Effect.acquireRelease(
       expireAccessTokens: () => state.validAccess.clear(),
       refreshDelayMs: 0,
       refreshFailure: undefined,
+      refreshAfterRotate: undefined,
+      refreshAnswered: 0,
       validAccess: new Set(),
       validRefresh: new Set(),
       issue: () => {
@@ -115,7 +124,14 @@ export const start = Effect.acquireRelease(
             }
             state.validRefresh.delete(refreshToken)
             rotated.add(refreshToken)
-            return json(res, 200, { success: true, data: { ...state.issue(), tokenType: "Bearer" } })
+            const pair = { ...state.issue(), tokenType: "Bearer" }
+            const lost = state.refreshAfterRotate
+            state.refreshAfterRotate = undefined
+            if (lost === "hang") return
+            if (lost === "reset") return req.socket.destroy()
+            state.refreshAnswered++
+            if (lost === "undecodable") return json(res, 200, { success: true, data: { ...pair, expiresIn: "3600" } })
+            return json(res, 200, { success: true, data: pair })
           }
           if (state.refreshDelayMs > 0) setTimeout(answer, state.refreshDelayMs)
           else answer()
@@ -126,6 +142,13 @@ export const start = Effect.acquireRelease(
             return json(res, 401, err("auth/token-expired", "Access token expired"))
           }
           return json(res, 200, { id: "u1", email: "a@example.com" })
+        }
+        if (path === "/v1/auth/signout") {
+          if (bearer === undefined || !state.validAccess.has(bearer)) {
+            return json(res, 401, err("auth/token-expired", "Access token expired"))
+          }
+          res.writeHead(204)
+          return res.end()
         }
         if (path === "/v1/hang") {
           res.on("close", () => {

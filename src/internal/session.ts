@@ -1,0 +1,207 @@
+/**
+ * The in-memory session: authoritative, with an epoch per signed-in identity, ordered change events and ordered
+ * store writes. It knows nothing of HTTP or refreshing; the coordinator (refresh.ts) drives it.
+ */
+import { Effect, Option, PubSub, Redacted, Stream } from "effect"
+import * as Session from "../Session.js"
+import { sameLineage } from "./jwt.js"
+import { withTimeout } from "./timeout.js"
+
+/** The current session and its epoch, read together. */
+export interface Snapshot {
+  readonly current: Option.Option<Session.Session>
+  readonly epoch: number
+}
+
+export interface SessionState {
+  readonly snapshot: Effect.Effect<Snapshot>
+  readonly current: Effect.Effect<Option.Option<Session.Session>>
+  readonly changes: Stream.Stream<Session.SessionChange>
+  /** the access and refresh tokens held recently (a bounded set), for scrubbing server text */
+  readonly recentTokens: () => ReadonlyArray<string>
+  /** reads the store, bounded in time: `None` when it could not be read, else what it holds */
+  readonly readStore: Effect.Effect<Option.Option<Option.Option<Session.Session>>>
+  /** a sign-in: a new epoch, written to the store */
+  readonly signIn: (session: Session.Session) => Effect.Effect<void>
+  /** a sign-out: a new epoch, the store cleared; returns without waiting for any refresh */
+  readonly signOut: (reason: Session.SignOutReason) => Effect.Effect<void>
+  /** ends the session only if `epoch` is still current */
+  readonly endInEpoch: (epoch: number, reason: Session.SignOutReason) => Effect.Effect<boolean>
+  /**
+   * A refresh's result: kept (and written) only if `epoch` is still current and, with a shared store, the store
+   * still holds the pair whose refresh token was `presented` (else another client signed out or in meanwhile:
+   * that is followed instead, and nothing is written).
+   */
+  readonly commitInEpoch: (epoch: number, session: Session.Session, presented: string) => Effect.Effect<boolean>
+  /**
+   * Marks the current refresh token as never to be presented again (outcome unknown), in memory and store; with a
+   * shared store, only while the store still holds it.
+   */
+  readonly retireInEpoch: (epoch: number, refreshToken: string) => Effect.Effect<void>
+  /**
+   * Takes over a session read from the shared store, never writing it back. `"follow"`: another tab or process
+   * changed it (a sign-in, a refresh, a sign-out). `"refresh"`: the re-read inside the refresh lock, which only
+   * ever replaces a current session by a newer one (a sign-out here is never undone by what the store held).
+   */
+  readonly adopt: (stored: Option.Option<Session.Session>, mode: "follow" | "refresh") => Effect.Effect<void>
+}
+
+const RECENT_TOKENS = 16
+export const STORE_TIMEOUT_MILLIS = 5_000
+
+const access = (s: Session.Session) => Redacted.value(s.accessToken)
+const refresh = (s: Session.Session) => Redacted.value(s.refreshToken)
+
+/**
+ * Whether `stored` should replace `current`: a different pair not received before it (an older pair never comes
+ * back), or the same pair now retired.
+ */
+const isNewer = (stored: Session.Session, current: Session.Session) =>
+  access(stored) === access(current) && refresh(stored) === refresh(current)
+    ? stored.refreshRetired && !current.refreshRetired
+    : stored.issuedAt >= current.issuedAt
+
+/**
+ * `shared`: other clients use the same store (a `RefreshLock` is present). Then an empty store read under the lock
+ * means they signed out, and a refresh never writes over what they changed meanwhile.
+ */
+export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect.Effect<SessionState> =>
+  Effect.gen(function* () {
+    const changes = yield* PubSub.unbounded<Session.SessionChange>()
+    const writeLock = yield* Effect.makeSemaphore(1)
+    // every transition below is synchronous: memory, epoch and the order of events change together
+    let current = Option.none<Session.Session>()
+    let epoch = 0
+    let version = 0
+    let written = 0
+    const recent: Array<string> = []
+    // refresh tokens of sessions this client ended: a stale read of the store never brings one back
+    const ended: Array<string> = []
+
+    const remember = (s: Session.Session) => {
+      for (const token of [access(s), refresh(s)]) if (!recent.includes(token)) recent.push(token)
+      while (recent.length > RECENT_TOKENS) recent.shift()
+    }
+    const become = (next: Option.Option<Session.Session>, change: Session.SessionChange | undefined) => {
+      if (Option.isSome(current) && Option.isNone(next)) {
+        ended.push(refresh(current.value))
+        if (ended.length > RECENT_TOKENS) ended.shift()
+      }
+      current = next
+      if (Option.isSome(next)) remember(next.value)
+      if (change !== undefined) changes.unsafeOffer(change)
+      return ++version
+    }
+
+    const bounded = (what: string, op: Effect.Effect<void>) =>
+      withTimeout(op, STORE_TIMEOUT_MILLIS).pipe(
+        Effect.catchAllCause(() =>
+          Effect.logWarning(`bkend-effect: could not ${what}; the session in memory stays authoritative`)
+        )
+      )
+    // store writes in the order of the transitions that caused them; a write overtaken by a later one is skipped
+    const write = (v: number, what: string, op: Effect.Effect<void>) =>
+      writeLock.withPermits(1)(
+        Effect.suspend(() => {
+          if (v < written) return Effect.void
+          written = v
+          return bounded(what, op)
+        })
+      )
+    const persist = (v: number, s: Session.Session) => write(v, "persist the session", store.set(s))
+    const clearStore = (v: number) => write(v, "clear the stored session", store.clear)
+
+    const signOutNow = (reason: Session.SignOutReason) =>
+      Effect.suspend(() => {
+        epoch++
+        const had = Option.isSome(current)
+        return clearStore(become(Option.none(), had ? Session.SessionChange.SignedOut({ reason }) : undefined))
+      })
+
+    // a store that cannot be read says nothing (it is not "empty": with a shared store that would mean signed out)
+    const readStore = withTimeout(store.get, STORE_TIMEOUT_MILLIS).pipe(
+      Effect.asSome,
+      Effect.catchAllCause(() => Effect.succeedNone)
+    )
+
+    const follow = (stored: Option.Option<Session.Session>) =>
+      Effect.sync(() => {
+        if (Option.isNone(stored)) {
+          if (Option.isNone(current)) return
+          epoch++
+          become(stored, Session.SessionChange.SignedOut({ reason: "cleared" }))
+          return
+        }
+        const next = stored.value
+        if (ended.includes(refresh(next))) return
+        if (Option.isNone(current)) {
+          epoch++
+          become(stored, Session.SessionChange.SignedIn({ session: next }))
+          return
+        }
+        const now = current.value
+        // memory is authoritative: never an older pair
+        if (!isNewer(next, now)) return
+        if (access(next) === access(now)) {
+          become(stored, undefined)
+        } else if (sameLineage(access(now), access(next))) {
+          become(stored, Session.SessionChange.Refreshed({ session: next }))
+        } else {
+          // another identity or another sign-in: a refresh of the old session must not commit over it
+          epoch++
+          become(stored, Session.SessionChange.SignedIn({ session: next }))
+        }
+      })
+
+    /**
+     * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
+     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
+     */
+    const storeStillHolds = (e: number, token: string) =>
+      shared
+        ? Effect.flatMap(readStore, (read) => {
+            if (Option.isNone(read)) return Effect.succeed(true)
+            const stored = read.value
+            if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
+            return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
+          })
+        : Effect.succeed(true)
+
+    const initial = Option.flatten(yield* readStore)
+    if (Option.isSome(initial)) become(initial, undefined)
+
+    return {
+      snapshot: Effect.sync(() => ({ current, epoch })),
+      current: Effect.sync(() => current),
+      changes: Stream.fromPubSub(changes),
+      recentTokens: () => recent,
+      readStore,
+      signIn: (session) =>
+        Effect.suspend(() => {
+          epoch++
+          return persist(become(Option.some(session), Session.SessionChange.SignedIn({ session })), session)
+        }),
+      signOut: signOutNow,
+      endInEpoch: (e, reason) =>
+        Effect.suspend(() => (e === epoch ? Effect.as(signOutNow(reason), true) : Effect.succeed(false))),
+      commitInEpoch: (e, session, presented) =>
+        Effect.flatMap(storeStillHolds(e, presented), (holds) => {
+          if (!holds || e !== epoch) return Effect.succeed(false)
+          const v = become(Option.some(session), Session.SessionChange.Refreshed({ session }))
+          return Effect.as(persist(v, session), true)
+        }),
+      retireInEpoch: (e, token) =>
+        Effect.flatMap(storeStillHolds(e, token), (holds) => {
+          if (!holds || e !== epoch || Option.isNone(current) || refresh(current.value) !== token) return Effect.void
+          const retired = new Session.Session({ ...current.value, refreshRetired: true })
+          return persist(become(Option.some(retired), undefined), retired)
+        }),
+      adopt: (stored, mode) =>
+        Effect.suspend(() => {
+          if (mode === "follow") return follow(stored)
+          // the re-read inside the refresh: never a sign-in; a shared store that is empty says "signed out"
+          if (Option.isNone(current) || (Option.isNone(stored) && !shared)) return Effect.void
+          return follow(stored)
+        })
+    } satisfies SessionState
+  })

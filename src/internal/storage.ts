@@ -1,0 +1,163 @@
+/**
+ * Transfers to and from presigned storage URLs: never with bkend headers, retried by the one retry loop with
+ * idempotent semantics, and within the call's totalTimeout (a download up to its first byte).
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { Clock, Duration, Effect, Stream } from "effect"
+import type * as BkendClient from "../BkendClient.js"
+import * as BkendError from "../BkendError.js"
+import * as Decode from "./decode.js"
+import * as Retry from "./retry.js"
+import type { Budget } from "./timeout.js"
+import * as Transport from "./transport.js"
+
+const ROUTE = "<storage>"
+const PROGRESS_CHUNK = 64 * 1024
+
+const validUrl = (method: string, url: string) => {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  return parsed !== undefined && (parsed.protocol === "https:" || parsed.protocol === "http:")
+    ? Effect.void
+    : Effect.fail(
+        new BkendError.InvalidInput({
+          status: 0,
+          field: "url",
+          message: "storage URL must be an absolute http(s) URL",
+          method,
+          route: ROUTE
+        })
+      )
+}
+
+/** The body as a stream of chunks (a fresh one per attempt: a retried part re-sends its whole body). */
+const progressBody = (put: BkendClient.StoragePut, onProgress: (sent: number) => Effect.Effect<void>) => {
+  let sent = 0
+  return Stream.suspend(() => {
+    sent = 0
+    const out: Array<Uint8Array> = []
+    for (let i = 0; i < put.body.length; i += PROGRESS_CHUNK) out.push(put.body.subarray(i, i + PROGRESS_CHUNK))
+    return Stream.fromIterable(out)
+  }).pipe(
+    Stream.tap((chunk) => {
+      sent += chunk.length
+      return onProgress(sent)
+    })
+  )
+}
+
+export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, secrets: () => ReadonlyArray<string>) => {
+  const retrying = Retry.make(policy)
+  const client = Transport.storageClient(http)
+  const totalMillis = Duration.toMillis(policy.totalTimeout)
+  const deadlineMessage = `transfer timed out after ${Duration.format(policy.totalTimeout)}`
+
+  /** Retries `attempt` per the policy (as an idempotent request) until the transfer's deadline. */
+  const retried = <A>(method: string, attempt: (budget: Budget) => Effect.Effect<A, BkendError.BkendError>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      retrying<A, BkendError.BkendError, never>(
+        {
+          deadline: now + totalMillis,
+          deadlineMessage,
+          timedOut: () =>
+            new BkendError.NetworkError({
+              status: 0,
+              reason: "Timeout",
+              message: deadlineMessage,
+              method,
+              route: ROUTE
+            }),
+          retryable: (e) => policy.isRetryable(e, true),
+          errorOf: (e) => e,
+          label: { method, route: ROUTE }
+        },
+        (_, budget) => attempt(budget)
+      )
+    ).pipe(Effect.withSpan(`bkend storage ${method}`, { kind: "client", captureStackTrace: false }))
+
+  const fail = (method: string, raw: Transport.RawResponse) =>
+    Effect.flatMap(Decode.failure(raw, method, ROUTE, secrets()), Effect.fail)
+
+  /** PUT bytes to a presigned URL; returns the `ETag` header (verbatim, quotes included). */
+  const put = (
+    p: BkendClient.StoragePut
+  ): Effect.Effect<{ readonly etag: string | undefined }, BkendError.BkendError> =>
+    Effect.zipRight(
+      validUrl("PUT", p.url),
+      retried("PUT", (budget) => {
+        const contentType = p.contentType ?? "application/octet-stream"
+        const request =
+          p.onProgress === undefined
+            ? HttpClientRequest.bodyUint8Array(HttpClientRequest.put(p.url), p.body, contentType)
+            : HttpClientRequest.bodyStream(HttpClientRequest.put(p.url), progressBody(p, p.onProgress), {
+                contentType,
+                contentLength: p.body.length
+              })
+        return Effect.flatMap(Transport.send(client, request, "PUT", ROUTE, budget, Transport.readText), (raw) =>
+          raw.status >= 200 && raw.status < 300 ? Effect.succeed({ etag: raw.headers.etag }) : fail("PUT", raw)
+        )
+      })
+    )
+
+  /** 2xx: the response, its body unread; otherwise its text, for the error. */
+  const head = (
+    res: HttpClientResponse.HttpClientResponse
+  ): Effect.Effect<HttpClientResponse.HttpClientResponse | Transport.RawResponse, HttpClientError.ResponseError> =>
+    res.status >= 200 && res.status < 300 ? Effect.succeed(res) : Transport.readText(res)
+
+  /** GET a presigned URL: retried and timed up to the first byte, then the body streams as it arrives. */
+  const stream = (url: string): Stream.Stream<Uint8Array, BkendError.BkendError> =>
+    Stream.unwrap(
+      Effect.zipRight(
+        validUrl("GET", url),
+        retried("GET", (budget) =>
+          Effect.flatMap(Transport.send(client, HttpClientRequest.get(url), "GET", ROUTE, budget, head), (res) =>
+            "stream" in res ? Effect.succeed(res.stream) : fail("GET", res)
+          )
+        )
+      )
+    ).pipe(
+      Stream.catchTag("ResponseError", () =>
+        Stream.fail(
+          new BkendError.NetworkError({
+            status: 0,
+            reason: "Transport",
+            message: "Transport",
+            method: "GET",
+            route: ROUTE
+          })
+        )
+      )
+    )
+
+  /** GET a presigned URL: the whole object as bytes, each attempt reading it to the end. */
+  const get = (url: string): Effect.Effect<Uint8Array, BkendError.BkendError> =>
+    Effect.zipRight(
+      validUrl("GET", url),
+      retried("GET", (budget) =>
+        Effect.flatMap(
+          Transport.send(
+            client,
+            HttpClientRequest.get(url),
+            "GET",
+            ROUTE,
+            budget,
+            (res): Effect.Effect<Uint8Array | Transport.RawResponse, HttpClientError.ResponseError> =>
+              res.status >= 200 && res.status < 300
+                ? Effect.map(res.arrayBuffer, (b) => new Uint8Array(b))
+                : Transport.readText(res)
+          ),
+          (body) => (body instanceof Uint8Array ? Effect.succeed(body) : fail("GET", body))
+        )
+      )
+    )
+
+  return { put, get, stream }
+}
