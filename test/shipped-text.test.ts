@@ -20,18 +20,6 @@ const patterns: ReadonlyArray<RegExp> = [
   /DESIGN\.md|STACK\.md|STYLE\.md|ARCHITECTURE-REVIEW/
 ]
 
-/** The files of the core branch's rewrite, swept there; remove each from this list once its text is clean. */
-const pendingInCore = new Set([
-  "src/Session.ts",
-  "src/internal/envelope.ts",
-  "src/internal/errors.ts",
-  "src/internal/filters.ts",
-  "src/internal/multipart.ts"
-])
-
-/** README.md's refresh section is kept word for word (it is referenced as is); it is checked by its own review. */
-const keptAsIs = /## How refresh works, and why it is safe[\s\S]*?(?=\n## )/
-
 const citations = (text: string): ReadonlyArray<string> =>
   text.split("\n").flatMap((line, i) => (patterns.some((p) => p.test(line)) ? [`${i + 1}: ${line.trim()}`] : []))
 
@@ -61,9 +49,7 @@ describe("shipped text", () => {
   it("src, the READMEs and the CLI cite no internal document", () => {
     const found: Array<string> = []
     for (const file of shipped()) {
-      if (pendingInCore.has(file)) continue
-      let text = fs.readFileSync(path.join(root, file), "utf8")
-      if (file === "README.md") text = text.replace(keptAsIs, "")
+      const text = fs.readFileSync(path.join(root, file), "utf8")
       for (const hit of citations(text)) found.push(`${file}:${hit}`)
     }
     expect(found).toEqual([])

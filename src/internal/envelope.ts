@@ -1,7 +1,7 @@
 const SUCCESS_KEYS = new Set(["success", "data", "message"])
 
 /**
- * Unwraps `{ success: true, data }` (CONTRACT I-02): only a plain object whose `success` is `true`, with an own
+ * Unwraps `{ success: true, data }` (bkend documents both wrapped and bare bodies): only a plain object whose `success` is `true`, with an own
  * `data` key and no keys outside `{ success, data, message }` — a table row may legitimately have fields named
  * `success` or `data`. `{ success: true }` without `data` means "no payload". Arrays are never unwrapped.
  */
@@ -15,7 +15,7 @@ export const unwrapSuccess = (body: unknown): unknown => {
   return undefined
 }
 
-/** Copies `_id` into `id` for records that lack `id` (CONTRACT I-05). */
+/** Copies `_id` into `id` for records that lack `id` (some documented bodies name it `_id`). */
 export const normaliseId = (record: unknown): unknown => {
   if (typeof record !== "object" || record === null || Array.isArray(record)) return record
   const r = record as Record<string, unknown>

@@ -1,6 +1,6 @@
 import * as BkendError from "../BkendError.js"
 
-/** UPPER_SNAKE codes (error shape E-C) and their domain twins (CONTRACT §13.2, last table). */
+/** UPPER_SNAKE codes (the `{ statusCode, error, message }` shape) and their domain twins. */
 const aliases: Readonly<Record<string, string>> = {
   UNAUTHORIZED: "auth/unauthorized",
   INVALID_TOKEN: "auth/invalid-token",
@@ -22,7 +22,7 @@ const aliases: Readonly<Record<string, string>> = {
   DUPLICATE_VALUE: "data/duplicate-value"
 }
 
-/** Codes that the docs name twice for one condition (CONTRACT I-10, I-11); mapped to the Ref-page variant. */
+/** Codes that the docs name twice for one condition ; mapped to the API reference's variant. */
 const variants: Readonly<Record<string, string>> = {
   "auth/access-token-expired": "auth/token-expired",
   "auth/invalid-access-token": "auth/invalid-token",
@@ -45,7 +45,7 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const str = (u: unknown): string | undefined => (typeof u === "string" && u.length > 0 ? u : undefined)
 
-/** The parts of an error body, read from any of the six documented shapes E-A … E-F (CONTRACT §4, I-01). */
+/** The parts of an error body, read from any of the six documented shapes. */
 export interface ParsedError {
   readonly code: string | undefined
   readonly rawCode: string | undefined
@@ -66,7 +66,7 @@ export const parseErrorBody = (body: unknown): ParsedError => {
     raw = body.code
     message = body.message
   }
-  // E-D puts the HTTP status (a number) in `error.code`: a status echo, not a code.
+  // one documented shape puts the HTTP status (a number) in `error.code`: a status echo, not a code.
   const rawCode = str(raw)
   const code = rawCode === undefined ? undefined : normaliseCode(rawCode)
   return { code, rawCode: code === rawCode ? undefined : rawCode, message: str(message) }
@@ -120,7 +120,7 @@ export interface ResponseInfo {
 
 /**
  * The one mapping from a non-2xx response to a {@link BkendError.BkendError}. Branches on the HTTP status
- * first and keeps the normalised code (CONTRACT §4: "branch on status first and on code second").
+ * first and keeps the normalised code (branch on status first, and on code second).
  */
 export const fromResponse = (info: ResponseInfo): BkendError.BkendError => {
   let body: unknown
@@ -176,7 +176,7 @@ export const fromResponse = (info: ResponseInfo): BkendError.BkendError => {
 }
 
 /**
- * Parses `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3) into milliseconds from `now`.
+ * Parses `Retry-After` as delta-seconds or an HTTP-date (RFC 9110, section 10.2.3) into milliseconds from `now`.
  * Returns `undefined` for a missing or unparsable value; negative values become 0.
  */
 export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {

@@ -1,6 +1,6 @@
 import { Chunk, Effect, Either, Fiber, Option, Stream } from "effect"
 
-/** The filter operators bkend documents (CONTRACT §9.2). */
+/** The filter operators bkend documents. */
 export const operators = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists"] as const
 
 export type Operator = (typeof operators)[number]
@@ -35,7 +35,7 @@ const scalar = (where: string, value: unknown): Either.Either<Scalar, FilterProb
   if (typeof value === "number") {
     return Number.isFinite(value) ? Either.right(value) : problem(where, `${where}: numbers must be finite`)
   }
-  // dates travel as ISO strings (CONTRACT §8.2)
+  // dates travel as ISO strings
   if (value instanceof Date) {
     return Number.isNaN(value.getTime()) ? problem(where, `${where}: invalid Date`) : Either.right(value.toISOString())
   }
@@ -136,7 +136,7 @@ const equalityValues = (condition: Condition): ReadonlyArray<Scalar> | undefined
 /**
  * Encodes OR alternatives (`orFilters`). bkend's `orFilters` is one JSON object whose top-level keys are the
  * alternatives, so each alternative must constrain exactly one field, and one field can appear only once
- * (CONTRACT I-32). Alternatives on the same field that are all equalities (`v`, `{ $eq: v }`, `{ $in: [...] }`) are
+ * (the documented form). Alternatives on the same field that are all equalities (`v`, `{ $eq: v }`, `{ $in: [...] }`) are
  * merged into one `$in`; anything else on a repeated field cannot be represented and fails instead of being dropped.
  */
 export const encodeOr = (alternatives: ReadonlyArray<unknown>): Either.Either<Encoded | undefined, FilterProblem> => {

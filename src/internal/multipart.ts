@@ -1,9 +1,9 @@
 import { Data, Effect, Stream } from "effect"
 
-/** bkend's part-number range for multipart uploads (CONTRACT §11.2 F3). */
+/** bkend's part-number range for multipart uploads (1 to 10,000). */
 export const MAX_PARTS = 10_000
 
-/** Documented defaults: multipart above 10 MB, 10 MB parts (CONTRACT §11.3); four parts in flight. */
+/** Documented defaults: multipart above 10 MB, 10 MB parts; four parts in flight. */
 export const DEFAULT_PART_SIZE = 10 * 1024 * 1024
 export const DEFAULT_THRESHOLD = 10 * 1024 * 1024
 export const DEFAULT_CONCURRENCY = 4
@@ -53,7 +53,7 @@ const readBlob = (blob: Blob): Effect.Effect<Uint8Array, BlobReadError> =>
 
 /**
  * Re-chunks a byte stream into buffered parts of exactly `partSize` bytes (the last one shorter). Each part is its
- * own `Uint8Array`, so a retried part PUT re-sends all of it (STACK.md §6.3). Fails with `SizeMismatch` as soon as
+ * own `Uint8Array`, so a retried part PUT re-sends all of it (a stream over a one-shot source would be sent empty on a retry). Fails with `SizeMismatch` as soon as
  * more than `size` bytes arrive, or at the end when fewer did.
  */
 const rechunk = <E>(
