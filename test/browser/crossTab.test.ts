@@ -297,7 +297,7 @@ layer(HarnessLive, { excludeTestServices: true, timeout: "60 seconds" })(
     )
 
     it.scoped(
-      "a refresh held by 429 retries outlasts the other tab's lock wait: the waiting tab does not spend the token",
+      "429 retries that would outlast the other tab's lock wait: the holder stops within its budget, nobody replays",
       () =>
         Effect.gen(function* () {
           const h = yield* BrowserHarness
@@ -330,19 +330,20 @@ layer(HarnessLive, { excludeTestServices: true, timeout: "60 seconds" })(
             changesB: (yield* b.state).changes,
             log: log.map((e) => `${e.at} ${e.method} ${e.path} ${e.status}`)
           }
-          // the holder's three attempts are the only refresh requests: 429, 429, then the one rotation
-          expect({ refreshStatuses, diagnostics }).toMatchObject({ refreshStatuses: [429, 429, 200] })
+          // The holder's refresh budget is capped below the lock wait, so a Retry-After that does not fit ends its
+          // attempt without spending the token (a 429 was not processed); the waiting tab never presents the token
+          // without the lock. Only 429s reach the server, or one rotation at the end; never a replay.
+          const onlyNotProcessed = refreshStatuses.every(
+            (status, i) => status === 429 || (status === 200 && i === refreshStatuses.length - 1)
+          )
+          expect({ onlyNotProcessed, refreshStatuses, diagnostics }).toMatchObject({ onlyNotProcessed: true })
           expect(yield* replays(api)).toBe(0)
-          expect(yield* refreshes(api)).toBe(1)
-          // one tab gave up waiting for the lock (and so sent no refresh of its own)...
-          const gaveUp = [a, b].filter((t) => t.logs.some((l) => l.includes("lock was not granted in time")))
-          expect({ gaveUp: gaveUp.length, diagnostics }).toMatchObject({ gaveUp: 1 })
-          // ...and went on with its access token, still valid at the server (or failed as a timeout); the holder's
-          // call succeeded
-          const sorted = [ra, rb].sort((x, y) => Number(y.ok) - Number(x.ok))
-          expect({ sorted, diagnostics }).toMatchObject({ sorted: [{ ok: true }, {}] })
-          expect(sorted[1]?.ok === true || sorted[1]?.tag === "NetworkError").toBe(true)
-          // it then follows the holder's rotated session, and its next call needs no refresh
+          // both calls end: with the refreshed token, with the old token (still valid at the server), or as a timeout
+          for (const r of [ra, rb])
+            expect(r.ok === true || r.tag === "NetworkError" || r.tag === "RateLimited").toBe(true)
+          // a 429 left unspent by the race is met by the next call, at most once per injected fault
+          expect((yield* eventually(a.me(), (r) => r.ok)).ok).toBe(true)
+          // both tabs then end on the one rotated session
           const rotated = (yield* a.state).fingerprint ?? (yield* b.state).fingerprint
           expect(rotated).not.toBe(before.fingerprint)
           const followed = yield* eventually(
