@@ -158,12 +158,37 @@ export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkErr
 }
 
 /**
- * A 2xx body that does not match the expected schema (or is not JSON).
+ * One failing path of a body that did not decode: the path (`data.expiresIn`, `(root)` for the body itself), the
+ * type the schema expected and the kind of value that came (`string`, `number`, `null`, `object`, `array`,
+ * `undefined` …). Never the value: it may hold a token.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DecodeIssue = Schema.Struct({
+  path: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodeIssue extends Schema.Schema.Type<typeof DecodeIssue> {}
+
+/**
+ * A 2xx body that does not match the expected schema (or is not JSON). The message names each failing path with the
+ * expected type and the actual kind, e.g. `expiresIn: expected number, got string`; `issues` holds the same, at most
+ * five.
  *
  * @since 0.1.0
  * @category errors
  */
-export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", fields) {
+export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
+  ...fields,
+  issues: Schema.optional(Schema.Array(DecodeIssue))
+}) {
   get isRetryable(): boolean {
     return false
   }
