@@ -143,14 +143,21 @@ export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>()("Un
 }
 
 /**
- * No usable response: transport failure, per-attempt or total timeout.
+ * No usable response: transport failure, per-attempt or total timeout. The message names what failed, where and
+ * how often, e.g. `connect ECONNREFUSED to api.example.com:443 after 3 attempts`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
   ...fields,
-  reason: Schema.Literal("Transport", "Timeout", "InvalidUrl", "Encode")
+  reason: Schema.Literal("Transport", "Timeout", "InvalidUrl", "Encode"),
+  /** The underlying error code, e.g. `ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`, `ENOTFOUND`, `UND_ERR_SOCKET`. */
+  causeCode: Schema.optional(Schema.String),
+  /** `hostname:port` of the server the call talked to (never a path or query). */
+  host: Schema.optional(Schema.String),
+  /** How many attempts the call made. */
+  attempts: Schema.optional(Schema.Number)
 }) {
   get isRetryable(): boolean {
     return this.reason === "Transport" || this.reason === "Timeout"

@@ -90,6 +90,8 @@ export interface Retrying<E> {
   readonly errorOf: (error: E) => BkendError.BkendError
   /** the number of the first attempt (a call retried after a 401 continues its count) */
   readonly firstAttempt?: number | undefined
+  /** the error the operation fails with, given the one that ended it and the attempts made */
+  readonly completed?: ((error: E, attempts: number) => E) | undefined
   /** a label for the debug log of each retry */
   readonly label: { readonly method: string; readonly route: string }
 }
@@ -110,23 +112,24 @@ export const retrying = <A, E, R>(
     millis: attemptMillis,
     message: `attempt timed out after ${Duration.format(policy.attemptTimeout)}`
   }
+  const completed = options.completed ?? ((error: E) => error)
   return Effect.gen(function* () {
     let n = (options.firstAttempt ?? 1) - 1
     while (true) {
       n++
       const left = options.deadline - (yield* Clock.currentTimeMillis)
-      if (left <= 0) return yield* Effect.fail(options.timedOut())
+      if (left <= 0) return yield* Effect.fail(completed(options.timedOut(), n - 1))
       const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
       const result = yield* Effect.either(attempt(n, budget))
       if (result._tag === "Right") return result.right
       const error = result.left
-      if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(error)
+      if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(completed(error, n))
       const cause = options.errorOf(error)
-      if (cause.message === options.deadlineMessage) return yield* Effect.fail(error)
+      if (cause.message === options.deadlineMessage) return yield* Effect.fail(completed(error, n))
       const wait = yield* delayFor(policy, cause, n)
       // no time for another attempt after this wait: report the error that ended the operation
       if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
-        return yield* Effect.fail(error)
+        return yield* Effect.fail(completed(error, n))
       }
       yield* Effect.logDebug("bkend-effect: retrying").pipe(
         Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
