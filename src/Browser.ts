@@ -37,8 +37,9 @@ export interface LockOptions {
   /** the Web Locks name (default `"bkend-effect/refresh"`); tabs of one origin sharing it refresh one at a time */
   readonly name?: string | undefined
   /**
-   * how long to wait for another tab's refresh before refreshing without the cross-tab lock (default 35 s:
-   * longer than the client's default 30 s per-attempt timeout, so a live holder finishes first)
+   * how long a tab waits for another tab's refresh (default 35 s). A tab that stops waiting does not refresh: the
+   * lock fails with `Session.RefreshLockTimeout` and the refresh token is left to the tab holding the lock. The
+   * client keeps its own refresh budget below this wait, so a live holder has finished or given up first.
    */
   readonly timeout?: Duration.DurationInput | undefined
   /**
@@ -118,7 +119,7 @@ const acquire = (locks: LockManagerLike, name: string, timeout: Duration.Duratio
         return locks.request(name, { signal: controller.signal }, () => hold(true))
       })
       .catch(() => {
-        // aborted by the timeout (or refused): continue without the cross-tab lock
+        // aborted by the timeout (or refused): not granted, and the caller must not refresh
         clearTimeout(timer)
         if (!cancelled && release === undefined) resume(Effect.succeed(undefined))
       })
@@ -143,11 +144,11 @@ const acquire = (locks: LockManagerLike, name: string, timeout: Duration.Duratio
  * reads storage long after writes normally arrive (about a millisecond; 12 ms was the worst measured under load).
  *
  * The wait for the lock is bounded too (`timeout`), so a tab whose refresh hangs cannot stall the others for
- * ever. When it elapses, the refresh goes ahead under the client's in-process gate only. That is still safe
- * because the client re-reads the stored session first: if the holder has finished, its rotated token is adopted
- * and nothing is spent. Only a holder still waiting on the network after the timeout can overlap; then the server
- * sees the same refresh token twice and, by its replay rule, ends the user's sessions — the failure is a
- * sign-out, never two live sessions or a leaked token.
+ * ever. When it elapses, this tab does not refresh at all: `withLock` fails with `Session.RefreshLockTimeout`
+ * without running the refresh, because the holder may still be using the refresh token (a refresh held by 429
+ * retries, say), and a second use of it would make the server end every session of the user. The session is kept
+ * as it is; once the holder writes its rotated session, this tab adopts it through the `storage` event
+ * ({@link layerSync}, part of {@link provide} and {@link layer}).
  *
  * Where `navigator.locks` is missing (older browsers, insecure origins, workers without it) there is no cross-tab
  * lock: the in-process single-flight gate and the re-read of the store remain.

@@ -22,13 +22,19 @@ import { Effect, Layer, Redacted, Schema } from "effect"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Auth, Bkend, Tables } from "bkend-effect"
 import * as Local from "bkend-effect/local"
+import { NodeSession } from "bkend-effect/node"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 
 const program = Effect.gen(function* () {
   const server = yield* Local.make({ devMode: true })
   const ctx = yield* Layer.build(Local.layerNodeServer(server, { port: 0 }))
   const baseUrl = yield* Effect.provide(Local.serverUrl, ctx)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pack-session-"))
+  const file = path.join(dir, "session.json")
   const layer = Bkend.layer({ apiKey: Redacted.make(server.keys.publishable), baseUrl }).pipe(
-    Layer.provide(FetchHttpClient.layer)
+    Layer.provide(Layer.merge(FetchHttpClient.layer, NodeSession.layer({ path: file })))
   )
   return yield* Effect.gen(function* () {
     const auth = yield* Auth.Auth
@@ -36,7 +42,9 @@ const program = Effect.gen(function* () {
     const posts = (yield* Tables.Tables).table("posts", Schema.Struct({ title: Schema.String }))
     const row = yield* posts.create({ data: { title: "from the tarball" } })
     const page = yield* posts.list({ limit: 10 })
-    return { id: row.id, title: row.title, total: page.total }
+    const sessionFileMode = (fs.statSync(file).mode & 0o777).toString(8)
+    fs.rmSync(dir, { recursive: true, force: true })
+    return { id: row.id, title: row.title, total: page.total, sessionFileMode }
   }).pipe(Effect.provide(layer))
 })
 
@@ -78,10 +86,17 @@ describe("packaging", () => {
       const out = run("node", ["main.mjs"], app)
       const line = out.split("\n").find((l) => l.startsWith("RESULT "))
       expect(line).toBeDefined()
-      const result = JSON.parse(line!.slice("RESULT ".length)) as { id: string; title: string; total: number }
+      const result = JSON.parse(line!.slice("RESULT ".length)) as {
+        id: string
+        title: string
+        total: number
+        sessionFileMode: string
+      }
       expect(result.title).toBe("from the tarball")
       expect(result.id).toMatch(/^[0-9a-f]{24}$/)
       expect(result.total).toBe(1)
+      // bkend-effect/node: sign-up wrote the session to the file, owner-only
+      expect(result.sessionFileMode).toBe("600")
 
       // the CLI from the installed package serves requests (the seed's curl "create data" example)
       const cli = spawn(path.join(app, "node_modules", ".bin", "bkend-local"), ["--port", "0"], { cwd: app })

@@ -64,7 +64,9 @@ export const make = (
         })
       )
     )
-    const session = yield* SessionState.make(store)
+    const lock = yield* Effect.serviceOption(Session.RefreshLock)
+    // a RefreshLock means other clients share the store
+    const session = yield* SessionState.make(store, Option.isSome(lock))
     const apiKey = Redacted.value(config.apiKey)
     const secrets = () => [apiKey, ...session.recentTokens()]
     const bkend = Transport.bkendClient(http, config.baseUrl, config.apiKey)
@@ -126,7 +128,7 @@ export const make = (
 
     const coordinator = yield* Refresh.make({
       session,
-      lock: yield* Effect.serviceOption(Session.RefreshLock),
+      lock,
       present,
       budgetMillis: totalMillis,
       marginMillis: Duration.toMillis(config.refreshMargin),

@@ -111,7 +111,7 @@ export const make = (options: Options) =>
       Effect.gen(function* () {
         if (Exit.isSuccess(exit)) {
           const next = Session.fromTokenResponse(exit.value, yield* Clock.currentTimeMillis)
-          if (yield* session.commitInEpoch(epoch, next)) return next
+          if (yield* session.commitInEpoch(epoch, next, token)) return next
           return yield* new Ended({ error: unauthorized("signed out while the session was being refreshed") })
         }
         const refused = Cause.failureOption(exit.cause)

@@ -27,9 +27,16 @@ export interface SessionState {
   readonly signOut: (reason: Session.SignOutReason) => Effect.Effect<void>
   /** ends the session only if `epoch` is still current */
   readonly endInEpoch: (epoch: number, reason: Session.SignOutReason) => Effect.Effect<boolean>
-  /** a refresh's result: kept (and written) only if `epoch` is still current */
-  readonly commitInEpoch: (epoch: number, session: Session.Session) => Effect.Effect<boolean>
-  /** marks the current refresh token as never to be presented again (outcome unknown), in memory and store */
+  /**
+   * A refresh's result: kept (and written) only if `epoch` is still current and, with a shared store, the store
+   * still holds the pair whose refresh token was `presented` (else another client signed out or in meanwhile:
+   * that is followed instead, and nothing is written).
+   */
+  readonly commitInEpoch: (epoch: number, session: Session.Session, presented: string) => Effect.Effect<boolean>
+  /**
+   * Marks the current refresh token as never to be presented again (outcome unknown), in memory and store; with a
+   * shared store, only while the store still holds it.
+   */
   readonly retireInEpoch: (epoch: number, refreshToken: string) => Effect.Effect<void>
   /**
    * Takes over a session read from the shared store, never writing it back. `"follow"`: another tab or process
@@ -54,7 +61,11 @@ const isNewer = (stored: Session.Session, current: Session.Session) =>
     ? stored.refreshRetired && !current.refreshRetired
     : stored.issuedAt >= current.issuedAt
 
-export const make = (store: Session.TokenStore["Type"]): Effect.Effect<SessionState> =>
+/**
+ * `shared`: other clients use the same store (a `RefreshLock` is present). Then an empty store read under the lock
+ * means they signed out, and a refresh never writes over what they changed meanwhile.
+ */
+export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect.Effect<SessionState> =>
   Effect.gen(function* () {
     const changes = yield* PubSub.unbounded<Session.SessionChange>()
     const writeLock = yield* Effect.makeSemaphore(1)
@@ -64,12 +75,18 @@ export const make = (store: Session.TokenStore["Type"]): Effect.Effect<SessionSt
     let version = 0
     let written = 0
     const recent: Array<string> = []
+    // refresh tokens of sessions this client ended: a stale read of the store never brings one back
+    const ended: Array<string> = []
 
     const remember = (s: Session.Session) => {
       for (const token of [access(s), refresh(s)]) if (!recent.includes(token)) recent.push(token)
       while (recent.length > RECENT_TOKENS) recent.shift()
     }
     const become = (next: Option.Option<Session.Session>, change: Session.SessionChange | undefined) => {
+      if (Option.isSome(current) && Option.isNone(next)) {
+        ended.push(refresh(current.value))
+        if (ended.length > RECENT_TOKENS) ended.shift()
+      }
       current = next
       if (Option.isSome(next)) remember(next.value)
       if (change !== undefined) changes.unsafeOffer(change)
@@ -103,6 +120,47 @@ export const make = (store: Session.TokenStore["Type"]): Effect.Effect<SessionSt
 
     const readStore = withTimeout(store.get, STORE_TIMEOUT_MILLIS).pipe(Effect.catchAllCause(() => Effect.succeedNone))
 
+    const follow = (stored: Option.Option<Session.Session>) =>
+      Effect.sync(() => {
+        if (Option.isNone(stored)) {
+          if (Option.isNone(current)) return
+          epoch++
+          become(stored, Session.SessionChange.SignedOut({ reason: "cleared" }))
+          return
+        }
+        const next = stored.value
+        if (ended.includes(refresh(next))) return
+        if (Option.isNone(current)) {
+          epoch++
+          become(stored, Session.SessionChange.SignedIn({ session: next }))
+          return
+        }
+        const now = current.value
+        // memory is authoritative: never an older pair
+        if (!isNewer(next, now)) return
+        if (access(next) === access(now)) {
+          become(stored, undefined)
+        } else if (sameLineage(access(now), access(next))) {
+          become(stored, Session.SessionChange.Refreshed({ session: next }))
+        } else {
+          // another identity or another sign-in: a refresh of the old session must not commit over it
+          epoch++
+          become(stored, Session.SessionChange.SignedIn({ session: next }))
+        }
+      })
+
+    /**
+     * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
+     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
+     */
+    const storeStillHolds = (e: number, token: string) =>
+      shared
+        ? Effect.flatMap(readStore, (stored) => {
+            if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
+            return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
+          })
+        : Effect.succeed(true)
+
     const initial = yield* readStore
     if (Option.isSome(initial)) become(initial, undefined)
 
@@ -120,45 +178,24 @@ export const make = (store: Session.TokenStore["Type"]): Effect.Effect<SessionSt
       signOut: signOutNow,
       endInEpoch: (e, reason) =>
         Effect.suspend(() => (e === epoch ? Effect.as(signOutNow(reason), true) : Effect.succeed(false))),
-      commitInEpoch: (e, session) =>
-        Effect.suspend(() => {
-          if (e !== epoch) return Effect.succeed(false)
+      commitInEpoch: (e, session, presented) =>
+        Effect.flatMap(storeStillHolds(e, presented), (holds) => {
+          if (!holds || e !== epoch) return Effect.succeed(false)
           const v = become(Option.some(session), Session.SessionChange.Refreshed({ session }))
           return Effect.as(persist(v, session), true)
         }),
       retireInEpoch: (e, token) =>
-        Effect.suspend(() => {
-          if (e !== epoch || Option.isNone(current) || refresh(current.value) !== token) return Effect.void
+        Effect.flatMap(storeStillHolds(e, token), (holds) => {
+          if (!holds || e !== epoch || Option.isNone(current) || refresh(current.value) !== token) return Effect.void
           const retired = new Session.Session({ ...current.value, refreshRetired: true })
           return persist(become(Option.some(retired), undefined), retired)
         }),
       adopt: (stored, mode) =>
-        Effect.sync(() => {
-          if (mode === "refresh" && (Option.isNone(stored) || Option.isNone(current))) return
-          if (Option.isNone(stored)) {
-            if (Option.isNone(current)) return
-            epoch++
-            become(stored, Session.SessionChange.SignedOut({ reason: "cleared" }))
-            return
-          }
-          const next = stored.value
-          if (Option.isNone(current)) {
-            epoch++
-            become(stored, Session.SessionChange.SignedIn({ session: next }))
-            return
-          }
-          const now = current.value
-          // memory is authoritative: never an older pair
-          if (!isNewer(next, now)) return
-          if (access(next) === access(now)) {
-            become(stored, undefined)
-          } else if (sameLineage(access(now), access(next))) {
-            become(stored, Session.SessionChange.Refreshed({ session: next }))
-          } else {
-            // another identity or another sign-in: a refresh of the old session must not commit over it
-            epoch++
-            become(stored, Session.SessionChange.SignedIn({ session: next }))
-          }
+        Effect.suspend(() => {
+          if (mode === "follow") return follow(stored)
+          // the re-read inside the refresh: never a sign-in; a shared store that is empty says "signed out"
+          if (Option.isNone(current) || (Option.isNone(stored) && !shared)) return Effect.void
+          return follow(stored)
         })
     } satisfies SessionState
   })

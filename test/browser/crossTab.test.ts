@@ -16,6 +16,8 @@ import type { StartOptions } from "./page.js"
 const CHROMIUM = "/usr/bin/chromium"
 const SESSION_KEY = "bkend-effect/session"
 const REFRESH_DELAY_MILLIS = 300
+/** the short cross-tab lock wait of the 429 case */
+const LOCK_WAIT_MILLIS = 500
 
 interface Harness {
   readonly server: LocalServer.LocalServer
@@ -75,6 +77,16 @@ const staticServer = (js: string) =>
     })
   )
 
+/** A bkend-local of its own on 127.0.0.1 (for a test whose faults would disturb the others). */
+const ownServer = (options: Partial<LocalServer.LocalOptions>) =>
+  Effect.gen(function* () {
+    const server = yield* LocalServer.make(options)
+    const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" })).pipe(
+      Effect.orDie
+    )
+    return { server, apiUrl: yield* Effect.provide(LocalServer.serverUrl, ctx) }
+  })
+
 /** One server, one bundle, one browser for the file; each test opens its own browser context (fresh storage). */
 const HarnessLive = Layer.scoped(
   BrowserHarness,
@@ -114,9 +126,11 @@ const HarnessLive = Layer.scoped(
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
 /** One tab: the page's `window.bkendTest` API, called through Playwright. */
-const tab = (page: Page, errors: Array<string>) => ({
+const tab = (page: Page, errors: Array<string>, logs: Array<string>) => ({
   page,
   errors,
+  /** the page's console output (the SDK's log lines) */
+  logs,
   start: (options: StartOptions) => promise(() => page.evaluate((o) => window.bkendTest.start(o), options)),
   stop: promise(() => page.evaluate(() => window.bkendTest.stop())),
   signUp: (email: string) => promise(() => page.evaluate((e) => window.bkendTest.signUp(e, "secret-pass-1"), email)),
@@ -155,16 +169,18 @@ const twoTabs = (h: Harness) =>
     const open = Effect.gen(function* () {
       const page = yield* promise(() => context.newPage())
       const errors: Array<string> = []
+      const logs: Array<string> = []
       page.on("pageerror", (e) => errors.push(e.message))
+      page.on("console", (m) => logs.push(m.text()))
       yield* promise(() => page.goto(h.pageUrl))
       yield* promise(() => page.waitForFunction(() => window.bkendTest !== undefined))
-      return tab(page, errors)
+      return tab(page, errors, logs)
     })
     return [yield* open, yield* open] as const
   })
 
-const refreshes = (h: Harness) => Effect.map(h.server.counters, (c) => c.refreshCalls)
-const replays = (h: Harness) => Effect.map(h.server.counters, (c) => c.replaysDetected)
+const refreshes = (h: Pick<Harness, "server">) => Effect.map(h.server.counters, (c) => c.refreshCalls)
+const replays = (h: Pick<Harness, "server">) => Effect.map(h.server.counters, (c) => c.replaysDetected)
 const meStatuses = (h: Harness) =>
   Effect.map(h.server.requestLog, (log) =>
     log.filter((e) => e.method === "GET" && e.path === "/v1/auth/me").map((e) => e.status)
@@ -276,6 +292,68 @@ layer(HarnessLive, { excludeTestServices: true, timeout: "60 seconds" })(
           const after = yield* b.me()
           expect(after).toMatchObject({ ok: false, tag: "Unauthorized" })
           expect((yield* meStatuses(h)).length).toBe(mesBefore3)
+          expect([...a.errors, ...b.errors]).toEqual([])
+        })
+    )
+
+    it.scoped(
+      "a refresh held by 429 retries outlasts the other tab's lock wait: the waiting tab does not spend the token",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* BrowserHarness
+          // two 429s with Retry-After: 1 hold tab A's refresh for over 2 s; tab B waits for the lock 500 ms only
+          const api = yield* ownServer({ faults: [{ route: "POST /v1/auth/refresh", kind: "429", times: 2 }] })
+          const [a, b] = yield* twoTabs(h)
+          const options: StartOptions = {
+            baseUrl: api.apiUrl,
+            apiKey: api.server.keys.publishable,
+            crossTab: true,
+            lockTimeoutMillis: LOCK_WAIT_MILLIS
+          }
+          yield* a.start(options)
+          expect((yield* a.signUp(email())).ok).toBe(true)
+          yield* a.setStoredExpiry(-1_000)
+          yield* a.stop
+          yield* a.start(options)
+          yield* b.start(options)
+          const before = yield* a.state
+          const logFrom = (yield* api.server.requestLog).length
+          const at = Date.now() + 250
+          const [ra, rb] = yield* Effect.all([a.me(at), b.me(at)], { concurrency: 2 })
+          const log = (yield* api.server.requestLog).slice(logFrom)
+          const refreshStatuses = log
+            .filter((e) => e.method === "POST" && e.path === "/v1/auth/refresh")
+            .map((e) => e.status)
+          const diagnostics = {
+            results: [ra, rb],
+            changesA: (yield* a.state).changes,
+            changesB: (yield* b.state).changes,
+            log: log.map((e) => `${e.at} ${e.method} ${e.path} ${e.status}`)
+          }
+          // the holder's three attempts are the only refresh requests: 429, 429, then the one rotation
+          expect({ refreshStatuses, diagnostics }).toMatchObject({ refreshStatuses: [429, 429, 200] })
+          expect(yield* replays(api)).toBe(0)
+          expect(yield* refreshes(api)).toBe(1)
+          // one tab gave up waiting for the lock (and so sent no refresh of its own)...
+          const gaveUp = [a, b].filter((t) => t.logs.some((l) => l.includes("lock was not granted in time")))
+          expect({ gaveUp: gaveUp.length, diagnostics }).toMatchObject({ gaveUp: 1 })
+          // ...and went on with its access token, still valid at the server (or failed as a timeout); the holder's
+          // call succeeded
+          const sorted = [ra, rb].sort((x, y) => Number(y.ok) - Number(x.ok))
+          expect({ sorted, diagnostics }).toMatchObject({ sorted: [{ ok: true }, {}] })
+          expect(sorted[1]?.ok === true || sorted[1]?.tag === "NetworkError").toBe(true)
+          // it then follows the holder's rotated session, and its next call needs no refresh
+          const rotated = (yield* a.state).fingerprint ?? (yield* b.state).fingerprint
+          expect(rotated).not.toBe(before.fingerprint)
+          const followed = yield* eventually(
+            Effect.zip(a.state, b.state),
+            ([sa, sb]) => sa.fingerprint === sb.fingerprint
+          )
+          expect(followed[0].fingerprint).toBe(followed[1].fingerprint)
+          expect((yield* a.me()).ok).toBe(true)
+          expect((yield* b.me()).ok).toBe(true)
+          expect(yield* refreshes(api)).toBe(1)
+          expect(yield* replays(api)).toBe(0)
           expect([...a.errors, ...b.errors]).toEqual([])
         })
     )

@@ -14,6 +14,8 @@ export interface StartOptions {
   readonly apiKey: string
   /** false: the same localStorage store but no Web Lock and no cross-tab following (the negative control) */
   readonly crossTab: boolean
+  /** with `crossTab`: how long a tab waits for another tab's refresh (`Browser` `lock.timeout`; default 35 s) */
+  readonly lockTimeoutMillis?: number
 }
 
 export type Result =
@@ -99,7 +101,7 @@ window.bkendTest = {
     const services = Auth.layer.pipe(Layer.provideMerge(BkendClient.layer(clientOptions)))
     runtime = ManagedRuntime.make(
       options.crossTab
-        ? Browser.provide(services)
+        ? Browser.provide(services, { lock: { timeout: options.lockTimeoutMillis } })
         : services.pipe(Layer.provide(Layer.merge(FetchHttpClient.layer, Browser.layerTokenStore())))
     )
     changes = []

@@ -25,7 +25,7 @@ type Answer = Effect.Effect<Session.TokenResponse, Refresh.Refused>
 const setup = (answers: Array<Answer>, options: Partial<Omit<Refresh.Options, "session" | "present">> = {}) =>
   Effect.gen(function* () {
     const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
-    const session = yield* SessionState.make(store)
+    const session = yield* SessionState.make(store, false)
     const presented: Array<string> = []
     const coordinator = yield* Refresh.make({
       session,
@@ -200,7 +200,7 @@ describe("refresh coordinator", () => {
       expect(busy.presented).toHaveLength(0)
       expect(Option.isSome(yield* busy.session.current)).toBe(true)
       const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
-      const session = yield* SessionState.make(store)
+      const session = yield* SessionState.make(store, false)
       const coordinator = yield* Refresh.make({
         session,
         lock: Option.some({ waitTimeout: Duration.seconds(10), withLock: (self) => self }),

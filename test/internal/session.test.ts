@@ -35,7 +35,7 @@ describe("session state", () => {
   it.scoped("a rotation keeps the epoch; another session starts a new one; an older pair never comes back", () =>
     Effect.gen(function* () {
       const { store, writes } = recordingStore()
-      const state = yield* SessionState.make(store)
+      const state = yield* SessionState.make(store, false)
       const events = yield* tags(state, 3)
       // let the subscriber start (the stream subscribes when it runs)
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
@@ -56,14 +56,14 @@ describe("session state", () => {
   it.scoped("the refresh re-read never resurrects a signed-out session; commits are epoch-bound", () =>
     Effect.gen(function* () {
       const { store } = recordingStore()
-      const state = yield* SessionState.make(store)
+      const state = yield* SessionState.make(store, false)
       const a1 = session("a", 1, 100)
       yield* state.signIn(a1)
       const epoch = (yield* state.snapshot).epoch
       yield* state.signOut("sign-out")
       yield* state.adopt(Option.some(a1), "refresh")
       expect(Option.isNone(yield* state.current)).toBe(true)
-      expect(yield* state.commitInEpoch(epoch, session("a", 2, 200))).toBe(false)
+      expect(yield* state.commitInEpoch(epoch, session("a", 2, 200), "refresh-a-1-rrrrrrrrrrrr")).toBe(false)
       expect(Option.isNone(yield* state.current)).toBe(true)
       expect(Option.isNone(yield* store.get)).toBe(true)
     })
@@ -76,12 +76,12 @@ describe("session state", () => {
         set: () => Effect.die("quota exceeded"),
         clear: Effect.die("quota exceeded")
       }
-      const state = yield* SessionState.make(failing)
+      const state = yield* SessionState.make(failing, false)
       const a1 = session("a", 1, 100)
       yield* state.signIn(a1)
       expect(Option.getOrThrow(yield* state.current)).toBe(a1)
       const epoch = (yield* state.snapshot).epoch
-      expect(yield* state.commitInEpoch(epoch, session("a", 2, 200))).toBe(true)
+      expect(yield* state.commitInEpoch(epoch, session("a", 2, 200), "refresh-a-1-rrrrrrrrrrrr")).toBe(true)
       yield* state.retireInEpoch(epoch, "refresh-a-2-rrrrrrrrrrrr")
       expect(Option.getOrThrow(yield* state.current).refreshRetired).toBe(true)
     })
@@ -90,13 +90,33 @@ describe("session state", () => {
   it.scoped("a retired pair in the store is taken over; the recent-token set stays bounded", () =>
     Effect.gen(function* () {
       const { store } = recordingStore()
-      const state = yield* SessionState.make(store)
+      const state = yield* SessionState.make(store, false)
       for (let i = 0; i < 20; i++) yield* state.signIn(session("a", i, i))
       expect(state.recentTokens().length).toBeLessThanOrEqual(16)
       const last = session("a", 19, 19)
       expect(state.recentTokens()).toContain(Redacted.value(last.refreshToken))
       yield* state.adopt(Option.some(new Session.Session({ ...last, refreshRetired: true })), "refresh")
       expect(Option.getOrThrow(yield* state.current).refreshRetired).toBe(true)
+    })
+  )
+
+  it.scoped("a shared store: a refresh never writes over another client's sign-out, and follows it", () =>
+    Effect.gen(function* () {
+      const { store, writes } = recordingStore()
+      const state = yield* SessionState.make(store, true)
+      const a1 = session("a", 1, 100)
+      yield* state.signIn(a1)
+      const epoch = (yield* state.snapshot).epoch
+      yield* store.clear // another tab signs out while this one refreshes
+      expect(yield* state.commitInEpoch(epoch, session("a", 2, 200), Redacted.value(a1.refreshToken))).toBe(false)
+      yield* state.retireInEpoch(epoch, Redacted.value(a1.refreshToken))
+      expect(Option.isNone(yield* state.current)).toBe(true)
+      expect(writes).toEqual([`set ${Redacted.value(a1.refreshToken)}`, "clear"])
+      // and an empty shared store read inside the refresh lock means "signed out elsewhere"
+      yield* state.signIn(a1)
+      yield* store.clear
+      yield* state.adopt(Option.none(), "refresh")
+      expect(Option.isNone(yield* state.current)).toBe(true)
     })
   )
 })

@@ -1,0 +1,83 @@
+/**
+ * A `RefreshLock` for tests: one holder at a time among every client given the same lock (two "tabs" or two
+ * "processes" in one test), FIFO, and a waiter that has not got the lock after `waitTimeout` fails with
+ * `RefreshLockTimeout` without running its effect. Ownership is handed over atomically on release, so a waiter
+ * that times out (or is interrupted) at the moment it is handed the lock releases it instead of leaking it.
+ */
+import { Deferred, Duration, Effect, Option, Ref } from "effect"
+import * as Session from "../../src/Session.js"
+
+interface LockState {
+  readonly held: boolean
+  readonly waiters: ReadonlyArray<Deferred.Deferred<void>>
+}
+
+type LockShape = Session.RefreshLock["Type"]
+
+export interface TestLock extends LockShape {
+  /** how many waiters gave up (`RefreshLockTimeout`) so far */
+  readonly timeouts: () => number
+  /** how many times the lock was taken */
+  readonly acquisitions: () => number
+}
+
+export const makeTestLock = (waitTimeout: Duration.DurationInput): Effect.Effect<TestLock> =>
+  Effect.gen(function* () {
+    const timeout = Duration.decode(waitTimeout)
+    const state = yield* Ref.make<LockState>({ held: false, waiters: [] })
+    let timeouts = 0
+    let acquisitions = 0
+
+    const release = Ref.modify(state, (s): [Deferred.Deferred<void> | undefined, LockState] => {
+      const [next, ...rest] = s.waiters
+      return next === undefined ? [undefined, { held: false, waiters: [] }] : [next, { held: true, waiters: rest }]
+    }).pipe(Effect.flatMap((next) => (next === undefined ? Effect.void : Deferred.succeed(next, undefined))))
+
+    /** true: removed from the queue (not the owner); false: already handed the lock (the owner) */
+    const leave = (me: Deferred.Deferred<void>) =>
+      Ref.modify(state, (s): [boolean, LockState] =>
+        s.waiters.includes(me) ? [true, { held: s.held, waiters: s.waiters.filter((w) => w !== me) }] : [false, s]
+      )
+
+    const withLock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Session.RefreshLockTimeout, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const me = yield* Deferred.make<void>()
+          const immediate = yield* Ref.modify(state, (s): [boolean, LockState] =>
+            s.held ? [false, { held: true, waiters: [...s.waiters, me] }] : [true, { held: true, waiters: s.waiters }]
+          )
+          if (!immediate) {
+            const got = yield* restore(Effect.timeoutOption(Deferred.await(me), timeout)).pipe(
+              Effect.onInterrupt(() => Effect.flatMap(leave(me), (removed) => (removed ? Effect.void : release)))
+            )
+            if (Option.isNone(got) && (yield* leave(me))) {
+              timeouts++
+              return yield* new Session.RefreshLockTimeout({ waitedMillis: Duration.toMillis(timeout) })
+            }
+          }
+          acquisitions++
+          return yield* restore(self).pipe(Effect.ensuring(release))
+        })
+      )
+
+    return { waitTimeout: timeout, withLock, timeouts: () => timeouts, acquisitions: () => acquisitions }
+  })
+
+/** `lock`, counting the waits that gave up */
+export const counting = (lock: LockShape): { readonly lock: LockShape; readonly timeouts: () => number } => {
+  let timeouts = 0
+  return {
+    lock: {
+      waitTimeout: lock.waitTimeout,
+      withLock: (self) =>
+        lock.withLock(self).pipe(
+          Effect.tapError((e) =>
+            Effect.sync(() => {
+              if (e instanceof Session.RefreshLockTimeout) timeouts++
+            })
+          )
+        )
+    },
+    timeouts: () => timeouts
+  }
+}
