@@ -151,7 +151,8 @@ export const retrying = <A, E, R>(
       const error = result.left
       if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(completed(error, n))
       const cause = options.errorOf(error)
-      if (cause.message === options.deadlineMessage) return yield* Effect.fail(completed(error, n))
+      // a timeout of the deadline itself (its message may have been completed with the host and attempts)
+      if (cause.message.startsWith(options.deadlineMessage)) return yield* Effect.fail(completed(error, n))
       driver ??= yield* backoffDriver(policy)
       const wait = yield* nextWait(policy, driver, cause)
       // no time for another attempt after this wait: report the error that ended the operation
