@@ -12,7 +12,7 @@ import { validate } from "./config.js"
 import * as Decode from "./decode.js"
 import * as Refresh from "./refresh.js"
 import * as Request from "./request.js"
-import { retrying } from "./retry.js"
+import * as Retry from "./retry.js"
 import * as SessionState from "./session.js"
 import * as Storage from "./storage.js"
 import type { Budget } from "./timeout.js"
@@ -67,6 +67,7 @@ export const make = (
     const lock = yield* Effect.serviceOption(Session.RefreshLock)
     // a RefreshLock means other clients share the store
     const session = yield* SessionState.make(store, Option.isSome(lock))
+    const retrying = Retry.make(policy)
     const apiKey = Redacted.value(config.apiKey)
     const secrets = () => [apiKey, ...session.recentTokens()]
     const bkend = Transport.bkendClient(http, config.baseUrl, config.apiKey)
@@ -106,7 +107,6 @@ export const make = (
     const present = (token: string, deadline: number) =>
       spanned(
         retrying(
-          policy,
           {
             deadline,
             deadlineMessage: "refresh timed out",
@@ -163,7 +163,6 @@ export const make = (
             })
           const loop = (firstAttempt: number) =>
             retrying(
-              policy,
               {
                 deadline,
                 deadlineMessage: totalMessage,

@@ -147,7 +147,8 @@ export const make = (options: Options) =>
       Effect.gen(function* () {
         const deadline = (yield* Clock.currentTimeMillis) + budgetMillis
         // the epoch was read before the store: a sign-out during this read is not undone
-        yield* session.adopt(yield* session.readStore, "refresh")
+        const read = yield* session.readStore
+        if (Option.isSome(read)) yield* session.adopt(read.value, "refresh")
         const now = yield* session.snapshot
         if (Option.isNone(now.current)) {
           return yield* new Ended({ error: unauthorized("signed out while the session was being refreshed") })

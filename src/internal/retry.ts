@@ -74,15 +74,13 @@ const simpleBackoff = (policy: RetryPolicy): Schedule.Schedule<unknown, BkendErr
 }
 
 /**
- * The policy's backoff, stepped by a `ScheduleDriver` that does not sleep: each step yields the delay the schedule
- * asks for (or fails when it is done), and the retry loop decides whether and how long to wait.
+ * The policy's backoff for a `ScheduleDriver` that does not sleep: each step yields the delay the schedule asks for
+ * (or fails when it is done), and the retry loop decides whether and how long to wait.
  */
-const backoffDriver = (policy: RetryPolicy) =>
-  Schedule.driver(
-    (policy.schedule ?? simpleBackoff(policy)).pipe(
-      Schedule.delays,
-      Schedule.modifyDelay(() => Duration.zero)
-    )
+const backoffOf = (policy: RetryPolicy): Schedule.Schedule<Duration.Duration, BkendError.BkendError> =>
+  (policy.schedule ?? simpleBackoff(policy)).pipe(
+    Schedule.delays,
+    Schedule.modifyDelay(() => Duration.zero)
   )
 
 /**
@@ -125,44 +123,49 @@ export interface Retrying<E> {
  * The one retry loop, for bkend calls, refresh presentations and storage transfers: attempt `n` gets
  * `min(attemptTimeout, time left until the deadline)`; failures the options call retryable are retried after the
  * policy's wait (its schedule's delay, or `Retry-After`), up to `maxAttempts` and while the schedule goes on, and
- * never past the deadline (the error that ended the operation is reported, not a timeout).
+ * never past the deadline (the error that ended the operation is reported, not a timeout). `make(policy)` once per
+ * client: the attempt budget and the backoff schedule are made once, a schedule driver per call that retries.
  */
-export const retrying = <A, E, R>(
-  policy: RetryPolicy,
-  options: Retrying<E>,
-  attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => {
+export const make = (policy: RetryPolicy) => {
   const attemptMillis = Duration.toMillis(policy.attemptTimeout)
   const attemptBudget: Budget = {
     millis: attemptMillis,
     message: `attempt timed out after ${Duration.format(policy.attemptTimeout)}`
   }
-  const completed = options.completed ?? ((error: E) => error)
-  return Effect.gen(function* () {
-    let driver: Schedule.ScheduleDriver<Duration.Duration, BkendError.BkendError> | undefined
-    let n = (options.firstAttempt ?? 1) - 1
-    while (true) {
-      n++
-      const left = options.deadline - (yield* Clock.currentTimeMillis)
-      if (left <= 0) return yield* Effect.fail(completed(options.timedOut(), n - 1))
-      const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
-      const result = yield* Effect.either(attempt(n, budget))
-      if (result._tag === "Right") return result.right
-      const error = result.left
-      if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(completed(error, n))
-      const cause = options.errorOf(error)
-      // a timeout of the deadline itself (its message may have been completed with the host and attempts)
-      if (cause.message.startsWith(options.deadlineMessage)) return yield* Effect.fail(completed(error, n))
-      driver ??= yield* backoffDriver(policy)
-      const wait = yield* nextWait(policy, driver, cause)
-      // no time for another attempt after this wait: report the error that ended the operation
-      if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
-        return yield* Effect.fail(completed(error, n))
+  const backoff = backoffOf(policy)
+  return <A, E, R>(
+    options: Retrying<E>,
+    attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, R> => {
+    const completed = options.completed ?? ((error: E) => error)
+    return Effect.gen(function* () {
+      let driver: Schedule.ScheduleDriver<Duration.Duration, BkendError.BkendError> | undefined
+      let n = (options.firstAttempt ?? 1) - 1
+      while (true) {
+        n++
+        const left = options.deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0) return yield* Effect.fail(completed(options.timedOut(), n - 1))
+        const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
+        const result = yield* Effect.either(attempt(n, budget))
+        if (result._tag === "Right") return result.right
+        const error = result.left
+        if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(completed(error, n))
+        const cause = options.errorOf(error)
+        // a timeout of the deadline itself (its message may have been completed with the host and attempts)
+        if (cause.message.startsWith(options.deadlineMessage)) return yield* Effect.fail(completed(error, n))
+        driver ??= yield* Schedule.driver(backoff)
+        const wait = yield* nextWait(policy, driver, cause)
+        // no time for another attempt after this wait: report the error that ended the operation
+        if (wait === undefined || (yield* Clock.currentTimeMillis) + Duration.toMillis(wait) >= options.deadline) {
+          return yield* Effect.fail(completed(error, n))
+        }
+        yield* Effect.logDebug("bkend-effect: retrying").pipe(
+          Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
+        )
+        yield* Effect.sleep(wait)
       }
-      yield* Effect.logDebug("bkend-effect: retrying").pipe(
-        Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: Duration.toMillis(wait) })
-      )
-      yield* Effect.sleep(wait)
-    }
-  })
+    })
+  }
 }
+
+export type Retry = ReturnType<typeof make>

@@ -19,8 +19,8 @@ export interface SessionState {
   readonly changes: Stream.Stream<Session.SessionChange>
   /** the access and refresh tokens held recently (a bounded set), for scrubbing server text */
   readonly recentTokens: () => ReadonlyArray<string>
-  /** reads the store (bounded in time; unreadable counts as empty) */
-  readonly readStore: Effect.Effect<Option.Option<Session.Session>>
+  /** reads the store, bounded in time: `None` when it could not be read, else what it holds */
+  readonly readStore: Effect.Effect<Option.Option<Option.Option<Session.Session>>>
   /** a sign-in: a new epoch, written to the store */
   readonly signIn: (session: Session.Session) => Effect.Effect<void>
   /** a sign-out: a new epoch, the store cleared; returns without waiting for any refresh */
@@ -118,7 +118,11 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
         return clearStore(become(Option.none(), had ? Session.SessionChange.SignedOut({ reason }) : undefined))
       })
 
-    const readStore = withTimeout(store.get, STORE_TIMEOUT_MILLIS).pipe(Effect.catchAllCause(() => Effect.succeedNone))
+    // a store that cannot be read says nothing (it is not "empty": with a shared store that would mean signed out)
+    const readStore = withTimeout(store.get, STORE_TIMEOUT_MILLIS).pipe(
+      Effect.asSome,
+      Effect.catchAllCause(() => Effect.succeedNone)
+    )
 
     const follow = (stored: Option.Option<Session.Session>) =>
       Effect.sync(() => {
@@ -155,13 +159,15 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
      */
     const storeStillHolds = (e: number, token: string) =>
       shared
-        ? Effect.flatMap(readStore, (stored) => {
+        ? Effect.flatMap(readStore, (read) => {
+            if (Option.isNone(read)) return Effect.succeed(true)
+            const stored = read.value
             if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
             return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
           })
         : Effect.succeed(true)
 
-    const initial = yield* readStore
+    const initial = Option.flatten(yield* readStore)
     if (Option.isSome(initial)) become(initial, undefined)
 
     return {

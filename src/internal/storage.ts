@@ -10,7 +10,7 @@ import { Clock, Duration, Effect, Stream } from "effect"
 import type * as BkendClient from "../BkendClient.js"
 import * as BkendError from "../BkendError.js"
 import * as Decode from "./decode.js"
-import { type RetryPolicy, retrying } from "./retry.js"
+import * as Retry from "./retry.js"
 import type { Budget } from "./timeout.js"
 import * as Transport from "./transport.js"
 
@@ -55,7 +55,8 @@ const progressBody = (put: BkendClient.StoragePut, onProgress: (sent: number) =>
   )
 }
 
-export const make = (http: HttpClient.HttpClient, policy: RetryPolicy, secrets: () => ReadonlyArray<string>) => {
+export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, secrets: () => ReadonlyArray<string>) => {
+  const retrying = Retry.make(policy)
   const client = Transport.storageClient(http)
   const totalMillis = Duration.toMillis(policy.totalTimeout)
   const deadlineMessage = `transfer timed out after ${Duration.format(policy.totalTimeout)}`
@@ -68,7 +69,6 @@ export const make = (http: HttpClient.HttpClient, policy: RetryPolicy, secrets: 
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       retrying<A, BkendError.BkendError, never>(
-        policy,
         {
           deadline: now + totalMillis,
           deadlineMessage,
