@@ -77,7 +77,9 @@ export interface Request<A, I, R> {
 }
 
 /**
- * The retry policy. Replace any field through `Options.retryPolicy`.
+ * The retry policy. Replace any field through `Options.retryPolicy`. The backoff is either the simple form
+ * (`baseDelay`, `maxDelay`, `jitter`) or a `Schedule` in `schedule`, e.g.
+ * `retryPolicy: { schedule: Schedule.exponential("100 millis").pipe(Schedule.jittered) }`.
  *
  * @since 0.1.0
  * @category models

@@ -143,14 +143,21 @@ export class UnexpectedStatus extends Schema.TaggedError<UnexpectedStatus>()("Un
 }
 
 /**
- * No usable response: transport failure, per-attempt or total timeout.
+ * No usable response: transport failure, per-attempt or total timeout. The message names what failed, where and
+ * how often, e.g. `connect ECONNREFUSED to api.example.com:443 after 3 attempts`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
   ...fields,
-  reason: Schema.Literal("Transport", "Timeout", "InvalidUrl", "Encode")
+  reason: Schema.Literal("Transport", "Timeout", "InvalidUrl", "Encode"),
+  /** The underlying error code, e.g. `ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`, `ENOTFOUND`, `UND_ERR_SOCKET`. */
+  causeCode: Schema.optional(Schema.String),
+  /** `hostname:port` of the server the call talked to (never a path or query). */
+  host: Schema.optional(Schema.String),
+  /** How many attempts the call made. */
+  attempts: Schema.optional(Schema.Number)
 }) {
   get isRetryable(): boolean {
     return this.reason === "Transport" || this.reason === "Timeout"
@@ -158,12 +165,37 @@ export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkErr
 }
 
 /**
- * A 2xx body that does not match the expected schema (or is not JSON).
+ * One failing path of a body that did not decode: the path (`data.expiresIn`, `(root)` for the body itself), the
+ * type the schema expected and the kind of value that came (`string`, `number`, `null`, `object`, `array`,
+ * `undefined` …). Never the value: it may hold a token.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DecodeIssue = Schema.Struct({
+  path: Schema.String,
+  expected: Schema.String,
+  actual: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodeIssue extends Schema.Schema.Type<typeof DecodeIssue> {}
+
+/**
+ * A 2xx body that does not match the expected schema (or is not JSON). The message names each failing path with the
+ * expected type and the actual kind, e.g. `expiresIn: expected number, got string`; `issues` holds the same, at most
+ * five.
  *
  * @since 0.1.0
  * @category errors
  */
-export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", fields) {
+export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
+  ...fields,
+  issues: Schema.optional(Schema.Array(DecodeIssue))
+}) {
   get isRetryable(): boolean {
     return false
   }

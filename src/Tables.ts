@@ -18,6 +18,7 @@ import type { Errors } from "./Auth.js"
 import { documented } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
 import * as BkendError from "./BkendError.js"
+import { describeIssues, issuesOf } from "./internal/decode.js"
 import { normaliseId } from "./internal/envelope.js"
 import * as filters from "./internal/filters.js"
 import * as Page from "./Page.js"
@@ -375,14 +376,6 @@ type Route = "/v1/data/:table" | "/v1/data/:table/:id" | "/v1/data/:table/spec" 
 const invalidInput = (method: Method, route: Route, field: string, message: string) =>
   new BkendError.InvalidInput({ status: 0, field, message, method, route })
 
-/** Paths of the failing fields only: values are never copied into messages. */
-const issuePaths = (error: ParseResult.ParseError): string => {
-  const paths = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-    issue.path.length === 0 ? "(root)" : issue.path.map(String).join(".")
-  )
-  return [...new Set(paths)].slice(0, 5).join(", ")
-}
-
 const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -430,9 +423,10 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
           (issue) =>
             new BkendError.DecodeError({
               status,
-              message: `record does not match the table schema at: ${issuePaths(new ParseResult.ParseError({ issue }))}`,
+              message: `record does not match the table schema: ${describeIssues(issue)}`,
               method,
-              route
+              route,
+              issues: issuesOf(issue)
             })
         )
       )
@@ -453,7 +447,7 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
     const encoder = Schema.make<unknown, unknown, never>(SchemaAST.pick(schema.ast, Object.keys(input)))
     return Schema.encodeUnknown(encoder, { onExcessProperty: "error" })(input).pipe(
       Effect.mapError((e) =>
-        invalidInput(method, route, "data", `data does not match the table schema at: ${issuePaths(e)}`)
+        invalidInput(method, route, "data", `data does not match the table schema: ${describeIssues(e.issue)}`)
       )
     )
   }

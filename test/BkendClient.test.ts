@@ -554,7 +554,7 @@ describe("BkendClient decoding and errors", () => {
       })
       const error = yield* get("bad", Me).pipe(Effect.flip)
       expect(error._tag).toBe("DecodeError")
-      expect(error.message).toContain("id")
+      expect(error.message).toContain("id: expected string, got number")
     })
   )
 

@@ -71,6 +71,7 @@ export const make = (
     const apiKey = Redacted.value(config.apiKey)
     const secrets = () => [apiKey, ...session.recentTokens()]
     const bkend = Transport.bkendClient(http, config.baseUrl, config.apiKey)
+    const host = Transport.hostOf(config.baseUrl)
     const totalMillis = Duration.toMillis(policy.totalTimeout)
     const totalMessage = `call timed out after ${Duration.format(policy.totalTimeout)}`
     const timedOut = (method: string, route: string) => () =>
@@ -112,6 +113,7 @@ export const make = (
             timedOut: (): Refresh.Refused => new Refresh.NotProcessed({ error: timedOut("POST", REFRESH_ROUTE)() }),
             retryable: (r: Refresh.Refused) => r._tag === "NotProcessed" && policy.isRetryable(r.error, true),
             errorOf: (r: Refresh.Refused) => r.error,
+            completed: (r: Refresh.Refused, n: number) => Refresh.mapError(r, (e) => Transport.completed(e, host, n)),
             label: { method: "POST", route: REFRESH_ROUTE }
           },
           (_, budget) => presentOnce(token, budget)
@@ -167,6 +169,7 @@ export const make = (
                 timedOut: callTimedOut,
                 retryable: (e: BkendError.BkendError) => policy.isRetryable(e, idempotent),
                 errorOf: (e: BkendError.BkendError) => e,
+                completed: (e: BkendError.BkendError, n: number) => Transport.completed(e, host, n),
                 firstAttempt,
                 label: { method, route }
               },

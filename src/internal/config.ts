@@ -1,4 +1,4 @@
-import { Duration, Effect, Option, Redacted } from "effect"
+import { Duration, Effect, Option, Redacted, Schedule } from "effect"
 import type * as BkendClient from "../BkendClient.js"
 import * as BkendError from "../BkendError.js"
 import { defaultRetryPolicy, type RetryPolicy } from "./retry.js"
@@ -52,8 +52,28 @@ const validApiKey = (apiKey: Redacted.Redacted<string>) => {
     : Effect.fail(invalid("apiKey", "apiKey must be a bkend key starting with pk_ (publishable) or sk_ (secret)"))
 }
 
+const SIMPLE_BACKOFF = ["baseDelay", "maxDelay", "jitter"] as const
+
+/** A schedule replaces the simple form: both at once would leave one of them silently ignored. */
+const validSchedule = (p: Partial<RetryPolicy>) => {
+  if (p.schedule === undefined) return Effect.void
+  if (!Schedule.isSchedule(p.schedule)) {
+    return Effect.fail(invalid("retryPolicy.schedule", "retryPolicy.schedule must be a Schedule"))
+  }
+  const both = SIMPLE_BACKOFF.find((name) => p[name] !== undefined)
+  return both === undefined
+    ? Effect.void
+    : Effect.fail(
+        invalid(
+          `retryPolicy.${both}`,
+          `retryPolicy.${both} cannot be combined with retryPolicy.schedule: put the backoff in the schedule`
+        )
+      )
+}
+
 const validRetryPolicy = (p: Partial<RetryPolicy>) =>
   Effect.gen(function* () {
+    yield* validSchedule(p)
     const maxAttempts = p.maxAttempts ?? defaultRetryPolicy.maxAttempts
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
       return yield* invalid("retryPolicy.maxAttempts", "retryPolicy.maxAttempts must be an integer >= 1")
@@ -72,7 +92,8 @@ const validRetryPolicy = (p: Partial<RetryPolicy>) =>
       maxRetryAfter: yield* d("maxRetryAfter"),
       attemptTimeout: yield* d("attemptTimeout"),
       totalTimeout: yield* d("totalTimeout"),
-      isRetryable: p.isRetryable ?? defaultRetryPolicy.isRetryable
+      isRetryable: p.isRetryable ?? defaultRetryPolicy.isRetryable,
+      ...(p.schedule === undefined ? {} : { schedule: p.schedule })
     }
     return policy
   })

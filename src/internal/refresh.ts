@@ -34,6 +34,18 @@ export class InDoubt extends Data.TaggedError("InDoubt")<{
 
 export type Refused = Rejected | NotProcessed | InDoubt
 
+/** The same refusal, its error replaced. */
+export const mapError = (r: Refused, f: (error: BkendError.BkendError) => BkendError.BkendError): Refused => {
+  switch (r._tag) {
+    case "Rejected":
+      return new Rejected({ error: f(r.error) })
+    case "NotProcessed":
+      return new NotProcessed({ error: f(r.error) })
+    case "InDoubt":
+      return new InDoubt({ error: f(r.error), sentAt: r.sentAt })
+  }
+}
+
 /** Why a caller got no new session: there is no session any more (rejected, signed out meanwhile). */
 export class Ended extends Data.TaggedError("Ended")<{ readonly error: BkendError.BkendError }> {}
 

@@ -4,7 +4,7 @@
  */
 import { Effect, Option, PubSub, Redacted, Stream } from "effect"
 import * as Session from "../Session.js"
-import { sameLineage } from "./jwt.js"
+import { claims, sameLineage } from "./jwt.js"
 import { withTimeout } from "./timeout.js"
 
 /** The current session and its epoch, read together. */
@@ -75,8 +75,16 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
     let version = 0
     let written = 0
     const recent: Array<string> = []
-    // refresh tokens of sessions this client ended: a stale read of the store never brings one back
+    // refresh tokens and server session ids (`sid`) of sessions this client ended: neither a stale read of the
+    // store nor another client's late commit of a rotation of one of them (its sign-out raced the write) brings
+    // one back
     const ended: Array<string> = []
+    const endedSids: Array<string> = []
+    const sidOf = (s: Session.Session) => claims(access(s))?.sid
+    const endedBefore = (s: Session.Session) => {
+      const sid = sidOf(s)
+      return ended.includes(refresh(s)) || (sid !== undefined && endedSids.includes(sid))
+    }
 
     const remember = (s: Session.Session) => {
       for (const token of [access(s), refresh(s)]) if (!recent.includes(token)) recent.push(token)
@@ -86,6 +94,9 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       if (Option.isSome(current) && Option.isNone(next)) {
         ended.push(refresh(current.value))
         if (ended.length > RECENT_TOKENS) ended.shift()
+        const sid = sidOf(current.value)
+        if (sid !== undefined && !endedSids.includes(sid)) endedSids.push(sid)
+        if (endedSids.length > RECENT_TOKENS) endedSids.shift()
       }
       current = next
       if (Option.isSome(next)) remember(next.value)
@@ -133,7 +144,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           return
         }
         const next = stored.value
-        if (ended.includes(refresh(next))) return
+        if (endedBefore(next)) return
         if (Option.isNone(current)) {
           epoch++
           become(stored, Session.SessionChange.SignedIn({ session: next }))

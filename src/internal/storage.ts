@@ -16,6 +16,8 @@ import * as Transport from "./transport.js"
 
 const ROUTE = "<storage>"
 const PROGRESS_CHUNK = 64 * 1024
+/** the budget of a failure that is not a timeout */
+const noBudget: Budget = { millis: Number.POSITIVE_INFINITY, message: "" }
 
 const validUrl = (method: string, url: string) => {
   let parsed: URL | undefined
@@ -60,7 +62,11 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
   const deadlineMessage = `transfer timed out after ${Duration.format(policy.totalTimeout)}`
 
   /** Retries `attempt` per the policy (as an idempotent request) until the transfer's deadline. */
-  const retried = <A>(method: string, attempt: (budget: Budget) => Effect.Effect<A, BkendError.BkendError>) =>
+  const retried = <A>(
+    method: string,
+    url: string,
+    attempt: (budget: Budget) => Effect.Effect<A, BkendError.BkendError>
+  ) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       retrying<A, BkendError.BkendError, never>(
         {
@@ -76,6 +82,8 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
             }),
           retryable: (e) => policy.isRetryable(e, true),
           errorOf: (e) => e,
+          // a presigned URL is a credential: only its host is named
+          completed: (e, n) => Transport.completed(e, Transport.hostOf(url), n),
           label: { method, route: ROUTE }
         },
         (_, budget) => attempt(budget)
@@ -91,7 +99,7 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
   ): Effect.Effect<{ readonly etag: string | undefined }, BkendError.BkendError> =>
     Effect.zipRight(
       validUrl("PUT", p.url),
-      retried("PUT", (budget) => {
+      retried("PUT", p.url, (budget) => {
         const contentType = p.contentType ?? "application/octet-stream"
         const request =
           p.onProgress === undefined
@@ -117,22 +125,17 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
     Stream.unwrap(
       Effect.zipRight(
         validUrl("GET", url),
-        retried("GET", (budget) =>
+        retried("GET", url, (budget) =>
           Effect.flatMap(Transport.send(client, HttpClientRequest.get(url), "GET", ROUTE, budget, head), (res) =>
             "stream" in res ? Effect.succeed(res.stream) : fail("GET", res)
           )
         )
       )
     ).pipe(
-      Stream.catchTag("ResponseError", () =>
+      // the body broke off after the first byte (a reset, a closed socket)
+      Stream.catchTag("ResponseError", (e) =>
         Stream.fail(
-          new BkendError.NetworkError({
-            status: 0,
-            reason: "Transport",
-            message: "Transport",
-            method: "GET",
-            route: ROUTE
-          })
+          Transport.completed(Transport.networkError(e, noBudget, "GET", ROUTE), Transport.hostOf(url), undefined)
         )
       )
     )
@@ -141,7 +144,7 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
   const get = (url: string): Effect.Effect<Uint8Array, BkendError.BkendError> =>
     Effect.zipRight(
       validUrl("GET", url),
-      retried("GET", (budget) =>
+      retried("GET", url, (budget) =>
         Effect.flatMap(
           Transport.send(
             client,

@@ -59,17 +59,88 @@ export const exchange = <B>(
     (self) => withTimeout(self, budget.millis)
   )
 
+const field = (u: unknown, name: string): unknown =>
+  typeof u === "object" && u !== null ? Reflect.get(u, name) : undefined
+
+/** The `cause` chain of a platform error (undici and fetch nest the socket's error as `cause.cause`). */
+const causes = (e: unknown): ReadonlyArray<unknown> => {
+  const out: Array<unknown> = []
+  for (let cause = field(e, "cause"); cause !== undefined && out.length < 5; cause = field(cause, "cause")) {
+    out.push(cause)
+  }
+  return out
+}
+
+const CODE = /^(E[A-Z0-9_]+|UND_ERR_[A-Z_]+)$/
+
+/**
+ * The underlying error code of a failed exchange (`ECONNREFUSED`, `ECONNRESET`, `ENOTFOUND`, `UND_ERR_SOCKET` …) and
+ * the system call it came from, if any: a system error code wins over undici's wrapper code.
+ */
+export const causeOf = (e: unknown): { readonly code: string; readonly syscall: string | undefined } | undefined => {
+  const found = causes(e).flatMap((c) => {
+    const code = field(c, "code")
+    const syscall = field(c, "syscall")
+    return typeof code === "string" && CODE.test(code)
+      ? [{ code, syscall: typeof syscall === "string" && /^[a-z]+$/.test(syscall) ? syscall : undefined }]
+      : []
+  })
+  return found.find((c) => !c.code.startsWith("UND_ERR_")) ?? found[0]
+}
+
+/** `hostname:port` of a URL (the default port made explicit); never its path, query or credentials. */
+export const hostOf = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.hostname}:${parsed.port || (parsed.protocol === "https:" ? "443" : "80")}`
+  } catch {
+    return undefined
+  }
+}
+
 export const networkError = (e: Failure, budget: Budget, method: string, route: string): BkendError.NetworkError => {
-  const timeout = Cause.isTimeoutException(e)
-  const reason = timeout ? ("Timeout" as const) : e._tag === "RequestError" ? e.reason : ("Transport" as const)
-  return new BkendError.NetworkError({ status: 0, reason, message: timeout ? budget.message : reason, method, route })
+  if (Cause.isTimeoutException(e)) {
+    return new BkendError.NetworkError({ status: 0, reason: "Timeout", message: budget.message, method, route })
+  }
+  const reason = e._tag === "RequestError" ? e.reason : ("Transport" as const)
+  const cause = causeOf(e)
+  const message = cause === undefined ? reason : cause.syscall ? `${cause.syscall} ${cause.code}` : cause.code
+  return new BkendError.NetworkError({
+    status: 0,
+    reason,
+    message,
+    method,
+    route,
+    ...(cause === undefined ? {} : { causeCode: cause.code })
+  })
+}
+
+/**
+ * A call's final `NetworkError`, with the host it talked to and the attempts it made, e.g.
+ * `connect ECONNREFUSED to api.example.com:443 after 3 attempts`. Other errors, and network errors already
+ * completed (a refresh's, met by a call), are returned as they are.
+ */
+export const completed = (
+  error: BkendError.BkendError,
+  host: string | undefined,
+  attempts: number | undefined
+): BkendError.BkendError => {
+  if (!(error instanceof BkendError.NetworkError) || error.attempts !== undefined) return error
+  const tries = attempts === undefined ? undefined : `${attempts} attempt${attempts === 1 ? "" : "s"}`
+  const message =
+    error.reason === "Timeout"
+      ? `${error.message} (${[host, tries].filter((s) => s !== undefined).join(", ")})`
+      : `${error.message}${host === undefined ? "" : ` to ${host}`}${tries === undefined ? "" : ` after ${tries}`}`
+  return new BkendError.NetworkError({
+    ...error,
+    message,
+    ...(attempts === undefined ? {} : { attempts }),
+    ...(host === undefined ? {} : { host })
+  })
 }
 
 // errors of the connect phase: no byte of the request can have reached the server
 const CONNECT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
-
-const codeOf = (u: unknown): string | undefined =>
-  typeof u === "object" && u !== null && "code" in u && typeof u.code === "string" ? u.code : undefined
 
 /**
  * Whether a failed exchange certainly never reached the server: the request could not be built or encoded, or
@@ -79,13 +150,10 @@ const codeOf = (u: unknown): string | undefined =>
 export const neverSent = (e: Failure): boolean => {
   if (Cause.isTimeoutException(e) || e._tag !== "RequestError") return false
   if (e.reason === "InvalidUrl" || e.reason === "Encode") return true
-  let cause: unknown = e.cause
-  for (let depth = 0; depth < 4 && cause !== undefined; depth++) {
-    const code = codeOf(cause)
-    if (code !== undefined && CONNECT_CODES.has(code)) return true
-    cause = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : undefined
-  }
-  return false
+  return causes(e).some((c) => {
+    const code = field(c, "code")
+    return typeof code === "string" && CONNECT_CODES.has(code)
+  })
 }
 
 /** One attempt: the request and its whole body, within `budget`; failures become `NetworkError`. */

@@ -119,4 +119,22 @@ describe("session state", () => {
       expect(Option.isNone(yield* state.current)).toBe(true)
     })
   )
+
+  it.scoped("a rotation of a session this client signed out, written late by another client, is not adopted", () =>
+    Effect.gen(function* () {
+      const { store } = recordingStore()
+      const state = yield* SessionState.make(store, true)
+      yield* state.signIn(session("a", 1, 100))
+      yield* state.signOut("sign-out")
+      // the other tab's refresh had checked the store before this sign-out, and writes its rotation after it
+      const rotated = session("a", 2, 200)
+      yield* store.set(rotated)
+      yield* state.adopt(Option.some(rotated), "follow")
+      expect(Option.isNone(yield* state.current)).toBe(true)
+      // a new sign-in elsewhere (another server session) is still followed
+      const b1 = session("b", 1, 300)
+      yield* state.adopt(Option.some(b1), "follow")
+      expect(Option.getOrThrow(yield* state.current)).toBe(b1)
+    })
+  )
 })

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, HashMap, List, Logger, LogLevel, Tracer } from "effect"
 import { inspect } from "node:util"
+import * as BkendError from "../../src/BkendError.js"
 import { runChaos } from "./workload.js"
 
 const render = (u: unknown): string => {
@@ -109,6 +110,16 @@ describe("reliability: secrets", () => {
           expect(logs.some((l) => l.includes("retrying"))).toBe(true)
           expect(spans.length).toBeGreaterThan(400)
           expect(errors.length).toBeGreaterThan(0)
+          // network errors with their cause, host and attempt count are among what was checked
+          expect(
+            errors.some(
+              (e) =>
+                e instanceof BkendError.NetworkError &&
+                e.causeCode !== undefined &&
+                e.host !== undefined &&
+                e.attempts !== undefined
+            )
+          ).toBe(true)
           console.log(
             `secrets: ${secrets.length} secrets checked against ${logs.length} log lines, ${spans.length} spans, ${errors.length} errors; refreshes ${counters.refreshCalls}`
           )
