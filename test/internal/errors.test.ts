@@ -114,6 +114,14 @@ describe("success envelope (I-02)", () => {
     expect(unwrapSuccess({ success: true })).toBeUndefined()
     expect(unwrapSuccess({ success: true, data: 1, id: "x" })).toEqual({ success: true, data: 1, id: "x" })
     expect(unwrapSuccess([{ success: true, data: 1 }])).toEqual([{ success: true, data: 1 }])
+    // the hybrid body: the payload under data and its fields copied to the top level (a column named data too)
+    const row = { id: "r1", title: "t", data: { nested: [1] } }
+    expect(unwrapSuccess({ ...row, success: true, data: row })).toEqual(row)
+    expect(unwrapSuccess({ id: "r1", success: true, data: { id: "r2" } })).toEqual({
+      id: "r1",
+      success: true,
+      data: { id: "r2" }
+    })
     expect(unwrapSuccess({ success: false, data: 1 })).toEqual({ success: false, data: 1 })
   })
 
