@@ -35,6 +35,8 @@ export class Session extends Schema.Class<Session>("bkend-effect/Session")({
   /**
    * The margin before expiry at which to refresh proactively: `margin`, but at most half the token's lifetime,
    * so a short-lived token is not refreshed on every call.
+   *
+   * @since 0.1.0
    */
   refreshMarginMillis(margin: number): number {
     return Math.min(margin, Math.max(0, this.expiresAt - this.issuedAt) / 2)

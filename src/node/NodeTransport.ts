@@ -22,9 +22,12 @@ import * as internal from "./internal/transport.js"
  * ```ts
  * import { Bkend } from "bkend-effect"
  * import { NodeTransport } from "bkend-effect/node"
- * import { Layer } from "effect"
+ * import { Config, Layer } from "effect"
  *
- * const BkendLive = Bkend.layer({ apiKey, baseUrl }).pipe(Layer.provide(NodeTransport.layer))
+ * const BkendLive = Bkend.layerConfig({
+ *   apiKey: Config.redacted("BKEND_API_KEY"),
+ *   baseUrl: Config.string("BKEND_API_URL")
+ * }).pipe(Layer.provide(NodeTransport.layer))
  * ```
  *
  * @since 0.1.0
