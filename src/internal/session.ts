@@ -165,6 +165,19 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       })
 
     /**
+     * With a shared store, `stored` may have been read before this client's own sign-out or sign-in (a storage
+     * event's read races it): what the store holds now is followed instead, and nothing if this client moved on
+     * during the read. `stored` is used only when the store cannot be read.
+     */
+    const followNow = (stored: Option.Option<Session.Session>) =>
+      Effect.suspend(() => {
+        const e = epoch
+        return Effect.flatMap(readStore, (read) =>
+          e === epoch ? follow(Option.getOrElse(read, () => stored)) : Effect.void
+        )
+      })
+
+    /**
      * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
      * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
      */
@@ -209,7 +222,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
         }),
       adopt: (stored, mode) =>
         Effect.suspend(() => {
-          if (mode === "follow") return follow(stored)
+          if (mode === "follow") return shared ? followNow(stored) : follow(stored)
           // the re-read inside the refresh: never a sign-in; a shared store that is empty says "signed out"
           if (Option.isNone(current) || (Option.isNone(stored) && !shared)) return Effect.void
           return follow(stored)
