@@ -23,6 +23,8 @@ export interface SessionState {
   readonly readStore: Effect.Effect<Option.Option<Option.Option<Session.Session>>>
   /** a sign-in: a new epoch, written to the store */
   readonly signIn: (session: Session.Session) => Effect.Effect<void>
+  /** waits for the store write in progress (a sign-out's clear, a sign-in's write) to land */
+  readonly flush: Effect.Effect<void>
   /** a sign-out: a new epoch, the store cleared; returns without waiting for any refresh */
   readonly signOut: (reason: Session.SignOutReason) => Effect.Effect<void>
   /** ends the session only if `epoch` is still current */
@@ -119,6 +121,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           return bounded(what, op)
         })
       )
+    const flush = writeLock.withPermits(1)(Effect.void)
     const persist = (v: number, s: Session.Session) => write(v, "persist the session", store.set(s))
     const clearStore = (v: number) => write(v, "clear the stored session", store.clear)
 
@@ -205,6 +208,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           epoch++
           return persist(become(Option.some(session), Session.SessionChange.SignedIn({ session })), session)
         }),
+      flush,
       signOut: signOutNow,
       endInEpoch: (e, reason) =>
         Effect.suspend(() => (e === epoch ? Effect.as(signOutNow(reason), true) : Effect.succeed(false))),
