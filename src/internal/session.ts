@@ -175,7 +175,8 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
     const followNow = (stored: Option.Option<Session.Session>) =>
       Effect.suspend(() => {
         const e = epoch
-        return Effect.flatMap(readStore, (read) =>
+        // read between this client's own writes: a write of its own still landing is never read as "cleared"
+        return Effect.flatMap(writeLock.withPermits(1)(readStore), (read) =>
           e === epoch ? follow(Option.getOrElse(read, () => stored)) : Effect.void
         )
       })
