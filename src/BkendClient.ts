@@ -155,7 +155,9 @@ export interface Service {
   readonly clearSession: (reason?: Session.SignOutReason) => Effect.Effect<void>
   /**
    * Takes over a session that another tab or process wrote to the shared `TokenStore` (or its absence, after a
-   * sign-out there), without writing it back; emits `SignedIn`, `Refreshed` or `SignedOut("cleared")`.
+   * sign-out there), without writing it back; emits `SignedIn`, `Refreshed` or `SignedOut("cleared")`. With a
+   * `RefreshLock` (a shared store) it follows what the store holds when it runs (the value given may have been
+   * read before this client's own sign-out), and never a session this client ended.
    */
   readonly adopt: (session: Option.Option<Session.Session>) => Effect.Effect<void>
   /** refreshes now, through the same shared refresh as automatic refreshes */

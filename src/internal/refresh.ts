@@ -170,7 +170,9 @@ export const make = (options: Options) =>
     const underLock = <A>(self: Effect.Effect<A, Failed>): Effect.Effect<A, Failed> =>
       Option.isNone(lock)
         ? self
-        : lock.value.withLock(self).pipe(
+        : // this client's store write (a sign-out's clear during the refresh) lands before the lock is released:
+          // the next holder never reads a token this client just spent or had refused
+          lock.value.withLock(Effect.ensuring(self, session.flush)).pipe(
             Effect.catchTag(
               "RefreshLockTimeout",
               (e) =>

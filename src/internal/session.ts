@@ -23,6 +23,8 @@ export interface SessionState {
   readonly readStore: Effect.Effect<Option.Option<Option.Option<Session.Session>>>
   /** a sign-in: a new epoch, written to the store */
   readonly signIn: (session: Session.Session) => Effect.Effect<void>
+  /** waits for the store write in progress (a sign-out's clear, a sign-in's write) to land */
+  readonly flush: Effect.Effect<void>
   /** a sign-out: a new epoch, the store cleared; returns without waiting for any refresh */
   readonly signOut: (reason: Session.SignOutReason) => Effect.Effect<void>
   /** ends the session only if `epoch` is still current */
@@ -119,6 +121,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           return bounded(what, op)
         })
       )
+    const flush = writeLock.withPermits(1)(Effect.void)
     const persist = (v: number, s: Session.Session) => write(v, "persist the session", store.set(s))
     const clearStore = (v: number) => write(v, "clear the stored session", store.clear)
 
@@ -165,6 +168,20 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       })
 
     /**
+     * With a shared store, `stored` may have been read before this client's own sign-out or sign-in (a storage
+     * event's read races it): what the store holds now is followed instead, and nothing if this client moved on
+     * during the read. `stored` is used only when the store cannot be read.
+     */
+    const followNow = (stored: Option.Option<Session.Session>) =>
+      Effect.suspend(() => {
+        const e = epoch
+        // read between this client's own writes: a write of its own still landing is never read as "cleared"
+        return Effect.flatMap(writeLock.withPermits(1)(readStore), (read) =>
+          e === epoch ? follow(Option.getOrElse(read, () => stored)) : Effect.void
+        )
+      })
+
+    /**
      * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
      * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
      */
@@ -192,6 +209,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           epoch++
           return persist(become(Option.some(session), Session.SessionChange.SignedIn({ session })), session)
         }),
+      flush,
       signOut: signOutNow,
       endInEpoch: (e, reason) =>
         Effect.suspend(() => (e === epoch ? Effect.as(signOutNow(reason), true) : Effect.succeed(false))),
@@ -209,7 +227,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
         }),
       adopt: (stored, mode) =>
         Effect.suspend(() => {
-          if (mode === "follow") return follow(stored)
+          if (mode === "follow") return shared ? followNow(stored) : follow(stored)
           // the re-read inside the refresh: never a sign-in; a shared store that is empty says "signed out"
           if (Option.isNone(current) || (Option.isNone(stored) && !shared)) return Effect.void
           return follow(stored)

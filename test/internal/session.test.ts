@@ -133,8 +133,23 @@ describe("session state", () => {
       expect(Option.isNone(yield* state.current)).toBe(true)
       // a new sign-in elsewhere (another server session) is still followed
       const b1 = session("b", 1, 300)
+      yield* store.set(b1)
       yield* state.adopt(Option.some(b1), "follow")
       expect(Option.getOrThrow(yield* state.current)).toBe(b1)
+    })
+  )
+
+  it.scoped("a shared store: a value read before this client's own sign-out is not adopted after it", () =>
+    Effect.gen(function* () {
+      const { store } = recordingStore()
+      const state = yield* SessionState.make(store, true)
+      yield* state.signIn(session("a", 1, 100))
+      const b1 = session("b", 1, 200)
+      yield* store.set(b1) // another tab signs in as B; this tab's storage event reads it ...
+      const read = yield* store.get
+      yield* state.signOut("sign-out") // ... this tab signs out (clearing the store) ...
+      yield* state.adopt(read, "follow") // ... and the stale read lands
+      expect(Option.isNone(yield* state.current)).toBe(true)
     })
   )
 })
