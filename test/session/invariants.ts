@@ -45,6 +45,20 @@ const opsOf = (run: RunRecord, client: number) =>
   run.ops.filter((r) => r.op.kind !== "expire" && r.op.client === client && r.started !== undefined)
 
 /** 3 + 4: every end of a session has a cause; a client's own refresh never revives a signed-out or other session */
+/**
+ * Another client of the shared store ended the shared session for a cause of its own (the server rejected it, or a
+ * refresh ended in doubt and the server then refused the access token): the store is cleared, and following that is
+ * this client's cause too, since its only refresh token is the one that other client already presented.
+ */
+const sharedSessionEnded = (run: RunRecord, client: ClientRecord): boolean =>
+  run.clients.some(
+    (other) =>
+      other !== client &&
+      other.events.some(
+        (e) => e._tag === "SignedOut" && (e.reason === "refresh-in-doubt" || e.reason === "refresh-rejected")
+      )
+  )
+
 const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRecord, out: Array<string>) => {
   const mine = run.wire.presentations.filter((p) => p.client === client.name)
   const ownIssued = new Set(mine.flatMap((p) => (p.outcome === 200 && p.issued !== undefined ? [p.issued] : [])))
@@ -60,7 +74,7 @@ const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRe
     cleared:
       ops.filter((r) => r.op.kind === "adopt" && (r.op.what === "none" || r.adoptedSome === false)).length +
       client.follows.length +
-      (others.some((r) => r.op.kind === "signOut") ? Number.POSITIVE_INFINITY : 0),
+      (others.some((r) => r.op.kind === "signOut") || sharedSessionEnded(run, client) ? Number.POSITIVE_INFINITY : 0),
     "refresh-rejected": rejected ? Number.POSITIVE_INFINITY : 0,
     withdrawn: 0
   }
