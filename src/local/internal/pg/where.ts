@@ -100,28 +100,29 @@ const dataContains = (ctx: Ctx, field: string, value: Q.Scalar): Fragment => {
   return join(sql, "OR", [sql`strpos(${stringOf(sql, fieldValue(sql, field))}, ${value}) > 0`, member])
 }
 
-const dataCondition = (ctx: Ctx, field: string, c: Q.Condition): Fragment => {
-  const { sql } = ctx
+type Equality = Extract<Q.Condition, { readonly op: "$eq" | "$ne" | "$in" | "$nin" }>
+
+const isEquality = (c: Q.Condition): c is Equality =>
+  c.op === "$eq" || c.op === "$ne" || c.op === "$in" || c.op === "$nin"
+
+/** `$eq`, `$ne`, `$in` and `$nin` of data and system fields alike, from the field's own equality test. */
+const equality = (sql: Sql, c: Equality, equals: (value: Q.Scalar) => Fragment): Fragment => {
   switch (c.op) {
     case "$eq":
-      return dataEquals(ctx, field, c.value)
+      return equals(c.value)
     case "$ne":
-      return not(sql, dataEquals(ctx, field, c.value))
+      return not(sql, equals(c.value))
     case "$in":
-      return join(
-        sql,
-        "OR",
-        c.values.map((v) => dataEquals(ctx, field, v))
-      )
+      return join(sql, "OR", c.values.map(equals))
     case "$nin":
-      return not(
-        sql,
-        join(
-          sql,
-          "OR",
-          c.values.map((v) => dataEquals(ctx, field, v))
-        )
-      )
+      return not(sql, join(sql, "OR", c.values.map(equals)))
+  }
+}
+
+const dataCondition = (ctx: Ctx, field: string, c: Q.Condition): Fragment => {
+  const { sql } = ctx
+  if (isEquality(c)) return equality(sql, c, (v) => dataEquals(ctx, field, v))
+  switch (c.op) {
     case "$gt":
     case "$gte":
     case "$lt":
@@ -173,26 +174,8 @@ const systemEquals = (sql: Sql, f: SystemField, value: Q.Scalar): Fragment =>
   typeof value === "string" ? sql`${f.column} = ${f.operand(value)}` : sql`FALSE`
 
 const systemCondition = (sql: Sql, f: SystemField, c: Q.Condition): Fragment => {
+  if (isEquality(c)) return equality(sql, c, (v) => systemEquals(sql, f, v))
   switch (c.op) {
-    case "$eq":
-      return systemEquals(sql, f, c.value)
-    case "$ne":
-      return not(sql, systemEquals(sql, f, c.value))
-    case "$in":
-      return join(
-        sql,
-        "OR",
-        c.values.map((v) => systemEquals(sql, f, v))
-      )
-    case "$nin":
-      return not(
-        sql,
-        join(
-          sql,
-          "OR",
-          c.values.map((v) => systemEquals(sql, f, v))
-        )
-      )
     case "$gt":
     case "$gte":
     case "$lt":
