@@ -5,7 +5,13 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, type Layer, Option } from "effect"
 import * as crypto from "node:crypto"
-import type { FileRecord, OneTimeToken, SessionRecord, UserRecord } from "../../src/local/internal/kernel.js"
+import {
+  type FileRecord,
+  newUserRecord,
+  type OneTimeToken,
+  type SessionRecord,
+  type UserRecord
+} from "../../src/local/internal/kernel.js"
 import * as Q from "../../src/local/internal/rowQuery.js"
 import { newRowId, type Row, type TableConfig } from "../../src/local/internal/tables.js"
 import { type NextToken, Store } from "../../src/local/Store.js"
@@ -17,36 +23,9 @@ const T0 = Date.UTC(2026, 11, 1)
 
 /** A complete user record. */
 export const userRecord = (overrides: Partial<UserRecord> = {}): UserRecord => ({
-  id: uid(),
-  email: `${hex(6)}@example.com`,
-  name: "Test",
-  role: "user",
+  ...newUserRecord({ email: `${hex(6)}@example.com`, name: "Test" }, T0),
   passwordHash: "salt:hash",
-  emailVerified: null,
-  image: null,
-  nickname: null,
-  mobile: null,
-  gender: null,
-  bio: null,
-  socialLinks: null,
-  preferences: { locale: null, timezone: null, theme: null },
-  notifications: {
-    service: true,
-    marketing: false,
-    push: true,
-    email: true,
-    sms: false,
-    nightTime: false,
-    securityAlerts: true
-  },
   onboarding: {},
-  publicSettings: { slug: null, isPublic: false },
-  mfa: { enabled: false, secret: undefined, pendingSecret: undefined, backupCodes: [] },
-  accounts: [],
-  organizationId: undefined,
-  createdAt: iso(T0),
-  updatedAt: iso(T0),
-  deletedAt: undefined,
   ...overrides
 })
 

@@ -1333,18 +1333,34 @@ export const findUserByEmail = (state: LocalState, email: string): UserRecord | 
  * @since 0.1.0
  * @category users
  */
-export const createUser = (
-  state: LocalState,
-  input: {
-    readonly email: string
-    readonly name: string
-    readonly role?: Role | undefined
-    readonly password?: string | undefined
-    readonly emailVerified?: boolean | undefined
-    readonly image?: string | null | undefined
-  },
-  nowMillis: number
-): UserRecord => {
+export const createUser = (state: LocalState, input: NewUser, nowMillis: number): UserRecord => {
+  const user = newUserRecord(input, nowMillis)
+  state.users.set(user.id, user)
+  return user
+}
+
+/**
+ * What a new user is made of.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export interface NewUser {
+  readonly email: string
+  readonly name: string
+  readonly role?: Role | undefined
+  readonly password?: string | undefined
+  readonly emailVerified?: boolean | undefined
+  readonly image?: string | null | undefined
+}
+
+/**
+ * A new user's record with every default, not stored anywhere yet.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const newUserRecord = (input: NewUser, nowMillis: number): UserRecord => {
   const at = iso(nowMillis)
   const email = normalizeEmail(input.email)
   const id = uuid()
@@ -1383,7 +1399,6 @@ export const createUser = (
     updatedAt: at,
     deletedAt: undefined
   }
-  state.users.set(id, user)
   return user
 }
 
