@@ -26,6 +26,7 @@ import {
 } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Session from "../src/Session.js"
+import { Me, me, signIn } from "./utils/scriptedClient.js"
 import * as Scripted from "./utils/scriptedServer.js"
 
 const PK = `pk_${"a1".repeat(32)}`
@@ -36,7 +37,6 @@ const Echo = Schema.Struct({
   headers: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Array(Schema.String)) }),
   body: Schema.String
 })
-const Me = Schema.Struct({ id: Schema.String, email: Schema.String })
 
 type Transport = Layer.Layer<HttpClient.HttpClient>
 const transports: ReadonlyArray<readonly [string, Transport]> = [
@@ -52,21 +52,6 @@ const clientLayer = (
 
 const build = <E>(layer: Layer.Layer<BkendClient.BkendClient, E>): Effect.Effect<BkendClient.Service, E, Scope.Scope> =>
   Effect.map(Layer.build(layer), (ctx) => Context.get(ctx, BkendClient.BkendClient))
-
-const signIn = (client: BkendClient.Service) =>
-  client
-    .request({
-      method: "POST",
-      route: "/v1/auth/email/signin",
-      auth: "none",
-      refreshOn401: false,
-      body: { method: "password", email: "a@example.com", password: Scripted.PASSWORD },
-      response: Session.TokenResponse
-    })
-    .pipe(Effect.flatMap(client.setTokens))
-
-const me = (client: BkendClient.Service) =>
-  client.request({ method: "GET", route: "/v1/auth/me", auth: "required", response: Me })
 
 /**
  * Waits (in real time) until the TestClock has a pending backoff sleep (one due within 20 s: the attempt and

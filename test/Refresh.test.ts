@@ -27,10 +27,10 @@ import * as BkendClient from "../src/BkendClient.js"
 import * as Refresh from "../src/internal/refresh.js"
 import * as Session from "../src/Session.js"
 import * as Local from "./utils/bkend.js"
+import { me, signIn } from "./utils/scriptedClient.js"
 import * as Scripted from "./utils/scriptedServer.js"
 
 const PK = `pk_${"c3".repeat(32)}`
-const Me = Schema.Struct({ id: Schema.String, email: Schema.String })
 
 const build = (
   server: Scripted.ScriptedServer,
@@ -47,21 +47,6 @@ const build = (
     ),
     (ctx) => Context.get(ctx, BkendClient.BkendClient)
   )
-
-const signIn = (client: BkendClient.Service) =>
-  client
-    .request({
-      method: "POST",
-      route: "/v1/auth/email/signin",
-      auth: "none",
-      refreshOn401: false,
-      body: { method: "password", email: "a@example.com", password: Scripted.PASSWORD },
-      response: Session.TokenResponse
-    })
-    .pipe(Effect.flatMap(client.setTokens))
-
-const me = (client: BkendClient.Service) =>
-  client.request({ method: "GET", route: "/v1/auth/me", auth: "required", response: Me })
 
 const until = (predicate: () => boolean) =>
   Effect.promise(async () => {
