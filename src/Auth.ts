@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, type Stream } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import * as AuthSchema from "./AuthSchema.js"
 import { documented, type TransportError } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
@@ -334,8 +334,11 @@ export interface Service {
   }) => Effect.Effect<void, Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">>
   /** the current session, if signed in */
   readonly session: Effect.Effect<Option.Option<Session.Session>>
-  /** session changes from now on: `SignedIn`, `Refreshed`, `SignedOut` */
-  readonly sessionChanges: Stream.Stream<Session.SessionChange>
+  /**
+   * Calls `listener` with every session change (`SignedIn`, `Refreshed`, `SignedOut`) from now on, until the scope
+   * closes; `Session.changes(auth)` is the same as a `Stream`.
+   */
+  readonly onSessionChange: Session.ChangeSource["onSessionChange"]
 }
 
 /**
@@ -781,7 +784,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
         Effect.withSpan("Auth.revokeInvitation")
       ),
     session: client.session,
-    sessionChanges: client.sessionChanges
+    onSessionChange: client.onSessionChange
   })
 })
 

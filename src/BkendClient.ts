@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   Config,
   type ConfigError,
@@ -23,6 +24,7 @@ import {
 import type * as BkendError from "./BkendError.js"
 import * as internal from "./internal/client.js"
 import * as retry from "./internal/retry.js"
+import * as storage from "./internal/storage.js"
 import type * as Session from "./Session.js"
 
 /**
@@ -128,8 +130,11 @@ export interface StoragePut {
   readonly url: string
   readonly body: Uint8Array
   readonly contentType?: string | undefined
-  /** bytes of this attempt sent so far (restarts from 0 when the attempt is retried) */
-  readonly onProgress?: ((sent: number) => Effect.Effect<void>) | undefined
+  /**
+   * The body as a stream of `body`'s bytes, made afresh for each attempt (a retry re-sends it all), sent in place
+   * of `body` at once: e.g. to report progress as the transport takes the chunks. `body.length` is its length.
+   */
+  readonly stream?: (() => Stream.Stream<Uint8Array>) | undefined
 }
 
 /**
@@ -147,8 +152,11 @@ export interface Service {
   readonly request: <A, I, R>(request: Request<A, I, R>) => Effect.Effect<A, BkendError.BkendError, R>
   /** the current session, if signed in */
   readonly session: Effect.Effect<Option.Option<Session.Session>>
-  /** session changes from now on (signed in, refreshed, signed out) */
-  readonly sessionChanges: Stream.Stream<Session.SessionChange>
+  /**
+   * Calls `listener` with every session change (signed in, refreshed, signed out) from now on, until the scope
+   * closes; `Session.changes(client)` is the same as a `Stream`.
+   */
+  readonly onSessionChange: Session.ChangeSource["onSessionChange"]
   /** stores a token pair received from bkend (sign-in, sign-up, callbacks) as the new session */
   readonly setTokens: (tokens: Session.TokenResponse) => Effect.Effect<Session.Session>
   /** forgets the session locally, at once; a refresh still in flight is discarded when it ends */
@@ -170,11 +178,22 @@ export interface Service {
   /** GET a presigned download URL (never with bkend headers): the whole object, each attempt reading it all */
   readonly storageGet: (url: string) => Effect.Effect<Uint8Array, BkendError.BkendError>
   /**
-   * GET a presigned download URL (never with bkend headers) as a stream of the body's chunks, as they arrive:
-   * retried and timed per the policy up to the first byte.
+   * GET a presigned download URL (never with bkend headers), retried and timed per the policy up to the first
+   * byte: the 2xx response, its body unread. {@link storageStream} reads it as a stream.
    */
-  readonly storageStream: (url: string) => Stream.Stream<Uint8Array, BkendError.BkendError>
+  readonly storageOpen: (url: string) => Effect.Effect<HttpClientResponse.HttpClientResponse, BkendError.BkendError>
 }
+
+/**
+ * GET a presigned download URL (never with bkend headers) as a stream of the body's chunks, as they arrive:
+ * retried and timed per the policy up to the first byte (`client.storageOpen`); a body that breaks off later fails
+ * the stream with `NetworkError`.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const storageStream = (client: Service, url: string): Stream.Stream<Uint8Array, BkendError.BkendError> =>
+  storage.stream(client.storageOpen(url), url)
 
 /**
  * @since 0.1.0

@@ -2,7 +2,7 @@
  * Files and storage (`/v1/files/*`): uploads (presigned single PUT, or multipart with bounded
  * concurrency, per-part retry, progress and abort on failure), metadata, lists, download URLs and downloads.
  *
- * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageStream`, which never send
+ * Bytes go to presigned storage URLs only through `BkendClient.storagePut` / `storageOpen`, which never send
  * `X-API-Key` or `Authorization` (the URL's signature is the credential).
  *
  * @since 0.1.0
@@ -405,7 +405,7 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
           url: presigned.url,
           body: bytes,
           contentType: options.contentType,
-          onProgress: progress === undefined ? undefined : (sent) => progress.report(1, sent)
+          stream: progress === undefined ? undefined : multipart.progressBody(bytes, (sent) => progress.report(1, sent))
         })
         if (progress !== undefined) yield* progress.done
         return presigned.key
@@ -457,7 +457,10 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
             const { etag } = yield* client.storagePut({
               url,
               body,
-              onProgress: progress === undefined ? undefined : (sent) => progress.report(partNumber, sent)
+              stream:
+                progress === undefined
+                  ? undefined
+                  : multipart.progressBody(body, (sent) => progress.report(partNumber, sent))
             })
             if (etag === undefined) {
               return yield* new BkendError.DecodeError({
@@ -656,7 +659,9 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
       // the bytes stream as they arrive: only the request up to the first byte is retried and timed
       download: (options) =>
         Stream.unwrap(
-          Effect.map(downloadUrl(options), (link) => client.storageStream(link.url).pipe(Stream.mapError(narrowFile)))
+          Effect.map(downloadUrl(options), (link) =>
+            BkendClient.storageStream(client, link.url).pipe(Stream.mapError(narrowFile))
+          )
         ).pipe(Stream.withSpan("Files.download"))
     } satisfies Service
   }

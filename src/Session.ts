@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as KeyValueStore from "@effect/platform/KeyValueStore"
-import { Context, Data, type Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Data, type Duration, Effect, Layer, Option, Redacted, Schema, type Scope, Stream } from "effect"
 import { lifetimeMillis } from "./internal/jwt.js"
 
 /**
@@ -105,6 +105,33 @@ export type SessionChange = Data.TaggedEnum<{
     readonly reason: "sign-out" | "refresh-rejected" | "refresh-in-doubt" | "withdrawn" | "cleared"
   }
 }>
+
+/**
+ * What announces session changes: the `BkendClient` service and the `Auth` service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChangeSource {
+  /**
+   * Calls `listener` with every change from now on, in order, until the scope closes. The listener runs
+   * synchronously with the change, before the call that caused it returns: keep it short and never let it fail.
+   */
+  readonly onSessionChange: (listener: (change: SessionChange) => void) => Effect.Effect<void, never, Scope.Scope>
+}
+
+/**
+ * The session changes of a client (`BkendClient` or `Auth`) as a `Stream`: it subscribes when it starts running
+ * (changes before that are not replayed) and buffers what its consumer has not taken yet, e.g.
+ * `Stream.runForEach(Session.changes(auth), (change) => Console.log(change._tag))`.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const changes = (source: ChangeSource): Stream.Stream<SessionChange> =>
+  Stream.asyncPush<SessionChange>((emit) => source.onSessionChange((change) => emit.single(change)), {
+    bufferSize: "unbounded"
+  })
 
 /**
  * Why a session ended.

@@ -6,6 +6,7 @@ import { documented } from "../src/AuthSchema.js"
 import * as BkendClient from "../src/BkendClient.js"
 import * as BkendError from "../src/BkendError.js"
 import * as Page from "../src/Page.js"
+import * as Session from "../src/Session.js"
 import {
   BkendLocal,
   counters,
@@ -45,7 +46,7 @@ const frozenClock = (millis: number): Clock.Clock => ({
 const collectChanges = (n: number) =>
   Effect.gen(function* () {
     const auth = yield* Auth.Auth
-    const fiber = yield* Stream.take(auth.sessionChanges, n).pipe(
+    const fiber = yield* Stream.take(Session.changes(auth), n).pipe(
       Stream.map((change) => change._tag),
       Stream.runCollect,
       Effect.fork

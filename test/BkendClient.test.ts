@@ -220,7 +220,7 @@ describe("BkendClient refresh gate", () => {
     Effect.gen(function* () {
       const server = yield* Scripted.start
       const client = yield* build(clientLayer(server))
-      const changes = yield* client.sessionChanges.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      const changes = yield* Session.changes(client).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
       yield* Effect.yieldNow()
       yield* signIn(client)
       server.expireAccessTokens()
@@ -243,7 +243,7 @@ describe("BkendClient refresh gate", () => {
       Effect.gen(function* () {
         const server = yield* Scripted.start
         const client = yield* build(clientLayer(server))
-        const changes = yield* client.sessionChanges.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        const changes = yield* Session.changes(client).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
         yield* Effect.yieldNow()
         yield* signIn(client)
         server.expireAccessTokens()
@@ -356,7 +356,7 @@ describe("BkendClient refresh gate", () => {
         clear: Effect.sync(() => writes.push("clear"))
       })
       const client = yield* build(clientLayer(server).pipe(Layer.provide(store)))
-      const changes = yield* client.sessionChanges.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      const changes = yield* Session.changes(client).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
       // let the subscriber start (the stream subscribes when it runs)
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
       const first = Session.fromTokenResponse(server.issue(), 1)

@@ -55,7 +55,7 @@ const until = (predicate: () => boolean) =>
   })
 
 const signOuts = (client: BkendClient.Service) =>
-  client.sessionChanges.pipe(
+  Session.changes(client).pipe(
     Stream.filter((c) => c._tag === "SignedOut"),
     Stream.map((c) => (c._tag === "SignedOut" ? c.reason : "")),
     Stream.take(1),

@@ -204,7 +204,7 @@ export const make = (
       config: { baseUrl: config.baseUrl, apiKey: config.apiKey, retryPolicy: policy },
       request: call,
       session: session.current,
-      sessionChanges: session.changes,
+      onSessionChange: session.subscribe,
       setTokens: (tokens) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const next = Session.fromTokenResponse(tokens, now)
@@ -217,6 +217,6 @@ export const make = (
       ),
       storagePut: storage.put,
       storageGet: storage.get,
-      storageStream: storage.stream
+      storageOpen: storage.open
     } satisfies BkendClient.Service
   })

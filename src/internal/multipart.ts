@@ -200,3 +200,20 @@ export const makeProgress = (total: number, onProgress: (progress: Progress) => 
       )
     }
   })
+
+const PROGRESS_CHUNK = 64 * 1024
+
+/**
+ * A storage PUT body that reports its progress: `body` in chunks of 64 KiB, `onSent` told the bytes of this attempt
+ * taken so far (from 0 again when a retried attempt makes the stream afresh).
+ */
+export const progressBody =
+  (body: Uint8Array, onSent: (sent: number) => Effect.Effect<void>) => (): Stream.Stream<Uint8Array> => {
+    let sent = 0
+    const chunks: Array<Uint8Array> = []
+    for (let i = 0; i < body.length; i += PROGRESS_CHUNK) chunks.push(body.subarray(i, i + PROGRESS_CHUNK))
+    return Stream.tap(Stream.fromIterable(chunks), (chunk) => {
+      sent += chunk.length
+      return onSent(sent)
+    })
+  }

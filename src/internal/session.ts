@@ -2,7 +2,7 @@
  * The in-memory session: authoritative, with an epoch per signed-in identity, ordered change events and ordered
  * store writes. It knows nothing of HTTP or refreshing; the coordinator (refresh.ts) drives it.
  */
-import { Effect, Option, PubSub, Redacted, Stream } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import * as Session from "../Session.js"
 import { claims, sameLineage } from "./jwt.js"
 import { withTimeout } from "./timeout.js"
@@ -16,7 +16,11 @@ export interface Snapshot {
 export interface SessionState {
   readonly snapshot: Effect.Effect<Snapshot>
   readonly current: Effect.Effect<Option.Option<Session.Session>>
-  readonly changes: Stream.Stream<Session.SessionChange>
+  /**
+   * Calls `listener` with every change from now on, in order, synchronously with the transition, until the scope
+   * closes. A listener that throws is skipped, never the transition.
+   */
+  readonly subscribe: Session.ChangeSource["onSessionChange"]
   /** the access and refresh tokens held recently (a bounded set), for scrubbing server text */
   readonly recentTokens: () => ReadonlyArray<string>
   /** reads the store, bounded in time: `None` when it could not be read, else what it holds */
@@ -69,7 +73,7 @@ const isNewer = (stored: Session.Session, current: Session.Session) =>
  */
 export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect.Effect<SessionState> =>
   Effect.gen(function* () {
-    const changes = yield* PubSub.unbounded<Session.SessionChange>()
+    const listeners = new Set<(change: Session.SessionChange) => void>()
     const writeLock = yield* Effect.makeSemaphore(1)
     // every transition below is synchronous: memory, epoch and the order of events change together
     let current = Option.none<Session.Session>()
@@ -92,6 +96,15 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       for (const token of [access(s), refresh(s)]) if (!recent.includes(token)) recent.push(token)
       while (recent.length > RECENT_TOKENS) recent.shift()
     }
+    const announce = (change: Session.SessionChange) => {
+      for (const listener of [...listeners]) {
+        try {
+          listener(change)
+        } catch {
+          // a listener's failure is its own: the transition has happened
+        }
+      }
+    }
     const become = (next: Option.Option<Session.Session>, change: Session.SessionChange | undefined) => {
       if (Option.isSome(current) && Option.isNone(next)) {
         ended.push(refresh(current.value))
@@ -102,7 +115,7 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
       }
       current = next
       if (Option.isSome(next)) remember(next.value)
-      if (change !== undefined) changes.unsafeOffer(change)
+      if (change !== undefined) announce(change)
       return ++version
     }
 
@@ -201,7 +214,16 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
     return {
       snapshot: Effect.sync(() => ({ current, epoch })),
       current: Effect.sync(() => current),
-      changes: Stream.fromPubSub(changes),
+      subscribe: (listener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            // one entry per subscription, even of the same function
+            const own = (change: Session.SessionChange) => listener(change)
+            listeners.add(own)
+            return own
+          }),
+          (own) => Effect.sync(() => listeners.delete(own))
+        ).pipe(Effect.asVoid),
       recentTokens: () => recent,
       readStore,
       signIn: (session) =>

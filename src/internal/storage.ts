@@ -15,7 +15,6 @@ import type { Budget } from "./timeout.js"
 import * as Transport from "./transport.js"
 
 const ROUTE = "<storage>"
-const PROGRESS_CHUNK = 64 * 1024
 /** the budget of a failure that is not a timeout */
 const noBudget: Budget = { millis: Number.POSITIVE_INFINITY, message: "" }
 
@@ -37,22 +36,6 @@ const validUrl = (method: string, url: string) => {
           route: ROUTE
         })
       )
-}
-
-/** The body as a stream of chunks (a fresh one per attempt: a retried part re-sends its whole body). */
-const progressBody = (put: BkendClient.StoragePut, onProgress: (sent: number) => Effect.Effect<void>) => {
-  let sent = 0
-  return Stream.suspend(() => {
-    sent = 0
-    const out: Array<Uint8Array> = []
-    for (let i = 0; i < put.body.length; i += PROGRESS_CHUNK) out.push(put.body.subarray(i, i + PROGRESS_CHUNK))
-    return Stream.fromIterable(out)
-  }).pipe(
-    Stream.tap((chunk) => {
-      sent += chunk.length
-      return onProgress(sent)
-    })
-  )
 }
 
 export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, secrets: () => ReadonlyArray<string>) => {
@@ -102,9 +85,9 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
       retried("PUT", p.url, (budget) => {
         const contentType = p.contentType ?? "application/octet-stream"
         const request =
-          p.onProgress === undefined
+          p.stream === undefined
             ? HttpClientRequest.bodyUint8Array(HttpClientRequest.put(p.url), p.body, contentType)
-            : HttpClientRequest.bodyStream(HttpClientRequest.put(p.url), progressBody(p, p.onProgress), {
+            : HttpClientRequest.bodyStream(HttpClientRequest.put(p.url), p.stream(), {
                 contentType,
                 contentLength: p.body.length
               })
@@ -120,22 +103,13 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
   ): Effect.Effect<HttpClientResponse.HttpClientResponse | Transport.RawResponse, HttpClientError.ResponseError> =>
     res.status >= 200 && res.status < 300 ? Effect.succeed(res) : Transport.readText(res)
 
-  /** GET a presigned URL: retried and timed up to the first byte, then the body streams as it arrives. */
-  const stream = (url: string): Stream.Stream<Uint8Array, BkendError.BkendError> =>
-    Stream.unwrap(
-      Effect.zipRight(
-        validUrl("GET", url),
-        retried("GET", url, (budget) =>
-          Effect.flatMap(Transport.send(client, HttpClientRequest.get(url), "GET", ROUTE, budget, head), (res) =>
-            "stream" in res ? Effect.succeed(res.stream) : fail("GET", res)
-          )
-        )
-      )
-    ).pipe(
-      // the body broke off after the first byte (a reset, a closed socket)
-      Stream.catchTag("ResponseError", (e) =>
-        Stream.fail(
-          Transport.completed(Transport.networkError(e, noBudget, "GET", ROUTE), Transport.hostOf(url), undefined)
+  /** GET a presigned URL: retried and timed up to the first byte; a 2xx response, its body unread. */
+  const open = (url: string): Effect.Effect<HttpClientResponse.HttpClientResponse, BkendError.BkendError> =>
+    Effect.zipRight(
+      validUrl("GET", url),
+      retried("GET", url, (budget) =>
+        Effect.flatMap(Transport.send(client, HttpClientRequest.get(url), "GET", ROUTE, budget, head), (res) =>
+          "stream" in res ? Effect.succeed(res) : fail("GET", res)
         )
       )
     )
@@ -162,5 +136,22 @@ export const make = (http: HttpClient.HttpClient, policy: Retry.RetryPolicy, sec
       )
     )
 
-  return { put, get, stream }
+  return { put, get, open }
 }
+
+/**
+ * The body of the response `open` gives as a stream of its chunks, as they arrive. Kept out of `make` (the client):
+ * an app that never streams a download does not bundle effect's `Stream`.
+ */
+export const stream = (
+  open: Effect.Effect<HttpClientResponse.HttpClientResponse, BkendError.BkendError>,
+  url: string
+): Stream.Stream<Uint8Array, BkendError.BkendError> =>
+  Stream.unwrap(Effect.map(open, (res) => res.stream)).pipe(
+    // the body broke off after the first byte (a reset, a closed socket)
+    Stream.catchTag("ResponseError", (e) =>
+      Stream.fail(
+        Transport.completed(Transport.networkError(e, noBudget, "GET", ROUTE), Transport.hostOf(url), undefined)
+      )
+    )
+  )

@@ -7,7 +7,7 @@ import { Effect, Either, Layer, ManagedRuntime, Option, Redacted, Scope, Stream 
 import * as Auth from "../../src/Auth.js"
 import * as BkendClient from "../../src/BkendClient.js"
 import * as Browser from "../../src/Browser.js"
-import type * as Session from "../../src/Session.js"
+import * as Session from "../../src/Session.js"
 
 export interface StartOptions {
   readonly baseUrl: string
@@ -109,7 +109,7 @@ window.bkendTest = {
       Effect.gen(function* () {
         const c = yield* BkendClient.BkendClient
         yield* Effect.forkDaemon(
-          Stream.runForEach(c.sessionChanges, (change) =>
+          Stream.runForEach(Session.changes(c), (change) =>
             Effect.sync(() => {
               changes.push(change._tag === "SignedOut" ? `SignedOut:${change.reason}` : change._tag)
             })

@@ -70,7 +70,11 @@ describe("refresh coordinator", () => {
   it.scoped("an in-doubt token is retired: never presented again; the next 401 ends the session", () =>
     Effect.gen(function* () {
       const { coordinator, presented, first, session } = yield* setup([inDoubt])
-      const changes = yield* session.changes.pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      const changes = yield* Session.changes({ onSessionChange: session.subscribe }).pipe(
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.fork
+      )
       yield* Effect.yieldNow()
       yield* TestClock.adjust(Duration.hours(1))
       // proactive: fails, the call goes on with its access token

@@ -29,7 +29,12 @@ const recordingStore = () => {
 }
 
 const tags = (state: SessionState.SessionState, n: number) =>
-  state.changes.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toReadonlyArray), Effect.fork)
+  Session.changes({ onSessionChange: state.subscribe }).pipe(
+    Stream.take(n),
+    Stream.runCollect,
+    Effect.map(Chunk.toReadonlyArray),
+    Effect.fork
+  )
 
 describe("session state", () => {
   it.scoped("a rotation keeps the epoch; another session starts a new one; an older pair never comes back", () =>

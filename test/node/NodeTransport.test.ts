@@ -31,6 +31,7 @@ import { inspect } from "node:util"
 import * as undici from "undici"
 import * as BkendClient from "../../src/BkendClient.js"
 import { NodeTransport } from "../../src/node/index.js"
+import { progressBody } from "../../src/internal/multipart.js"
 
 interface Transport {
   readonly name: string
@@ -522,7 +523,7 @@ describe.each(transports)("transport conformance: $name", (transport) => {
             const streamed = yield* client.storagePut({
               url: `${s.elsewhere}/storage/b?sig=2`,
               body: new Uint8Array(size),
-              onProgress: (sent) => Effect.sync(() => progress.push(sent))
+              stream: progressBody(new Uint8Array(size), (sent) => Effect.sync(() => progress.push(sent)))
             })
             expect(streamed.etag).toBe(`"${size}"`)
             expect(progress.length).toBeGreaterThan(1)

@@ -12,6 +12,7 @@ import { Cause, Effect, Exit, FastCheck as fc, Redacted } from "effect"
 import * as BkendClient from "../../src/BkendClient.js"
 import * as BkendError from "../../src/BkendError.js"
 import * as Tables from "../../src/Tables.js"
+import { progressBody } from "../../src/internal/multipart.js"
 
 interface Sent {
   readonly method: string
@@ -306,11 +307,12 @@ describe("reliability: bad input at the SDK boundary", () => {
                   url,
                   body,
                   contentType,
-                  onProgress: progress
-                    ? (n) =>
+                  stream: progress
+                    ? progressBody(body, (n) =>
                         Effect.sync(() => {
                           reported = n
                         })
+                      )
                     : undefined
                 })
               )

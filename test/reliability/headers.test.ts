@@ -12,6 +12,7 @@ import { Effect, Either, Layer, Redacted, Schema } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as BkendClient from "../../src/BkendClient.js"
+import { progressBody } from "../../src/internal/multipart.js"
 
 interface Seen {
   readonly server: "bkend" | "elsewhere"
@@ -163,7 +164,7 @@ describe("reliability: header leak", () => {
           yield* client.storagePut({
             url: `${urls.elsewhere}/storage/obj2?sig=def`,
             body: new Uint8Array(200_000),
-            onProgress: () => Effect.void
+            stream: progressBody(new Uint8Array(200_000), () => Effect.void)
           })
 
           // the servers' view: bkend headers only on bkend /v1 routes

@@ -247,7 +247,7 @@ export const runChaos = (options: ChaosOptions): Effect.Effect<ChaosResult, neve
       tokens.add(Redacted.value(s.accessToken))
       tokens.add(Redacted.value(s.refreshToken))
     }
-    yield* client.sessionChanges.pipe(
+    yield* Session.changes(client).pipe(
       Stream.runForEach((change) =>
         Effect.sync(() => {
           if (change._tag !== "SignedOut") remember(change.session)

@@ -238,7 +238,7 @@ export const runModel = (
             Effect.map((result) => result.session)
           )
         const record: ClientRecord = { name, initial: Option.none(), events: [], final: Option.none(), follows: [] }
-        const pull = yield* Stream.toPull(client.sessionChanges).pipe(Scope.extend(scope))
+        const pull = yield* Stream.toPull(Session.changes(client)).pipe(Scope.extend(scope))
         yield* pull.pipe(
           Effect.flatMap((chunk) => Effect.sync(() => record.events.push(...chunk))),
           Effect.forever,
