@@ -92,7 +92,7 @@ const clientRole = async (url: string, key: string, n: number, mode: "stream" | 
       const items = (yield* Tables.Tables).table(tableName(n), Item)
       if (mode === "stream") {
         let seen = 0
-        yield* Stream.runForEach(items.stream({ limit: 100 }), () =>
+        yield* Stream.runForEach(Tables.stream(items, { limit: 100 }), () =>
           Effect.sync(() => {
             seen++
             if (seen % 10_000 === 0) sampleLive()

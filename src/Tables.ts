@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Either, Layer, ParseResult, Schema, SchemaAST, type Stream, type Types } from "effect"
+import { Context, Effect, Either, Layer, ParseResult, Schema, SchemaAST, Stream, type Types } from "effect"
 import type { Errors } from "./Auth.js"
 import { documented } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"
@@ -310,13 +310,6 @@ export interface Table<A, I> {
     query?: ListQuery<A, I, K>
   ) => Effect.Effect<Page.Page<Selected<A, K>>, ReadError>
   /**
-   * Every record matching the query, page after page, lazily: the next page is requested while the current one is
-   * consumed; at most one request is in flight and at most two pages are held. `GET /v1/data/:table`.
-   */
-  readonly stream: <K extends SelectableKey<A, I> = never>(
-    query?: StreamQuery<A, I, K>
-  ) => Stream.Stream<Selected<A, K>, ReadError>
-  /**
    * The number of records matching the filters (`pagination.total` of a `limit=1` list). `GET /v1/data/:table`.
    */
   readonly count: (query?: CountQuery<I>) => Effect.Effect<number, ReadError>
@@ -571,14 +564,6 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       })
     }, readErrors),
     list: (query = {}) => fetchPage(query, 20).pipe(Effect.withSpan("Tables.list", { attributes: { table: name } })),
-    stream: (query = {}) =>
-      filters.paginate(
-        (page) =>
-          fetchPage({ ...query, page }, MAX_LIMIT).pipe(
-            Effect.withSpan("Tables.stream.page", { attributes: { table: name, page } })
-          ),
-        1
-      ),
     count: Effect.fn("Tables.count")(function* (query = {}) {
       const page = yield* fetchPage<never>({ ...query, limit: 1 }, 1)
       return page.total
@@ -606,7 +591,39 @@ const make_ = <A, I>(client: BkendClient.Service, name: string, schema: Schema.S
       })
     }).pipe(readErrors, Effect.withSpan("Tables.openapi", { attributes: { table: name } }))
   }
+  pagers.set(table, (query: StreamQuery<A, I, SelectableKey<A, I>>, page: number) =>
+    fetchPage({ ...query, page }, MAX_LIMIT).pipe(
+      Effect.withSpan("Tables.stream.page", { attributes: { table: name, page } })
+    )
+  )
   return table
+}
+
+/** One page of a stream (the query's `limit`, else the largest), by the table handle it was made for. */
+type Pager = (query: never, page: number) => Effect.Effect<Page.Page<unknown>, ReadError>
+
+const pagers = new WeakMap<object, Pager>()
+
+/**
+ * Every record of `table` matching the query, page after page, lazily: the next page is requested while the
+ * current one is consumed; at most one request is in flight and at most two pages are held. `GET /v1/data/:table`.
+ * A function rather than a member of the table, so an app that never streams does not bundle effect's `Stream`:
+ * `Tables.stream(posts, { filter: { published: true } })`.
+ *
+ * @since 0.1.0
+ * @category streams
+ */
+export const stream = <A, I, K extends SelectableKey<A, I> = never>(
+  table: Table<A, I>,
+  query: StreamQuery<A, I, K> = {}
+): Stream.Stream<Selected<A, K>, ReadError> => {
+  const pager = pagers.get(table)
+  if (pager === undefined) return Stream.dieMessage(`Tables.stream: ${table.name} is not a table of Tables.make`)
+  // the pager was registered with this table's own types
+  return filters.paginate(
+    (page) => pager(query as never, page) as Effect.Effect<Page.Page<Selected<A, K>>, ReadError>,
+    1
+  )
 }
 
 /**

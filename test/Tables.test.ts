@@ -284,7 +284,7 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
       const rows = yield* Effect.provide(
         Effect.gen(function* () {
           const big = (yield* Tables.Tables).table("big", Schema.Struct({ n: Schema.Number }))
-          return yield* big.stream({ sort: { by: "n", direction: "asc" }, limit: 100 }).pipe(
+          return yield* Tables.stream(big, { sort: { by: "n", direction: "asc" }, limit: 100 }).pipe(
             Stream.tap(() =>
               Effect.suspend(() => {
                 maxHeld = Math.max(maxHeld, pagesFetched + inFlight - Math.floor(consumed / 100))
@@ -318,10 +318,10 @@ layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (i
       const before = yield* pageRequests
       const rows = yield* withClient("sk")(
         Effect.flatMap(Tables.Tables, (tables) =>
-          tables
-            .table("big", Schema.Struct({ n: Schema.Number }))
-            .stream({ sort: { by: "n", direction: "asc" }, limit: 100 })
-            .pipe(Stream.take(5), Stream.runCollect)
+          Tables.stream(tables.table("big", Schema.Struct({ n: Schema.Number })), {
+            sort: { by: "n", direction: "asc" },
+            limit: 100
+          }).pipe(Stream.take(5), Stream.runCollect)
         )
       )
       expect(Chunk.toReadonlyArray(rows).map((r) => r.n)).toEqual([0, 1, 2, 3, 4])

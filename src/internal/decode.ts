@@ -1,4 +1,4 @@
-import { Array as Arr, Clock, Effect, Option, type ParseResult, Schema, SchemaAST } from "effect"
+import { Clock, Effect, Option, type ParseResult, Schema, SchemaAST } from "effect"
 import * as BkendError from "../BkendError.js"
 import { unwrapSuccess } from "./envelope.js"
 import { fromResponse, parseIntHeader, parseRetryAfter } from "./errors.js"
@@ -43,15 +43,18 @@ export interface Issue {
   readonly actual: string
 }
 
+/** `Array.ensure` (effect's Array module would add ~2 KiB gzipped to a browser bundle for it) */
+const ensure = <A>(a: A | ReadonlyArray<A>): ReadonlyArray<A> => (Array.isArray(a) ? a : [a as A])
+
 const walk = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>): ReadonlyArray<Issue> => {
   const at = (expected: string, actual: unknown): ReadonlyArray<Issue> => [
     { path: path.length === 0 ? "(root)" : path.map(String).join("."), expected, actual: kindOf(actual) }
   ]
   switch (issue._tag) {
     case "Pointer":
-      return walk(issue.issue, [...path, ...Arr.ensure(issue.path)])
+      return walk(issue.issue, [...path, ...ensure(issue.path)])
     case "Composite": {
-      const issues = Arr.ensure(issue.issues)
+      const issues = ensure(issue.issues)
       // a union none of whose members got past the value's own type: one line naming every alternative
       return issue.ast._tag === "Union" && issues.every((i) => i._tag !== "Pointer")
         ? at(expectedOf(issue.ast), issue.actual)
