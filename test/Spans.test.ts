@@ -4,15 +4,18 @@
  * span tree as it is, so a change to the call path that moves, drops or adds a span, or changes its attributes,
  * fails here.
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Option, Redacted, Schema, Stream, Tracer } from "effect"
+import { Chunk, Effect, FiberRef, Layer, Option, Redacted, Schema, Stream, Tracer } from "effect"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Files from "../src/Files.js"
 import type * as LocalTables from "../src/local/internal/tables.js"
 import type * as Session from "../src/Session.js"
 import * as Tables from "../src/Tables.js"
-import { BkendLocal, clientLayer, localLayer, uniqueEmail } from "./utils/bkend.js"
+import { BkendLocal, clientLayer, clientOptions, localLayer, uniqueEmail } from "./utils/bkend.js"
 
 const postsConfig: LocalTables.TableConfig = {
   name: "posts",
@@ -190,4 +193,91 @@ describe("Spans", () => {
         for (const secret of secrets) for (const text of texts) expect(text).not.toContain(secret)
       }).pipe(Effect.provide(servicesLayer))
   )
+})
+
+/** What a user's `HttpClient` middleware sees of the fiber it runs in, before and around the platform's request. */
+interface Seen {
+  readonly stage: "tapRequest" | "transform"
+  readonly method: string
+  readonly url: string
+  readonly span: string | undefined
+  readonly requestInit: unknown
+  readonly tracerDisabled: boolean
+  readonly propagation: boolean
+}
+
+const observe = (stage: Seen["stage"], request: { readonly method: string; readonly url: string }) =>
+  Effect.gen(function* () {
+    const span = yield* Effect.option(Effect.currentSpan)
+    const requestInit = yield* Effect.serviceOption(FetchHttpClient.RequestInit)
+    const disabledWhen = yield* FiberRef.get(HttpClient.currentTracerDisabledWhen)
+    const seen: Seen = {
+      stage,
+      method: request.method,
+      url: request.url.replace(/^http:\/\/127\.0\.0\.1:\d+/, "<local>").replace(/\?.*$/, "?…"),
+      span: Option.getOrUndefined(Option.map(span, (s) => s.name)),
+      requestInit: Option.getOrUndefined(requestInit),
+      tracerDisabled: disabledWhen(request as never),
+      propagation: yield* FiberRef.get(HttpClient.currentTracerPropagation)
+    }
+    return seen
+  })
+
+describe("HttpClient middleware", () => {
+  it.live("sees the call's span, manual redirects and the platform's span off, as it always has", () => {
+    const seen: Array<Seen> = []
+    const middleware = Layer.effect(
+      HttpClient.HttpClient,
+      Effect.map(HttpClient.HttpClient, (http) =>
+        http.pipe(
+          HttpClient.tapRequest((request) => Effect.map(observe("tapRequest", request), (s) => seen.push(s))),
+          HttpClient.transform((response, request) =>
+            Effect.zipRight(
+              Effect.map(observe("transform", request), (s) => seen.push(s)),
+              response
+            )
+          )
+        )
+      )
+    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    const client = Layer.scoped(
+      BkendClient.BkendClient,
+      Effect.flatMap(clientOptions("pk"), (o) => Effect.orDie(BkendClient.make(o)))
+    ).pipe(Layer.provide(middleware))
+    return Effect.gen(function* () {
+      const auth = yield* Auth.Auth
+      const files = yield* Files.Files
+      yield* auth.signUp({ email: uniqueEmail("middleware"), password: "Passw0rd!", name: "M" })
+      yield* files.upload({ data: new Uint8Array(10), filename: "m.bin", contentType: "application/octet-stream" })
+      // a bkend request: the user's request mapping runs before the SDK's (base URL, key), its transform around all
+      const bkend = (method: string, path: string) =>
+        (["tapRequest", "transform"] as const).map((stage) => ({
+          stage,
+          method,
+          url: stage === "tapRequest" ? path : `<local>${path}`,
+          span: `bkend ${method} ${path}`,
+          requestInit: { redirect: "manual" },
+          tracerDisabled: true,
+          propagation: true
+        }))
+      expect(seen).toEqual([
+        ...bkend("POST", "/v1/auth/email/signup"),
+        ...bkend("POST", "/v1/files/presigned-url"),
+        // a presigned storage URL: no trace propagation either
+        ...(["tapRequest", "transform"] as const).map((stage) => ({
+          stage,
+          method: "PUT",
+          url: expect.stringMatching(/^<local>\/_storage\/.*\?…$/),
+          span: "bkend storage PUT",
+          requestInit: { redirect: "manual" },
+          tracerDisabled: true,
+          propagation: false
+        })),
+        ...bkend("POST", "/v1/files")
+      ])
+    }).pipe(
+      Effect.provide(Layer.mergeAll(Auth.layer, Files.layer).pipe(Layer.provideMerge(client))),
+      Effect.provide(localLayer())
+    )
+  })
 })
