@@ -19,6 +19,8 @@ const main = async () => {
   header()
   const overhead = await import("./overhead.js")
   await overhead.run()
+  const hotPath = await import("./hot-path.js")
+  await hotPath.run()
   const storm = await import("./refresh-storm.js")
   await storm.run()
   if (existsSync(fileURLToPath(new URL("../src/Tables.ts", import.meta.url)))) {

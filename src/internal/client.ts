@@ -136,64 +136,93 @@ export const make = (
       allowInDoubtResend: yield* Refresh.AllowInDoubtResend
     })
 
+    /**
+     * One call in its span. The span is not made the current span of the call's fiber (that would copy the fiber's
+     * locals twice per call): it is the current span inside each attempt's own fiber (where the transport and any
+     * `HttpClient` middleware run), the parent of a refresh the call starts, and where its failures are raised.
+     */
     const call = <A, I, R>(options: BkendClient.Request<A, I, R>): Effect.Effect<A, BkendError.BkendError, R> => {
       const { method, route } = options
+      return Effect.map(
+        Effect.useSpan(
+          `bkend ${method} ${route}`,
+          {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: { "http.request.method": method, "http.route": route, "bkend.auth": options.auth }
+          },
+          (span) =>
+            Effect.map(
+              Effect.flatMap(Clock.currentTimeMillis, (now) => run(options, span, now)),
+              // the span's end value is not the result: exporters may record it, and results hold user data
+              (a) => () => a
+            )
+        ),
+        (result) => result()
+      )
+    }
+
+    /** The call loop: one Clock read (`now`) before the first attempt, the request built from a parsed template. */
+    const run = <A, I, R>(
+      options: BkendClient.Request<A, I, R>,
+      span: Tracer.Span,
+      now: number
+    ): Effect.Effect<A, BkendError.BkendError, R> => {
+      const { method, route, auth } = options
+      const fail = (e: BkendError.BkendError) => Retry.failUnder(span, e)
+      const request = Request.make(options)
+      if (request instanceof BkendError.InvalidInput) return fail(request)
       const idempotent = options.idempotent ?? IDEMPOTENT.has(method)
-      const refreshOn401 = options.refreshOn401 ?? options.auth !== "none"
+      const refreshOn401 = options.refreshOn401 ?? auth !== "none"
+      const proactive = options.proactiveRefresh !== false
       const callTimedOut = timedOut(method, route)
-      return spanned(
-        Effect.gen(function* () {
-          const request = yield* Request.make(options)
-          const deadline = (yield* Clock.currentTimeMillis) + totalMillis
-          const proactive = options.proactiveRefresh !== false
-          const state: CallState = { refreshed: !proactive, proactive, token: undefined, attempt: 0 }
-          const attempt = (n: number, budget: Budget) =>
-            Effect.gen(function* () {
-              state.attempt = n
-              const token =
-                options.auth === "none" ? undefined : yield* coordinator.accessToken(deadline, state, callTimedOut)
-              state.token = token
-              if (options.auth === "required" && token === undefined) return yield* notSignedIn(method, route)
-              const authed = token === undefined ? request : HttpClientRequest.bearerToken(request, token)
-              const raw = yield* Transport.send(bkend, authed, method, route, budget, Transport.readText)
-              yield* Effect.annotateCurrentSpan({ "http.response.status_code": raw.status, attempt: n })
-              if (raw.status >= 200 && raw.status < 300)
-                return yield* Decode.success(raw, options.response, method, route)
-              return yield* Effect.flatMap(Decode.failure(raw, method, route, secrets()), Effect.fail)
-            })
-          const loop = (firstAttempt: number) =>
-            retrying(
-              {
-                deadline,
-                deadlineMessage: totalMessage,
-                timedOut: callTimedOut,
-                retryable: (e: BkendError.BkendError) => policy.isRetryable(e, idempotent),
-                errorOf: (e: BkendError.BkendError) => e,
-                completed: (e: BkendError.BkendError, n: number) => Transport.completed(e, host, n),
-                firstAttempt,
-                label: { method, route }
-              },
-              attempt
+      const deadline = now + totalMillis
+      const state: CallState = { refreshed: !proactive, proactive, token: undefined, attempt: 0, span }
+      const send = (token: string | undefined, n: number, budget: Budget) => {
+        state.token = token
+        if (auth === "required" && token === undefined) return fail(notSignedIn(method, route))
+        const authed = token === undefined ? request : HttpClientRequest.bearerToken(request, token)
+        return Effect.flatMap(Transport.send(bkend, authed, method, route, budget, Transport.readText, span), (raw) => {
+          span.attribute("http.response.status_code", raw.status)
+          span.attribute("attempt", n)
+          if (raw.status >= 200 && raw.status < 300) return Decode.success(raw, options.response, method, route)
+          return Effect.flatMap(Decode.failure(raw, method, route, secrets()), fail)
+        })
+      }
+      const attempt = (n: number, budget: Budget, at: number) => {
+        state.attempt = n
+        return auth === "none"
+          ? send(undefined, n, budget)
+          : Effect.flatMap(coordinator.accessToken(deadline, state, callTimedOut, at), (token) =>
+              send(token, n, budget)
             )
-          // 401 → the coordinator (refresh, or adopt a rotation) → the call once more, the 401 attempt not counted
-          return yield* loop(1).pipe(
-            Effect.catchIf(
-              (e) => e._tag === "Unauthorized" && refreshOn401 && state.token !== undefined,
-              (e) => {
-                const stale = state.token
-                if (stale === undefined) return Effect.fail(e)
-                return Effect.flatMap(coordinator.afterUnauthorized(stale, deadline, state, callTimedOut), (retry) =>
-                  retry ? loop(state.attempt) : Effect.fail(e)
-                )
-              }
-            )
+      }
+      const loop = (firstAttempt: number, startedAt: number | undefined) =>
+        retrying(
+          {
+            deadline,
+            deadlineMessage: totalMessage,
+            timedOut: callTimedOut,
+            retryable: (e: BkendError.BkendError) => policy.isRetryable(e, idempotent),
+            errorOf: (e: BkendError.BkendError) => e,
+            completed: (e: BkendError.BkendError, n: number) => Transport.completed(e, host, n),
+            firstAttempt,
+            label: { method, route },
+            now: startedAt,
+            span
+          },
+          attempt
+        )
+      // 401 → the coordinator (refresh, or adopt a rotation) → the call once more, the 401 attempt not counted
+      return Effect.catchIf(
+        loop(1, now),
+        (e) => e._tag === "Unauthorized" && refreshOn401 && state.token !== undefined,
+        (e) => {
+          const stale = state.token
+          if (stale === undefined) return Effect.fail(e)
+          return Effect.flatMap(coordinator.afterUnauthorized(stale, deadline, state, callTimedOut), (retry) =>
+            retry ? loop(state.attempt, undefined) : Effect.fail(e)
           )
-        }),
-        `bkend ${method} ${route}`,
-        {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "http.request.method": method, "http.route": route, "bkend.auth": options.auth }
         }
       )
     }

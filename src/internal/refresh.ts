@@ -6,6 +6,7 @@
  * It never sees the call loop: client.ts hands it `present`, one presentation (retried only while unprocessed).
  */
 import { Cause, Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, Option, Redacted } from "effect"
+import type * as Tracer from "effect/Tracer"
 import * as BkendError from "../BkendError.js"
 import * as Session from "../Session.js"
 import type { SessionState } from "./session.js"
@@ -76,6 +77,8 @@ export interface CallState {
   refreshed: boolean
   /** the access token may be refreshed before an attempt (not after a failed proactive refresh) */
   proactive: boolean
+  /** the call's span, when it is not the current span: the parent of a refresh the call starts */
+  readonly span?: Tracer.AnySpan | undefined
 }
 
 const ROUTE = "/v1/auth/refresh"
@@ -184,12 +187,15 @@ export const make = (options: Options) =>
             )
           )
 
-    const start = (stale: string, epoch: number) =>
+    const start = (stale: string, epoch: number, parent: Tracer.AnySpan | undefined) =>
       Effect.gen(function* () {
         const done = yield* Deferred.make<Session.Session, Failed>()
         flight = { epoch, done }
         yield* underLock(run(stale, epoch)).pipe(
-          Effect.withSpan("BkendClient.refresh", { captureStackTrace: false }),
+          Effect.withSpan("BkendClient.refresh", {
+            captureStackTrace: false,
+            ...(parent === undefined ? {} : { parent })
+          }),
           Effect.onExit((exit) => {
             if (flight?.done === done) flight = undefined
             const failed = Exit.isFailure(exit) && Option.isNone(Cause.failureOption(exit.cause))
@@ -204,12 +210,17 @@ export const make = (options: Options) =>
       })
 
     /** A new session for a caller holding `stale`: shared with every concurrent caller; waits until `deadline`. */
-    const join = (stale: string, deadline: number, timedOut: () => BkendError.BkendError) =>
+    const join = (
+      stale: string,
+      deadline: number,
+      timedOut: () => BkendError.BkendError,
+      parent?: Tracer.AnySpan | undefined
+    ) =>
       Effect.gen(function* () {
         const { current, epoch } = yield* session.snapshot
         if (Option.isNone(current)) return yield* new Ended({ error: unauthorized("not signed in") })
         if (access(current.value) !== stale) return current.value
-        const done = flight !== undefined && flight.epoch === epoch ? flight.done : yield* start(stale, epoch)
+        const done = flight !== undefined && flight.epoch === epoch ? flight.done : yield* start(stale, epoch, parent)
         const left = deadline - (yield* Clock.currentTimeMillis)
         return yield* withTimeout(Deferred.await(done), left).pipe(
           Effect.catchIf(Cause.isTimeoutException, () => new Busy({ error: timedOut() }))
@@ -218,16 +229,19 @@ export const make = (options: Options) =>
 
     const currentAccess = Effect.map(session.current, (s) => (Option.isSome(s) ? access(s.value) : undefined))
 
-    /** The access token for an attempt, refreshed first (shared) when within the margin of expiry. */
-    const accessToken = (deadline: number, call: CallState, timedOut: () => BkendError.BkendError) =>
+    /**
+     * The access token for an attempt, refreshed first (shared) when within the margin of expiry; `now`, the Clock
+     * time if the caller just read it.
+     */
+    const accessToken = (deadline: number, call: CallState, timedOut: () => BkendError.BkendError, now?: number) =>
       Effect.flatMap(session.current, (s): Effect.Effect<string | undefined, BkendError.BkendError> => {
         if (Option.isNone(s)) return Effect.succeed(undefined)
         const token = access(s.value)
         if (!call.proactive || s.value.refreshRetired) return Effect.succeed(token)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        const check = (now: number) =>
           s.value.expiresAt - now > s.value.refreshMarginMillis(options.marginMillis)
             ? Effect.succeed(token)
-            : join(token, deadline, timedOut).pipe(
+            : join(token, deadline, timedOut, call.span).pipe(
                 Effect.map(access),
                 Effect.catchAll((f) => {
                   if (f._tag === "Busy") return Effect.fail(f.error)
@@ -238,7 +252,7 @@ export const make = (options: Options) =>
                   return currentAccess
                 })
               )
-        )
+        return now === undefined ? Effect.flatMap(Clock.currentTimeMillis, check) : check(now)
       })
 
     const endIfRetired = (stale: string) =>
@@ -265,7 +279,7 @@ export const make = (options: Options) =>
         if (yield* endIfRetired(stale)) return false
         if (call.refreshed) return false
         call.refreshed = true
-        const result = yield* Effect.either(join(stale, deadline, timedOut))
+        const result = yield* Effect.either(join(stale, deadline, timedOut, call.span))
         if (Either.isRight(result)) return access(result.right) !== stale
         const f = result.left
         if (f._tag === "Busy") return yield* Effect.fail(f.error)

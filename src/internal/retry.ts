@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Random, type Schedule } from "effect"
+import { Clock, Duration, Effect, Random, type Schedule, type Tracer } from "effect"
 import type * as BkendError from "../BkendError.js"
 import type { Budget } from "./timeout.js"
 
@@ -140,6 +140,10 @@ export interface Retrying<E> {
   readonly completed?: ((error: E, attempts: number) => E) | undefined
   /** a label for the debug log of each retry */
   readonly label: { readonly method: string; readonly route: string }
+  /** the Clock time (epoch ms) the operation started at, if just read: the first attempt then reads no other */
+  readonly now?: number | undefined
+  /** the operation's span, when it is not the current span: its retries log and its failures are raised there */
+  readonly span?: Tracer.AnySpan | undefined
 }
 
 /**
@@ -158,37 +162,53 @@ export const make = (policy: RetryPolicy) => {
   const backoffOf = policy.schedule === undefined ? simpleBackoff(policy) : scheduleBackoff(policy.schedule)
   return <A, E, R>(
     options: Retrying<E>,
-    attempt: (n: number, budget: Budget) => Effect.Effect<A, E, R>
+    attempt: (n: number, budget: Budget, now: number) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E, R> => {
     const completed = options.completed ?? ((error: E) => error)
-    return Effect.gen(function* () {
+    const fail = (error: E) => failUnder(options.span, error)
+    const first = options.firstAttempt ?? 1
+    return Effect.suspend(() => {
+      // the backoff of this run, made at its first retry
       let backoff: Backoff | undefined
-      let n = (options.firstAttempt ?? 1) - 1
-      while (true) {
-        n++
-        const left = options.deadline - (yield* Clock.currentTimeMillis)
-        if (left <= 0) return yield* Effect.fail(completed(options.timedOut(), n - 1))
+      /** attempt `n` at Clock time `now`; its failure goes to `retry` */
+      const step = (n: number, now: number): Effect.Effect<A, E, R> => {
+        const left = options.deadline - now
+        if (left <= 0) return fail(completed(options.timedOut(), n - 1))
         const budget = left < attemptMillis ? { millis: left, message: options.deadlineMessage } : attemptBudget
-        const result = yield* Effect.either(attempt(n, budget))
-        if (result._tag === "Right") return result.right
-        const error = result.left
-        if (n >= policy.maxAttempts || !options.retryable(error)) return yield* Effect.fail(completed(error, n))
+        return Effect.catchAll(attempt(n, budget, now), (error) => retry(n, error))
+      }
+      const retry = (n: number, error: E): Effect.Effect<A, E, R> => {
+        if (n >= policy.maxAttempts || !options.retryable(error)) return fail(completed(error, n))
         const cause = options.errorOf(error)
         // a timeout of the deadline itself (its message may have been completed with the host and attempts)
-        if (cause.message.startsWith(options.deadlineMessage)) return yield* Effect.fail(completed(error, n))
+        if (cause.message.startsWith(options.deadlineMessage)) return fail(completed(error, n))
         backoff ??= backoffOf()
-        const wait = yield* nextWait(policy, backoff, cause)
-        // no time for another attempt after this wait: report the error that ended the operation
-        if (wait === undefined || (yield* Clock.currentTimeMillis) + wait >= options.deadline) {
-          return yield* Effect.fail(completed(error, n))
-        }
-        yield* Effect.logDebug("bkend-effect: retrying").pipe(
-          Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: wait })
-        )
-        yield* Effect.sleep(Duration.millis(wait))
+        return Effect.flatMap(Effect.zip(nextWait(policy, backoff, cause), Clock.currentTimeMillis), ([wait, now]) => {
+          // no time for another attempt after this wait: report the error that ended the operation
+          if (wait === undefined || now + wait >= options.deadline) return fail(completed(error, n))
+          const log = Effect.logDebug("bkend-effect: retrying").pipe(
+            Effect.annotateLogs({ ...options.label, attempt: n, error: cause._tag, waitMillis: wait })
+          )
+          return (options.span === undefined ? log : Effect.withParentSpan(log, options.span)).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(wait))),
+            Effect.zipRight(Clock.currentTimeMillis),
+            Effect.flatMap((now) => step(n + 1, now))
+          )
+        })
       }
+      return options.now === undefined
+        ? Effect.flatMap(Clock.currentTimeMillis, (now) => step(first, now))
+        : step(first, options.now)
     })
   }
 }
+
+/**
+ * Fails with `error` while `span` is the current span (when given): the span an error records as where it was
+ * raised, as if the failing code ran inside it. The call loop runs without making its span current (that would cost
+ * two copies of the fiber's locals per call); its failures, the uncommon path, pay for this instead.
+ */
+export const failUnder = <E>(span: Tracer.AnySpan | undefined, error: E): Effect.Effect<never, E> =>
+  span === undefined ? Effect.fail(error) : Effect.withParentSpan(Effect.fail(error), span)
 
 export type Retry = ReturnType<typeof make>

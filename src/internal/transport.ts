@@ -3,9 +3,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Cause, Effect, Redacted } from "effect"
+import { Cause, Context, Effect, FiberRef, FiberRefs, Redacted, Tracer } from "effect"
 import * as BkendError from "../BkendError.js"
-import { type Budget, withTimeout } from "./timeout.js"
+import { type Budget, inChildFiber } from "./timeout.js"
 
 /** A response read to its end as text (bkend bodies are small JSON documents). */
 export interface RawResponse {
@@ -19,7 +19,10 @@ export const readText = (
 ): Effect.Effect<RawResponse, HttpClientError.ResponseError> =>
   Effect.map(res.text, (text) => ({ status: res.status, headers: res.headers, text }))
 
-/** The bkend client: base URL, `Accept` and `X-API-Key` on every request; URLs are always baseUrl + a route path. */
+/**
+ * The bkend client: base URL, `Accept` and `X-API-Key` on every request; URLs are always baseUrl + a route path.
+ * Its requests go through {@link exchange}, which turns the platform's per-request span off.
+ */
 export const bkendClient = (http: HttpClient.HttpClient, baseUrl: string, apiKey: Redacted.Redacted<string>) =>
   http.pipe(
     HttpClient.mapRequest((request) =>
@@ -28,10 +31,7 @@ export const bkendClient = (http: HttpClient.HttpClient, baseUrl: string, apiKey
         HttpClientRequest.acceptJson,
         HttpClientRequest.setHeader("x-api-key", Redacted.value(apiKey))
       )
-    ),
-    // the call's own span (method, route template, status, attempt) replaces the platform's per-request span,
-    // which costs ~10 % per request and would carry full URLs
-    HttpClient.withTracerDisabledWhen(() => true)
+    )
   )
 
 /** Presigned storage URLs are credentials: no bkend headers, no trace propagation, no URL in spans. */
@@ -42,22 +42,43 @@ export const storageClient = (http: HttpClient.HttpClient) =>
   )
 
 const manualRedirect: globalThis.RequestInit = { redirect: "manual" }
+const always = () => true
 
 type Failure = HttpClientError.HttpClientError | Cause.TimeoutException
 
-/** One exchange within `budget`, failing with what the platform reported. Redirects are never followed. */
+/**
+ * The settings of one attempt, made in its own fiber (the transport and any `HttpClient` middleware see them):
+ * fetch never follows a redirect (it would forward X-API-Key to another origin); the platform's per-request span is
+ * off (the call's own span, with method, route template, status and attempt, replaces it: it costs ~10 % per
+ * request and would carry full URLs); and `span`, when given, is the current span.
+ */
+const enterAttempt = (span: Tracer.AnySpan | undefined) =>
+  Effect.updateFiberRefs((id, refs) => {
+    const context = Context.add(
+      FiberRefs.getOrDefault(refs, FiberRef.currentContext),
+      FetchHttpClient.RequestInit,
+      manualRedirect
+    )
+    return FiberRefs.updateManyAs(refs, {
+      entries: [
+        [FiberRef.currentContext, [[id, span === undefined ? context : Context.add(context, Tracer.ParentSpan, span)]]],
+        [HttpClient.currentTracerDisabledWhen, [[id, always]]]
+      ]
+    })
+  })
+
+/**
+ * One exchange within `budget`, in a fiber of its own (see `enterAttempt`), failing with what the platform
+ * reported. Redirects are never followed.
+ */
 export const exchange = <B>(
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
   budget: Budget,
-  read: (res: HttpClientResponse.HttpClientResponse) => Effect.Effect<B, HttpClientError.ResponseError>
+  read: (res: HttpClientResponse.HttpClientResponse) => Effect.Effect<B, HttpClientError.ResponseError>,
+  span?: Tracer.AnySpan | undefined
 ): Effect.Effect<B, Failure> =>
-  client.execute(request).pipe(
-    Effect.flatMap(read),
-    // stop fetch from following redirects (it would forward X-API-Key to another origin)
-    Effect.provideService(FetchHttpClient.RequestInit, manualRedirect),
-    (self) => withTimeout(self, budget.millis)
-  )
+  inChildFiber(enterAttempt(span), Effect.flatMap(client.execute(request), read), budget.millis)
 
 const field = (u: unknown, name: string): unknown =>
   typeof u === "object" && u !== null ? Reflect.get(u, name) : undefined
@@ -163,6 +184,9 @@ export const send = <B>(
   method: string,
   route: string,
   budget: Budget,
-  read: (res: HttpClientResponse.HttpClientResponse) => Effect.Effect<B, HttpClientError.ResponseError>
+  read: (res: HttpClientResponse.HttpClientResponse) => Effect.Effect<B, HttpClientError.ResponseError>,
+  span?: Tracer.AnySpan | undefined
 ): Effect.Effect<B, BkendError.NetworkError> =>
-  Effect.catchAll(exchange(client, request, budget, read), (e) => Effect.fail(networkError(e, budget, method, route)))
+  Effect.catchAll(exchange(client, request, budget, read, span), (e) =>
+    Effect.fail(networkError(e, budget, method, route))
+  )
