@@ -17,7 +17,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Clock, Duration, Effect, Layer, Option, Runtime, Schedule, Schema } from "effect"
-import { lock } from "proper-lockfile"
+import type * as Lockfile from "proper-lockfile"
 import * as Session from "../Session.js"
 
 /**
@@ -121,6 +121,17 @@ export const makeTokenStore = (file: string): Session.TokenStore["Type"] =>
     )
   })
 
+let lockfile: Promise<typeof Lockfile> | undefined
+
+/**
+ * proper-lockfile, loaded at the first lock (with its CommonJS dependencies it costs ~10–25 ms of start-up, which a
+ * process that never refreshes, or never shares its session, need not pay).
+ */
+const loadLockfile = () => {
+  lockfile ??= import("proper-lockfile")
+  return lockfile
+}
+
 /**
  * One try at the lock directory (its parent created first). Fails with the error, whose `code` is `ELOCKED` while
  * another process holds the lock. A grant is handed to `onGranted` as soon as it happens, before the fiber resumes,
@@ -130,7 +141,10 @@ const tryLock = (lockfilePath: string, onCompromised: (error: Error) => void, on
   Effect.async<void, unknown>((resume) => {
     let cancelled = false
     fs.mkdir(path.dirname(lockfilePath), { recursive: true, mode: 0o700 })
-      .then(() => lock(lockfilePath, { lockfilePath, realpath: false, stale: STALE_MILLIS, retries: 0, onCompromised }))
+      .then(loadLockfile)
+      .then(({ lock }) =>
+        lock(lockfilePath, { lockfilePath, realpath: false, stale: STALE_MILLIS, retries: 0, onCompromised })
+      )
       .then(
         (release) => {
           // granted after the waiter was interrupted: give it back at once
