@@ -5,7 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as AuthSchema from "./AuthSchema.js"
 import { documented, type TransportError } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"

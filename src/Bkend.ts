@@ -5,7 +5,9 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { type Config, type ConfigError, Layer } from "effect"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Layer from "effect/Layer"
 import * as Auth from "./Auth.js"
 import * as BkendClient from "./BkendClient.js"
 import type * as BkendError from "./BkendError.js"
@@ -30,7 +32,8 @@ const services = Layer.mergeAll(Auth.layer, Users.layer, Tables.layer, Files.lay
  * @example
  * ```ts
  * import { FetchHttpClient } from "@effect/platform"
- * import { Layer, Redacted } from "effect"
+ * import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
  * import { Bkend } from "bkend-effect"
  *
  * const BkendLive = Bkend.layer({
@@ -54,7 +57,8 @@ export const layer = (
  * @example
  * ```ts
  * import { FetchHttpClient } from "@effect/platform"
- * import { Config, Layer } from "effect"
+ * import * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
  * import { Bkend } from "bkend-effect"
  *
  * const BkendLive = Bkend.layerConfig({

@@ -8,19 +8,17 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import {
-  Config,
-  type ConfigError,
-  Context,
-  type Duration,
-  Effect,
-  Layer,
-  type Option,
-  type Redacted,
-  type Schema,
-  type Scope,
-  type Stream
-} from "effect"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as BkendError from "./BkendError.js"
 import * as internal from "./internal/client.js"
 import * as retry from "./internal/retry.js"

@@ -13,7 +13,15 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Either, Layer, ParseResult, Schema, SchemaAST, Stream, type Types } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as Stream from "effect/Stream"
+import type * as Types from "effect/Types"
 import type { Errors } from "./Auth.js"
 import { documented } from "./AuthSchema.js"
 import * as BkendClient from "./BkendClient.js"

@@ -1,4 +1,7 @@
-import { Duration, Effect, Option, Redacted } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type * as BkendClient from "../BkendClient.js"
 import * as BkendError from "../BkendError.js"
 import { defaultRetryPolicy, type RetryPolicy } from "./retry.js"

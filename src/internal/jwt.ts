@@ -1,4 +1,5 @@
-import { Either, Encoding } from "effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 
 /** The claims the SDK reads from a JWT payload (never verified here: the server verifies). */
 export interface Claims {

@@ -1,4 +1,6 @@
-import { Data, Effect, Stream } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 /** bkend's part-number range for multipart uploads (1 to 10,000). */
 export const MAX_PARTS = 10_000

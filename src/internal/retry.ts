@@ -1,4 +1,9 @@
-import { Clock, Duration, Effect, Random, type Schedule, type Tracer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import type * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
 import type * as BkendError from "../BkendError.js"
 import type { Budget } from "./timeout.js"
 

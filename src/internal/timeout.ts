@@ -1,4 +1,6 @@
-import { Cause, type Effect as E, Effect } from "effect"
+import * as Cause from "effect/Cause"
+import type * as E from "effect/Effect"
+import * as Effect from "effect/Effect"
 
 /** How long an attempt may take, and what its timeout says (which limit ran out). */
 export interface Budget {

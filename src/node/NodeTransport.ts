@@ -22,7 +22,8 @@ import * as internal from "./internal/transport.js"
  * ```ts
  * import { Bkend } from "bkend-effect"
  * import { NodeTransport } from "bkend-effect/node"
- * import { Config, Layer } from "effect"
+ * import * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
  *
  * const BkendLive = Bkend.layerConfig({
  *   apiKey: Config.redacted("BKEND_API_KEY"),

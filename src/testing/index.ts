@@ -12,7 +12,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 
 /**
  * Error values with defaults, for mocks: `BkendErrors.forbidden()`, `BkendErrors.notFound({ route })`, …
