@@ -5,7 +5,17 @@
  * unknown the token is retired, and the session lives on its access token until the server rejects it.
  * It never sees the call loop: client.ts hands it `present`, one presentation (retried only while unprocessed).
  */
-import { Cause, Clock, Context, Data, Deferred, Duration, Effect, Either, Exit, Option, Redacted } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type * as Tracer from "effect/Tracer"
 import * as BkendError from "../BkendError.js"
 import * as Session from "../Session.js"

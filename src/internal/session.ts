@@ -2,7 +2,9 @@
  * The in-memory session: authoritative, with an epoch per signed-in identity, ordered change events and ordered
  * store writes. It knows nothing of HTTP or refreshing; the coordinator (refresh.ts) drives it.
  */
-import { Effect, Option, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Session from "../Session.js"
 import { claims, sameLineage } from "./jwt.js"
 import { withTimeout } from "./timeout.js"
