@@ -21,6 +21,23 @@ import { Effect, Layer, Redacted } from "effect"
  * @category testing
  */
 export * as BkendErrors from "./BkendErrors.js"
+
+/**
+ * In-memory fakes of `Tables` and `Files` (the SDK's own services on maps instead of a server), with their
+ * contents readable for assertions: `InMemory.layer({ seed: { posts: [...] } })`.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as InMemory from "./InMemory.js"
+
+/**
+ * Typed table mocks whose unmocked methods die naming themselves: `TableMock.layer(TableMock.make("posts", Post, { create }))`.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as TableMock from "./TableMock.js"
 import * as Bkend from "../Bkend.js"
 import type * as BkendClient from "../BkendClient.js"
 import * as LocalServer from "../local/LocalServer.js"
