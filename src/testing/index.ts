@@ -43,6 +43,8 @@ import type * as BkendClient from "../BkendClient.js"
 import * as LocalServer from "../local/LocalServer.js"
 
 /**
+ * What {@link layer} starts with: the local server's options, which key the SDK uses, and client options.
+ *
  * @since 0.1.0
  * @category testing
  */
