@@ -8,23 +8,6 @@
  * everything), the file routes' field validation and visibility rules. For those, test against
  * `BkendTesting.layer` (the whole SDK on an in-process bkend-local).
  *
- * ```ts
- * import { expect, it } from "@effect/vitest"
- * import { Effect, Schema } from "effect"
- * import { Tables } from "bkend-effect"
- * import { InMemory } from "bkend-effect/testing"
- *
- * const Post = Schema.Struct({ title: Schema.String, views: Schema.Number })
- *
- * it.effect("lists the popular posts", () =>
- *   Effect.gen(function* () {
- *     const posts = (yield* Tables.Tables).table("posts", Post)
- *     const page = yield* posts.list({ filter: { views: { $gte: 100 } } })
- *     expect(page.items.map((p) => p.title)).toEqual(["b"])
- *   }).pipe(Effect.provide(InMemory.layer({ seed: { posts: [{ title: "a", views: 1 }, { title: "b", views: 500 }] } })))
- * )
- * ```
- *
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
@@ -113,6 +96,22 @@ export const layerClient = (options: Options = {}): Layer.Layer<BkendClient.Bken
 /**
  * `Tables` and `Files` kept in memory, plus their {@link Store}: the SDK's own services on {@link layerClient}.
  * Each build of the layer starts from `options` alone, so tests sharing no layer see nothing of each other.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Tables } from "bkend-effect"
+ * import { InMemory } from "bkend-effect/testing"
+ *
+ * const Post = Schema.Struct({ title: Schema.String, views: Schema.Number })
+ *
+ * // in a test: `it.effect("lists the popular posts", () => popular)`, expecting ["b"]
+ * const popular = Effect.gen(function* () {
+ *   const posts = (yield* Tables.Tables).table("posts", Post)
+ *   const page = yield* posts.list({ filter: { views: { $gte: 100 } } })
+ *   return page.items.map((p) => p.title)
+ * }).pipe(Effect.provide(InMemory.layer({ seed: { posts: [{ title: "a", views: 1 }, { title: "b", views: 500 }] } })))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -7,20 +7,6 @@
  * must ask for the table with that same schema value (`table("posts", Post)`); asking with another schema dies
  * with a message saying so, since the mock's rows would not be of the program's type.
  *
- * ```ts
- * import { Effect, Schema } from "effect"
- * import { TableMock, BkendErrors } from "bkend-effect/testing"
- *
- * const Post = Schema.Struct({ title: Schema.String })
- *
- * const Posts = TableMock.layer(
- *   TableMock.make("posts", Post, {
- *     create: ({ data }) => Effect.succeed({ ...data, id: "post-1" }),
- *     delete: () => Effect.fail(BkendErrors.forbidden({ method: "DELETE", route: "/v1/data/:table/:id" }))
- *   })
- * )
- * ```
- *
  * @since 0.1.0
  */
 import { Effect, Layer, type Schema, Stream } from "effect"
@@ -110,6 +96,21 @@ const isSchema = <A, I>(u: Schema.Schema<A, I, never> | Methods<A, I> | undefine
 /**
  * `Tables` answering from the given mocks: `table(name, schema)` is the mock of that name (dying if it was made
  * with another schema), and a table no mock was given for dies on every method, naming it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { TableMock, BkendErrors } from "bkend-effect/testing"
+ *
+ * const Post = Schema.Struct({ title: Schema.String })
+ *
+ * const Posts = TableMock.layer(
+ *   TableMock.make("posts", Post, {
+ *     create: ({ data }) => Effect.succeed({ ...data, id: "post-1" }),
+ *     delete: () => Effect.fail(BkendErrors.forbidden({ method: "DELETE", route: "/v1/data/:table/:id" }))
+ *   })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category layers
