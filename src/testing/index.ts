@@ -1,5 +1,10 @@
 /**
- * Test layers: the whole SDK wired to an in-process bkend-local (no socket, no network).
+ * Helpers for testing programs that use the SDK, from the lightest to the most complete:
+ *
+ * - `TableMock`: a `Tables` answering with the methods you give, typed by the row schema; the others die naming
+ *   themselves. `BkendErrors` builds the errors a mock fails with.
+ * - `InMemory`: the SDK's own `Tables` and `Files` on maps instead of a server (no users or permissions).
+ * - `layer`: the whole SDK wired to an in-process bkend-local (no socket, no network).
  *
  * ```ts
  * import { layer } from "@effect/vitest"
