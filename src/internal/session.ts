@@ -112,14 +112,18 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           Effect.logWarning(`bkend-effect: could not ${what}; the session in memory stays authoritative`)
         )
       )
-    // store writes in the order of the transitions that caused them; a write overtaken by a later one is skipped
+    // store writes in the order of the transitions that caused them; a write overtaken by a later one is skipped.
+    // A caller's interruption never abandons one halfway (bounded in time instead): other tabs and processes read
+    // the store, and must find what this client's transition left there
     const write = (v: number, what: string, op: Effect.Effect<void>) =>
-      writeLock.withPermits(1)(
-        Effect.suspend(() => {
-          if (v < written) return Effect.void
-          written = v
-          return bounded(what, op)
-        })
+      Effect.uninterruptible(
+        writeLock.withPermits(1)(
+          Effect.suspend(() => {
+            if (v < written) return Effect.void
+            written = v
+            return bounded(what, op)
+          })
+        )
       )
     const flush = writeLock.withPermits(1)(Effect.void)
     const persist = (v: number, s: Session.Session) => write(v, "persist the session", store.set(s))
