@@ -193,7 +193,9 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
 
     /**
      * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
-     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
+     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in). When what
+     * the store holds is not newer (another client's write that landed after this client's later sign-in), memory
+     * stays authoritative and this is `true` too: the refresh's result must replace the token it just spent.
      */
     const storeStillHolds = (e: number, token: string) =>
       shared
@@ -201,7 +203,11 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
             if (Option.isNone(read)) return Effect.succeed(true)
             const stored = read.value
             if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
-            return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
+            if (e !== epoch || Option.isNone(current)) return Effect.succeed(false)
+            return Effect.map(
+              follow(stored),
+              () => e === epoch && Option.isSome(current) && refresh(current.value) === token
+            )
           })
         : Effect.succeed(true)
 

@@ -259,4 +259,24 @@ describe("refresh coordinator", () => {
         expect(Option.isNone(yield* Fiber.poll(ends))).toBe(true)
       })
   )
+
+  // two processes signed in one after the other; the first one's file write landed last, so the shared store holds
+  // a session older than this client's
+  for (const outcome of ["rotated", "in doubt"] as const) {
+    it.scoped(`a shared store holding an older session: the spent token is replaced all the same (${outcome})`, () =>
+      Effect.gen(function* () {
+        const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
+        const lock = { waitTimeout: Duration.seconds(10), withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => self }
+        const answers = outcome === "rotated" ? [] : [inDoubt]
+        const { coordinator, presented, first, session } = yield* setup(answers, { lock: Option.some(lock) }, store)
+        yield* store.set(Session.fromTokenResponse(pair(), -1))
+        yield* Effect.either(coordinator.refreshNow(Infinity, timedOut))
+        yield* Effect.either(coordinator.refreshNow(Infinity, timedOut))
+        expect(new Set(presented).size).toBe(presented.length)
+        const current = Option.getOrThrow(yield* session.current)
+        if (outcome === "rotated") expect(access(current)).not.toBe(access(first))
+        else expect(current.refreshRetired).toBe(true)
+      })
+    )
+  }
 })
