@@ -68,22 +68,36 @@ export const makeTestLock = (
     return { waitTimeout: timeout, withLock, timeouts: () => timeouts, acquisitions: () => acquisitions }
   })
 
-/** `lock`, counting the waits that gave up */
-export const counting = (lock: LockShape): { readonly lock: LockShape; readonly timeouts: () => number } => {
+export interface Counted {
+  readonly lock: LockShape
+  /** how many waits gave up (`RefreshLockTimeout`) */
+  readonly timeouts: () => number
+  /** how many `withLock` calls are waiting or holding now (a refresh detached from its caller may still run) */
+  readonly active: () => number
+}
+
+/** `lock`, counting the waits that gave up and the calls in progress */
+export const counting = (lock: LockShape): Counted => {
   let timeouts = 0
+  let active = 0
   return {
     lock: {
       waitTimeout: lock.waitTimeout,
       withLock: (self) =>
-        lock.withLock(self).pipe(
+        Effect.suspend(() => {
+          active++
+          return lock.withLock(self)
+        }).pipe(
           Effect.tapError((e) =>
             Effect.sync(() => {
               if (e instanceof Session.RefreshLockTimeout) timeouts++
             })
-          )
+          ),
+          Effect.ensuring(Effect.sync(() => active--))
         )
     },
-    timeouts: () => timeouts
+    timeouts: () => timeouts,
+    active: () => active
   }
 }
 

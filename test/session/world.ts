@@ -32,7 +32,7 @@ import * as LocalServer from "../../src/local/LocalServer.js"
 import * as K from "../../src/local/internal/kernel.js"
 import * as Session from "../../src/Session.js"
 import * as NodeSession from "../../src/node/NodeSession.js"
-import { counting, lockless, makeTestLock } from "./lock.js"
+import { type Counted, counting, lockless, makeTestLock } from "./lock.js"
 import { gatedTokenStore, makeSharedStore, privateView, type SharedStore, type StoreMode } from "./store.js"
 import { makeWire, type RefreshFault, type Wire } from "./transport.js"
 
@@ -215,7 +215,7 @@ export const runModel = (params: RunParams, s: fc.Scheduler, model: ModelOptions
         : undefined
     const dir = params.topology === "processes" ? fs.mkdtempSync(path.join(os.tmpdir(), "bkend-model-")) : undefined
     const file = dir === undefined ? undefined : path.join(dir, "session.json")
-    const locks: Array<{ readonly timeouts: () => number }> = tabLock === undefined ? [] : [tabLock]
+    const locks: Array<Counted> = tabLock === undefined ? [] : [tabLock]
     const scope = yield* Scope.make()
 
     const makeClient = (name: string) =>
@@ -392,7 +392,12 @@ export const runModel = (params: RunParams, s: fc.Scheduler, model: ModelOptions
         yield* Effect.promise(() => s.waitOne())
         continue
       }
-      const settled = opRecords.every((r) => r.ended !== undefined) && wire.inFlight === 0 && background === 0
+      // a refresh outlives an interrupted caller: the run settles once no client is in (or waiting for) the lock
+      const settled =
+        opRecords.every((r) => r.ended !== undefined) &&
+        wire.inFlight === 0 &&
+        background === 0 &&
+        locks.every((l) => l.active() === 0)
       // a refresh answered 429 may still retry after its Retry-After: wait for it
       const lastOutcome = wire.presentations[wire.presentations.length - 1]?.outcome
       if (settled && ++quiet > (lastOutcome === 429 ? 30 : 3)) break
