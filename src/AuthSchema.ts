@@ -89,6 +89,8 @@ export const narrowTo = <const T extends ReadonlyArray<Tag>>(...tags: T) => {
 export const Role = Schema.Literal("admin", "user", "guest")
 
 /**
+ * A user role: `admin`, `user` or `guest`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -114,6 +116,8 @@ export const User = Schema.Struct({
 })
 
 /**
+ * The signed-in user, as `Auth.me` returns it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -139,6 +143,8 @@ export const MailSent = Schema.Struct({
 })
 
 /**
+ * What the calls that send a mail return (`signInWithMagicLink`, `sendEmailVerification`, …).
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -171,6 +177,8 @@ export const EmailConfirmed = Schema.Union(
 )
 
 /**
+ * What `confirmSignUpEmail` and `confirmEmailVerification` return: whether the address is now verified.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -227,6 +235,8 @@ export const SessionInfo = Schema.transform(WireSession, SessionInfoType, {
 })
 
 /**
+ * One item of `Auth.listSessions`: a device signed in as the user, to show or `terminateSession`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -249,6 +259,8 @@ export const MfaSetup = Schema.Struct({
 })
 
 /**
+ * What `Auth.enableMfa` returns: the secret to show as a QR code, then confirm with `confirmMfa`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -265,6 +277,8 @@ export const MfaConfirmed = Schema.Struct({
 })
 
 /**
+ * What `Auth.confirmMfa` returns: the backup codes to show the user once.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -315,6 +329,8 @@ export const LinkedAccount = Schema.transform(WireAccount, LinkedAccountType, {
 })
 
 /**
+ * One item of `Auth.listAccounts`: a sign-in method the user may `unlinkAccount`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -333,6 +349,8 @@ export const AccountCheck = Schema.Struct({
 })
 
 /**
+ * What `Auth.checkAccount` returns: whether a sign-in identity already belongs to an account.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -343,12 +361,16 @@ export type AccountCheck = typeof AccountCheck.Type
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
+ * The statuses an invitation goes through: pending, then accepted, rejected, expired or revoked.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const InvitationStatus = Schema.Literal("pending", "accepted", "rejected", "expired", "revoked")
 
 /**
+ * An invitation's status, e.g. to filter `listInvitations` with.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -375,6 +397,8 @@ export const Invitation = Schema.Struct({
 })
 
 /**
+ * An invitation as `createInvitation`, `getInvitation` and `listInvitations` return it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -395,6 +419,8 @@ export const InvitationAccepted = Schema.Struct({
 })
 
 /**
+ * What `Auth.acceptInvitation` returns: the invitation now accepted and the resource it grants.
+ *
  * @since 0.1.0
  * @category schemas
  */

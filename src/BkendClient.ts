@@ -97,6 +97,8 @@ export type RetryPolicy = retry.RetryPolicy
 export const defaultRetryPolicy: RetryPolicy = retry.defaultRetryPolicy
 
 /**
+ * What a client needs: the API key, and optionally the base URL, retry policy, refresh margin and reuse window.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -136,6 +138,9 @@ export interface StoragePut {
 }
 
 /**
+ * The pipeline every service call goes through, and the session it keeps; services are built on it, and a
+ * program may call routes the services do not cover with `request`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -194,6 +199,8 @@ export const storageStream = (client: Service, url: string): Stream.Stream<Uint8
   storage.stream(client.storageOpen(url), url)
 
 /**
+ * The tag of the client every service is built on.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -212,6 +219,8 @@ export const make: (
 ) => Effect.Effect<Service, BkendError.InvalidConfig, HttpClient.HttpClient | Scope.Scope> = internal.make
 
 /**
+ * The client from options; it needs an `HttpClient` (`FetchHttpClient.layer` or `NodeTransport.layer`).
+ *
  * @since 0.1.0
  * @category layers
  */

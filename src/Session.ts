@@ -68,6 +68,8 @@ export const TokenResponse = Schema.Struct({
 })
 
 /**
+ * A token pair as bkend answers a sign-in, sign-up or refresh, before it becomes a {@link Session}.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -151,6 +153,8 @@ export const changes = (source: ChangeSource): Stream.Stream<SessionChange> =>
 export type SignOutReason = Extract<SessionChange, { readonly _tag: "SignedOut" }>["reason"]
 
 /**
+ * Constructors and matchers of {@link SessionChange} values (`SessionChange.SignedIn({ session })`, `$match`).
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -207,6 +211,8 @@ export const makeKeyValueStore = (options?: { readonly key?: string | undefined 
   })
 
 /**
+ * A {@link TokenStore} on the `KeyValueStore` in the context (a file, `localStorage`, memory), under `key`.
+ *
  * @since 0.1.0
  * @category layers
  */

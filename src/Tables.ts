@@ -20,7 +20,7 @@ import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as Types from "effect/Types"
 import type { Errors } from "./Auth.js"
 import { documented } from "./AuthSchema.js"
@@ -50,6 +50,8 @@ export const SystemFields = Schema.Struct({
 })
 
 /**
+ * The system fields as every decoded row carries them (`id` always, the others when the server sent them).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -184,6 +186,8 @@ export interface CountQuery<I> {
 }
 
 /**
+ * What `stream` takes: the filters, plus page size, sort and `select`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -198,6 +202,8 @@ export interface StreamQuery<A, I, K extends SelectableKey<A, I>> extends CountQ
 }
 
 /**
+ * What `list` takes: the stream query plus the page to read.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -234,6 +240,8 @@ export const TableSpec = Schema.Struct({
 })
 
 /**
+ * What `Table.spec` returns: the table's bsonType schema, indexes and permissions.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -257,6 +265,8 @@ export const OpenApiDocument = Schema.Struct({
 })
 
 /**
+ * What `Table.openapi` returns, e.g. to generate another client for the table.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -332,6 +342,8 @@ export interface Table<A, I> {
 }
 
 /**
+ * Gives a typed client per table (`table(name, schema)`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -347,6 +359,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the tables service; `Bkend.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -626,12 +640,12 @@ export const stream = <A, I, K extends SelectableKey<A, I> = never>(
   query: StreamQuery<A, I, K> = {}
 ): Stream.Stream<Selected<A, K>, ReadError> => {
   const pager = pagers.get(table)
-  if (pager === undefined) return Stream.dieMessage(`Tables.stream: ${table.name} is not a table of Tables.make`)
-  // the pager was registered with this table's own types
-  return filters.paginate(
-    (page) => pager(query as never, page) as Effect.Effect<Page.Page<Selected<A, K>>, ReadError>,
-    1
-  )
+  // the pager was registered with this table's own types; a table made elsewhere (a mock) is paged by its `list`
+  const page =
+    pager === undefined
+      ? (page: number) => table.list({ limit: MAX_LIMIT, ...query, page })
+      : (page: number) => pager(query as never, page) as Effect.Effect<Page.Page<Selected<A, K>>, ReadError>
+  return filters.paginate(page, 1)
 }
 
 /**
@@ -653,6 +667,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 )
 
 /**
+ * The tables service, for a `BkendClient` provided from outside (`Bkend.layer` wires both).
+ *
  * @since 0.1.0
  * @category layers
  */

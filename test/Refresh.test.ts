@@ -10,6 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Chunk,
   Context,
+  Deferred,
   Effect,
   Exit,
   Fiber,
@@ -70,6 +71,7 @@ const fast = { retryPolicy: { maxAttempts: 1, attemptTimeout: "1 second", totalT
 const memoryStore = (hooks: {
   readonly get?: (stored: Option.Option<Session.Session>) => Effect.Effect<Option.Option<Session.Session>>
   readonly set?: (session: Session.Session, save: Effect.Effect<void>) => Effect.Effect<void>
+  readonly clear?: (save: Effect.Effect<void>) => Effect.Effect<void>
 }) => {
   const log: Array<string> = []
   let stored = Option.none<Session.Session>()
@@ -82,9 +84,12 @@ const memoryStore = (hooks: {
       })
       return hooks.set ? hooks.set(session, save) : save
     },
-    clear: Effect.sync(() => {
-      stored = Option.none()
-      log.push("clear")
+    clear: Effect.suspend(() => {
+      const save = Effect.sync(() => {
+        stored = Option.none()
+        log.push("clear")
+      })
+      return hooks.clear ? hooks.clear(save) : save
     })
   }
   return { log, layer: Layer.succeed(Session.TokenStore, store), stored: () => stored }
@@ -291,6 +296,42 @@ describe("session epochs: memory is authoritative", () => {
       })
     )
   )
+})
+
+describe("store writes are never abandoned halfway", () => {
+  // through Auth.signOut (the local clear in its finalizer) and through clearSession itself
+  for (const via of ["Auth.signOut", "clearSession"] as const) {
+    it.live(`a sign-out (${via}) interrupted while the store is being cleared still clears it`, () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const server = yield* Scripted.start
+          const clearing = yield* Deferred.make<void>()
+          const proceed = yield* Deferred.make<void>()
+          const store = memoryStore({
+            clear: (save) =>
+              Deferred.succeed(clearing, undefined).pipe(
+                Effect.zipRight(Deferred.await(proceed)),
+                Effect.zipRight(save)
+              )
+          })
+          const client = yield* build(server, fast, store.layer)
+          const auth = yield* Effect.provideService(Auth.make, BkendClient.BkendClient, client)
+          yield* signIn(client)
+          const signOut = yield* Effect.fork(via === "Auth.signOut" ? auth.signOut : client.clearSession("sign-out"))
+          yield* Deferred.await(clearing)
+          // the caller gives up (a timeout, a race) while the local clear is writing to the store: other tabs
+          // and processes read that store, and must not find the session this client ended
+          yield* Fiber.interruptFork(signOut)
+          yield* Effect.sleep("20 millis")
+          yield* Deferred.succeed(proceed, undefined)
+          yield* Fiber.await(signOut)
+          expect(Option.isNone(yield* client.session)).toBe(true)
+          expect(Option.isNone(store.stored())).toBe(true)
+          expect(store.log.at(-1)).toBe("clear")
+        })
+      )
+    )
+  }
 })
 
 describe("secrets and deadlines", () => {

@@ -246,7 +246,7 @@ export const make = (
           return Effect.as(session.signIn(next), next)
         }),
       clearSession: (reason = "cleared") => session.signOut(reason),
-      adopt: (next) => session.adopt(next, "follow"),
+      adopt: session.adopt,
       refresh: Effect.flatMap(Clock.currentTimeMillis, (now) =>
         coordinator.refreshNow(now + totalMillis, timedOut("POST", REFRESH_ROUTE))
       ),

@@ -159,9 +159,8 @@ export const make = (options: Options) =>
     const run = (stale: string, epoch: number) =>
       Effect.gen(function* () {
         const deadline = (yield* Clock.currentTimeMillis) + budgetMillis
-        // the epoch was read before the store: a sign-out during this read is not undone
-        const read = yield* session.readStore
-        if (Option.isSome(read)) yield* session.adopt(read.value, "refresh")
+        // the epoch was read before the store: a sign-out or sign-in since then is not undone by what it holds
+        yield* session.rereadInEpoch(epoch)
         const now = yield* session.snapshot
         if (Option.isNone(now.current)) {
           return yield* new Ended({ error: unauthorized("signed out while the session was being refreshed") })

@@ -25,8 +25,6 @@ export interface SessionState {
   readonly subscribe: Session.ChangeSource["onSessionChange"]
   /** the access and refresh tokens held recently (a bounded set), for scrubbing server text */
   readonly recentTokens: () => ReadonlyArray<string>
-  /** reads the store, bounded in time: `None` when it could not be read, else what it holds */
-  readonly readStore: Effect.Effect<Option.Option<Option.Option<Session.Session>>>
   /** a sign-in: a new epoch, written to the store */
   readonly signIn: (session: Session.Session) => Effect.Effect<void>
   /** waits for the store write in progress (a sign-out's clear, a sign-in's write) to land */
@@ -47,11 +45,17 @@ export interface SessionState {
    */
   readonly retireInEpoch: (epoch: number, refreshToken: string) => Effect.Effect<void>
   /**
-   * Takes over a session read from the shared store, never writing it back. `"follow"`: another tab or process
-   * changed it (a sign-in, a refresh, a sign-out). `"refresh"`: the re-read inside the refresh lock, which only
-   * ever replaces a current session by a newer one (a sign-out here is never undone by what the store held).
+   * Takes over a session read from the store, never writing it back: another tab or process changed it (a sign-in,
+   * a refresh, a sign-out).
    */
-  readonly adopt: (stored: Option.Option<Session.Session>, mode: "follow" | "refresh") => Effect.Effect<void>
+  readonly adopt: (stored: Option.Option<Session.Session>) => Effect.Effect<void>
+  /**
+   * The re-read of the store inside the refresh lock, for a refresh started in epoch `e`: it only ever replaces the
+   * current session by a newer one (a sign-out here is never undone by what the store held), and does nothing if
+   * this client moved on (signed out or in) since `e` or during the read. It reads after this client's own store
+   * write in progress, which is never mistaken for another client's change.
+   */
+  readonly rereadInEpoch: (e: number) => Effect.Effect<void>
 }
 
 const RECENT_TOKENS = 16
@@ -127,14 +131,18 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           Effect.logWarning(`bkend-effect: could not ${what}; the session in memory stays authoritative`)
         )
       )
-    // store writes in the order of the transitions that caused them; a write overtaken by a later one is skipped
+    // store writes in the order of the transitions that caused them; a write overtaken by a later one is skipped.
+    // A caller's interruption never abandons one halfway (bounded in time instead): other tabs and processes read
+    // the store, and must find what this client's transition left there
     const write = (v: number, what: string, op: Effect.Effect<void>) =>
-      writeLock.withPermits(1)(
-        Effect.suspend(() => {
-          if (v < written) return Effect.void
-          written = v
-          return bounded(what, op)
-        })
+      Effect.uninterruptible(
+        writeLock.withPermits(1)(
+          Effect.suspend(() => {
+            if (v < written) return Effect.void
+            written = v
+            return bounded(what, op)
+          })
+        )
       )
     const flush = writeLock.withPermits(1)(Effect.void)
     const persist = (v: number, s: Session.Session) => write(v, "persist the session", store.set(s))
@@ -182,6 +190,9 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
         }
       })
 
+    // read between this client's own writes: a write of its own still landing is never read as "cleared"
+    const readBetweenWrites = writeLock.withPermits(1)(readStore)
+
     /**
      * With a shared store, `stored` may have been read before this client's own sign-out or sign-in (a storage
      * event's read races it): what the store holds now is followed instead, and nothing if this client moved on
@@ -190,15 +201,16 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
     const followNow = (stored: Option.Option<Session.Session>) =>
       Effect.suspend(() => {
         const e = epoch
-        // read between this client's own writes: a write of its own still landing is never read as "cleared"
-        return Effect.flatMap(writeLock.withPermits(1)(readStore), (read) =>
+        return Effect.flatMap(readBetweenWrites, (read) =>
           e === epoch ? follow(Option.getOrElse(read, () => stored)) : Effect.void
         )
       })
 
     /**
      * With a shared store: `true` when it still holds `token`. Otherwise another client signed out or in: this
-     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in).
+     * client follows, unless it has itself moved on since epoch `e` (a refresh never signs anyone in). When what
+     * the store holds is not newer (another client's write that landed after this client's later sign-in), memory
+     * stays authoritative and this is `true` too: the refresh's result must replace the token it just spent.
      */
     const storeStillHolds = (e: number, token: string) =>
       shared
@@ -206,7 +218,11 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
             if (Option.isNone(read)) return Effect.succeed(true)
             const stored = read.value
             if (Option.isSome(stored) && refresh(stored.value) === token) return Effect.succeed(true)
-            return e === epoch && Option.isSome(current) ? Effect.as(follow(stored), false) : Effect.succeed(false)
+            if (e !== epoch || Option.isNone(current)) return Effect.succeed(false)
+            return Effect.map(
+              follow(stored),
+              () => e === epoch && Option.isSome(current) && refresh(current.value) === token
+            )
           })
         : Effect.succeed(true)
 
@@ -227,7 +243,6 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           (own) => Effect.sync(() => listeners.delete(own))
         ).pipe(Effect.asVoid),
       recentTokens: () => recent,
-      readStore,
       signIn: (session) =>
         Effect.suspend(() => {
           epoch++
@@ -249,12 +264,12 @@ export const make = (store: Session.TokenStore["Type"], shared: boolean): Effect
           const retired = new Session.Session({ ...current.value, refreshRetired: true })
           return persist(become(Option.some(retired), undefined), retired)
         }),
-      adopt: (stored, mode) =>
-        Effect.suspend(() => {
-          if (mode === "follow") return shared ? followNow(stored) : follow(stored)
-          // the re-read inside the refresh: never a sign-in; a shared store that is empty says "signed out"
-          if (Option.isNone(current) || (Option.isNone(stored) && !shared)) return Effect.void
-          return follow(stored)
+      adopt: (stored) => (shared ? followNow(stored) : follow(stored)),
+      rereadInEpoch: (e) =>
+        Effect.flatMap(readBetweenWrites, (read) => {
+          // never a sign-in; a shared store that is empty says "signed out"
+          if (Option.isNone(read) || e !== epoch || Option.isNone(current)) return Effect.void
+          return Option.isNone(read.value) && !shared ? Effect.void : follow(read.value)
         })
     } satisfies SessionState
   })

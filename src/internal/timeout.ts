@@ -10,9 +10,9 @@ export interface Budget {
 
 const timeoutException = new Cause.TimeoutException()
 
-/** `self` in a child fiber (interruptible), timed out after `millis` when that is finite. */
+/** `self` in a fiber of its own (interruptible, a daemon), timed out after `millis` when that is finite. */
 const forked = <A, Err, R>(self: E.Effect<A, Err, R>, millis: number): E.Effect<A, Err | Cause.TimeoutException, R> =>
-  Effect.flatMap(Effect.fork(Effect.interruptible(self)), (fiber) =>
+  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(self)), (fiber) =>
     Effect.async<A, Err | Cause.TimeoutException>((resume) => {
       let settled = false
       const timer = Number.isFinite(millis)
@@ -41,9 +41,12 @@ const forked = <A, Err, R>(self: E.Effect<A, Err, R>, millis: number): E.Effect<
   )
 
 /**
- * `Effect.timeout` for the hot path: one child fiber and a timer, instead of a race of two fibers (which costs
- * about a third of a call's CPU). The child is interruptible, so the timeout fires even when the caller is not (a
- * finalizer, an `acquireRelease` release), where `Effect.timeout` would wait for ever. The timer is the platform's
+ * `Effect.timeout` for the hot path: one fiber and a timer, instead of a race of two fibers (which costs about a
+ * third of a call's CPU). The fiber is interruptible, so the timeout fires even when the caller is not (a
+ * finalizer, an `acquireRelease` release), where `Effect.timeout` would wait for ever. It is a daemon, not the
+ * caller's child: the caller's interruption reaches it only through this wait, so never while the caller runs
+ * uninterruptibly (a child would be interrupted at once, and a sign-out's store clear in a finalizer abandoned
+ * halfway when its caller is interrupted meanwhile). The timer is the platform's
  * `setTimeout`, not the Effect `Clock`: a network deadline is wall-clock time, and a `TestClock` should not be able
  * to fire it.
  */
@@ -53,7 +56,7 @@ export const withTimeout = <A, Err, R>(
 ): E.Effect<A, Err | Cause.TimeoutException, R> => (Number.isFinite(millis) ? forked(self, millis) : self)
 
 /**
- * `enter` then `self` in one child fiber, timed out like {@link withTimeout} (never, when `millis` is infinite):
+ * `enter` then `self` in one fiber of its own, timed out like {@link withTimeout} (never, when `millis` is infinite):
  * fiber-local settings `enter` makes there (a service, a `FiberRef`) apply to `self` alone and need no restoring,
  * which is cheaper than scoping each of them around `self` in the caller's fiber.
  */

@@ -22,10 +22,14 @@ const pair = (): Session.TokenResponse => {
 type Answer = Effect.Effect<Session.TokenResponse, Refresh.Refused>
 
 /** A coordinator over an in-memory session whose presentations answer from `answers`, in order. */
-const setup = (answers: Array<Answer>, options: Partial<Omit<Refresh.Options, "session" | "present">> = {}) =>
+const setup = (
+  answers: Array<Answer>,
+  options: Partial<Omit<Refresh.Options, "session" | "present">> = {},
+  shared?: Session.TokenStore["Type"]
+) =>
   Effect.gen(function* () {
-    const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
-    const session = yield* SessionState.make(store, false)
+    const store = shared ?? (yield* Effect.provide(Session.TokenStore, Session.layerMemory))
+    const session = yield* SessionState.make(store, shared !== undefined)
     const presented: Array<string> = []
     const coordinator = yield* Refresh.make({
       session,
@@ -220,4 +224,67 @@ describe("refresh coordinator", () => {
       expect(deadlines).toEqual([8_000])
     })
   )
+
+  it.scoped(
+    "a shared store: the re-read in the lock waits for this client's own write (a new sign-in is not 'cleared')",
+    () =>
+      Effect.gen(function* () {
+        const granted = yield* Deferred.make<void>()
+        const landing = yield* Deferred.make<void>()
+        let slowWrites = false
+        const memory = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
+        const store: Session.TokenStore["Type"] = {
+          ...memory,
+          set: (s) => (slowWrites ? Effect.zipRight(Deferred.await(landing), memory.set(s)) : memory.set(s))
+        }
+        // another process holds the refresh lock until `granted`
+        const lock = {
+          waitTimeout: Duration.seconds(10),
+          withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.zipRight(Deferred.await(granted), self)
+        }
+        const { coordinator, presented, session } = yield* setup([], { lock: Option.some(lock) }, store)
+        const refresh = yield* Effect.fork(Effect.either(coordinator.refreshNow(Infinity, timedOut)))
+        yield* Effect.yieldNow()
+        // while it waits, this client signs out, then in again; the new session is still being written
+        yield* session.signOut("sign-out")
+        slowWrites = true
+        const second = Session.fromTokenResponse(pair(), 1)
+        const signIn = yield* Effect.fork(session.signIn(second))
+        yield* Effect.yieldNow()
+        const ends = yield* Session.changes({ onSessionChange: session.subscribe }).pipe(
+          Stream.take(1),
+          Stream.runCollect,
+          Effect.fork
+        )
+        yield* Effect.yieldNow()
+        yield* Deferred.succeed(granted, undefined)
+        yield* Effect.repeatN(Effect.yieldNow(), 50)
+        yield* Deferred.succeed(landing, undefined)
+        yield* Fiber.join(signIn)
+        yield* Fiber.join(refresh)
+        expect(access(Option.getOrThrow(yield* session.current))).toBe(access(second))
+        expect(presented).toHaveLength(0)
+        expect(Option.isNone(yield* Fiber.poll(ends))).toBe(true)
+      })
+  )
+
+  // two processes signed in one after the other; the first one's file write landed last, so the shared store holds
+  // a session older than this client's
+  for (const outcome of ["rotated", "in doubt"] as const) {
+    it.scoped(`a shared store holding an older session: the spent token is replaced all the same (${outcome})`, () =>
+      Effect.gen(function* () {
+        const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
+        const lock = { waitTimeout: Duration.seconds(10), withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => self }
+        const answers = outcome === "rotated" ? [] : [inDoubt]
+        const { coordinator, presented, first, session } = yield* setup(answers, { lock: Option.some(lock) }, store)
+        yield* store.set(Session.fromTokenResponse(pair(), -1))
+        yield* Effect.either(coordinator.refreshNow(Infinity, timedOut))
+        yield* Effect.either(coordinator.refreshNow(Infinity, timedOut))
+        expect(new Set(presented).size).toBe(presented.length)
+        const current = Option.getOrThrow(yield* session.current)
+        if (outcome === "rotated") expect(access(current)).not.toBe(access(first))
+        else expect(current.refreshRetired).toBe(true)
+      })
+    )
+  }
 })

@@ -47,11 +47,11 @@ describe("session state", () => {
       const a1 = session("a", 1, 100)
       yield* state.signIn(a1)
       const e1 = (yield* state.snapshot).epoch
-      yield* state.adopt(Option.some(session("a", 0, 50)), "follow") // older: ignored
+      yield* state.adopt(Option.some(session("a", 0, 50))) // older: ignored
       expect(Option.getOrThrow(yield* state.current)).toBe(a1)
-      yield* state.adopt(Option.some(session("a", 2, 200)), "follow") // a rotation
+      yield* state.adopt(Option.some(session("a", 2, 200))) // a rotation
       expect((yield* state.snapshot).epoch).toBe(e1)
-      yield* state.adopt(Option.some(session("b", 1, 300)), "follow") // another session
+      yield* state.adopt(Option.some(session("b", 1, 300))) // another session
       expect((yield* state.snapshot).epoch).toBe(e1 + 1)
       expect((yield* Fiber.join(events)).map((c) => c._tag)).toEqual(["SignedIn", "Refreshed", "SignedIn"])
       expect(writes).toHaveLength(1) // adopting never writes
@@ -66,8 +66,11 @@ describe("session state", () => {
       yield* state.signIn(a1)
       const epoch = (yield* state.snapshot).epoch
       yield* state.signOut("sign-out")
-      yield* state.adopt(Option.some(a1), "refresh")
+      yield* store.set(a1) // a stale copy the refresh's re-read finds
+      yield* state.rereadInEpoch(epoch)
+      yield* state.rereadInEpoch((yield* state.snapshot).epoch)
       expect(Option.isNone(yield* state.current)).toBe(true)
+      yield* store.clear
       expect(yield* state.commitInEpoch(epoch, session("a", 2, 200), "refresh-a-1-rrrrrrrrrrrr")).toBe(false)
       expect(Option.isNone(yield* state.current)).toBe(true)
       expect(Option.isNone(yield* store.get)).toBe(true)
@@ -100,7 +103,8 @@ describe("session state", () => {
       expect(state.recentTokens().length).toBeLessThanOrEqual(16)
       const last = session("a", 19, 19)
       expect(state.recentTokens()).toContain(Redacted.value(last.refreshToken))
-      yield* state.adopt(Option.some(new Session.Session({ ...last, refreshRetired: true })), "refresh")
+      yield* store.set(new Session.Session({ ...last, refreshRetired: true }))
+      yield* state.rereadInEpoch((yield* state.snapshot).epoch)
       expect(Option.getOrThrow(yield* state.current).refreshRetired).toBe(true)
     })
   )
@@ -120,7 +124,7 @@ describe("session state", () => {
       // and an empty shared store read inside the refresh lock means "signed out elsewhere"
       yield* state.signIn(a1)
       yield* store.clear
-      yield* state.adopt(Option.none(), "refresh")
+      yield* state.rereadInEpoch((yield* state.snapshot).epoch)
       expect(Option.isNone(yield* state.current)).toBe(true)
     })
   )
@@ -134,12 +138,12 @@ describe("session state", () => {
       // the other tab's refresh had checked the store before this sign-out, and writes its rotation after it
       const rotated = session("a", 2, 200)
       yield* store.set(rotated)
-      yield* state.adopt(Option.some(rotated), "follow")
+      yield* state.adopt(Option.some(rotated))
       expect(Option.isNone(yield* state.current)).toBe(true)
       // a new sign-in elsewhere (another server session) is still followed
       const b1 = session("b", 1, 300)
       yield* store.set(b1)
-      yield* state.adopt(Option.some(b1), "follow")
+      yield* state.adopt(Option.some(b1))
       expect(Option.getOrThrow(yield* state.current)).toBe(b1)
     })
   )
@@ -153,7 +157,7 @@ describe("session state", () => {
       yield* store.set(b1) // another tab signs in as B; this tab's storage event reads it ...
       const read = yield* store.get
       yield* state.signOut("sign-out") // ... this tab signs out (clearing the store) ...
-      yield* state.adopt(read, "follow") // ... and the stale read lands
+      yield* state.adopt(read) // ... and the stale read lands
       expect(Option.isNone(yield* state.current)).toBe(true)
     })
   )

@@ -1,8 +1,10 @@
 /**
  * Explores the model without stopping at the first failure: `npx tsx test/session/explore.ts <topology> <runs>
- * [firstSeed]` runs one generated run per seed and prints every kind of violation found, how often, and the first
- * seed that shows it (replay one with `fc.assert(property, { seed, numRuns: 1 })`, or
- * `BKEND_MODEL_SEED=<seed> BKEND_MODEL_RUNS=… npx vitest run test/session/model.test.ts`).
+ * [firstSeed] [trace]` runs one generated run per seed (firstSeed, firstSeed + 1, …) and prints every kind of
+ * violation found, how often, and the first seed that shows it; `trace` prints each run's schedule, presentations
+ * and events. Replay one seed with `npx tsx test/session/explore.ts <topology> 1 <seed> trace` (the world runs on
+ * real timers: a run may need a few replays to take the same turns), and a model.test.ts failure (its seed and
+ * path) with replay.ts.
  */
 import * as fc from "fast-check"
 import { commandsFor, opsOf, paramsFor } from "./commands.js"
@@ -17,8 +19,9 @@ const trace = process.argv[5] === "trace"
 const kinds = new Map<string, { count: number; seed: number; example: string; ops: string }>()
 const stats = new Stats()
 const started = performance.now()
+let crashed = 0
 for (let seed = first; seed < first + runs; seed++) {
-  await fc.check(
+  const result = await fc.check(
     fc.asyncProperty(fc.scheduler(), paramsFor(topology), commandsFor(topology, 7), async (s, params, commands) => {
       const ops = opsOf(commands)
       const run = await runModel({ ...params, ops }, s)
@@ -52,7 +55,13 @@ for (let seed = first; seed < first + runs; seed++) {
     }),
     { seed, numRuns: 1 }
   )
+  // a run that throws (the world itself broke) is no evidence either way: say so
+  if (result.failed) {
+    crashed++
+    if (crashed === 1) console.log(`seed ${seed}: the run threw: ${String(result.errorInstance).split("\n")[0]}`)
+  }
 }
+if (crashed > 0) console.log(`${crashed} run(s) threw instead of completing`)
 console.log(stats.summary(topology, performance.now() - started))
 for (const [kind, k] of [...kinds].sort((a, b) => b[1].count - a[1].count)) {
   console.log(`${k.count}× ${kind}\n    seed ${k.seed}: ${k.example}\n    ${k.ops}`)

@@ -119,10 +119,15 @@ const sessionsEndOnlyForCause = (run: RunRecord, index: number, client: ClientRe
   }
 }
 
-/** 4 (end state): after a client's sign-out, with no sign-in or adopt overlapping or after it, it stays signed out */
+/**
+ * 4 (end state): after a client's sign-out, with no sign-in or adopt overlapping or after it, it stays signed out.
+ * Only a sign-out that ended a session counts: one run while the client held none (it had followed another
+ * client's sign-out) does nothing, and the client then rightly follows a sign-in that another client made before
+ * it but that it hears of only later.
+ */
 const signOutSticks = (run: RunRecord, index: number, client: ClientRecord, out: Array<string>) => {
   const signOuts = opsOf(run, index).filter(
-    (r) => r.op.kind === "signOut" && r.exit !== undefined && !Exit.isInterrupted(r.exit)
+    (r) => r.op.kind === "signOut" && r.hadSession === true && r.exit !== undefined && !Exit.isInterrupted(r.exit)
   )
   const last = signOuts[signOuts.length - 1]
   if (last === undefined || last.started === undefined) return
@@ -203,6 +208,8 @@ export class Stats {
   storeWriteFailures = 0
   lockTimeouts = 0
   follows = 0
+  /** sessions a client took over from a rotation another client made (two clients: the shared store at work) */
+  crossAdoptions = 0
   rejected401 = 0
   sessionEnds: Record<string, number> = {}
   maxOpMillis = 0
@@ -221,6 +228,10 @@ export class Stats {
     this.maxLagMillis = Math.max(this.maxLagMillis, run.maxLagMillis)
     for (const c of run.clients) {
       this.follows += c.follows.length
+      const others = new Set(
+        run.wire.presentations.flatMap((p) => (p.client !== c.name && p.issued !== undefined ? [p.issued] : []))
+      )
+      this.crossAdoptions += c.events.filter((e) => e._tag !== "SignedOut" && others.has(tokenOf(e.session))).length
       for (const e of c.events)
         if (e._tag === "SignedOut") this.sessionEnds[e.reason] = (this.sessionEnds[e.reason] ?? 0) + 1
     }
@@ -239,6 +250,6 @@ export class Stats {
   }
 
   summary(title: string, millis: number): string {
-    return `${title}: ${this.runs} runs, ${this.ops} ops in ${(millis / 1000).toFixed(1)} s; refresh requests ${this.refreshRequests} (rotations ${this.rotations}); faults ${JSON.stringify(this.faults)}; interrupts landed ${this.interruptsLanded}; sign-outs ${this.signOuts}, sign-ins ${this.signIns}, adopts ${this.adopts}, storage events ${this.follows}; store write failures ${this.storeWriteFailures}; lock timeouts ${this.lockTimeouts}; 401s ${this.rejected401}; session ends ${JSON.stringify(this.sessionEnds)}; slowest op ${Math.round(this.maxOpMillis)} ms, worst lag ${Math.round(this.maxLagMillis)} ms`
+    return `${title}: ${this.runs} runs, ${this.ops} ops in ${(millis / 1000).toFixed(1)} s; refresh requests ${this.refreshRequests} (rotations ${this.rotations}); faults ${JSON.stringify(this.faults)}; interrupts landed ${this.interruptsLanded}; sign-outs ${this.signOuts}, sign-ins ${this.signIns}, adopts ${this.adopts}, storage events ${this.follows}; adopted the other client's rotation ${this.crossAdoptions}; store write failures ${this.storeWriteFailures}; lock timeouts ${this.lockTimeouts}; 401s ${this.rejected401}; session ends ${JSON.stringify(this.sessionEnds)}; slowest op ${Math.round(this.maxOpMillis)} ms, worst lag ${Math.round(this.maxLagMillis)} ms`
   }
 }

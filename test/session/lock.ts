@@ -1,7 +1,7 @@
 /**
  * A `RefreshLock` for tests: one holder at a time among every client given the same lock (two "tabs" or two
- * "processes" in one test), FIFO, and a waiter that has not got the lock after `waitTimeout` fails with
- * `RefreshLockTimeout` without running its effect. Ownership is handed over atomically on release, so a waiter
+ * "processes" in one test), FIFO, and a waiter that has not got the lock after `waitTimeout` (or when `giveUp`
+ * completes first) fails with `RefreshLockTimeout` without running its effect. Ownership is handed over atomically on release, so a waiter
  * that times out (or is interrupted) at the moment it is handed the lock releases it instead of leaking it.
  */
 import { Deferred, Duration, Effect, Option, Ref } from "effect"
@@ -21,7 +21,11 @@ export interface TestLock extends LockShape {
   readonly acquisitions: () => number
 }
 
-export const makeTestLock = (waitTimeout: Duration.DurationInput): Effect.Effect<TestLock> =>
+export const makeTestLock = (
+  waitTimeout: Duration.DurationInput,
+  /** a waiter also gives up when this completes first (a model run's scheduler decides when a tab stops waiting) */
+  giveUp: Effect.Effect<void> = Effect.never
+): Effect.Effect<TestLock> =>
   Effect.gen(function* () {
     const timeout = Duration.decode(waitTimeout)
     const state = yield* Ref.make<LockState>({ held: false, waiters: [] })
@@ -47,7 +51,8 @@ export const makeTestLock = (waitTimeout: Duration.DurationInput): Effect.Effect
             s.held ? [false, { held: true, waiters: [...s.waiters, me] }] : [true, { held: true, waiters: s.waiters }]
           )
           if (!immediate) {
-            const got = yield* restore(Effect.timeoutOption(Deferred.await(me), timeout)).pipe(
+            const stop = Effect.as(Effect.race(Effect.sleep(timeout), giveUp), Option.none())
+            const got = yield* restore(Effect.raceFirst(Effect.asSome(Deferred.await(me)), stop)).pipe(
               Effect.onInterrupt(() => Effect.flatMap(leave(me), (removed) => (removed ? Effect.void : release)))
             )
             if (Option.isNone(got) && (yield* leave(me))) {
@@ -63,21 +68,38 @@ export const makeTestLock = (waitTimeout: Duration.DurationInput): Effect.Effect
     return { waitTimeout: timeout, withLock, timeouts: () => timeouts, acquisitions: () => acquisitions }
   })
 
-/** `lock`, counting the waits that gave up */
-export const counting = (lock: LockShape): { readonly lock: LockShape; readonly timeouts: () => number } => {
+export interface Counted {
+  readonly lock: LockShape
+  /** how many waits gave up (`RefreshLockTimeout`) */
+  readonly timeouts: () => number
+  /** how many `withLock` calls are waiting or holding now (a refresh detached from its caller may still run) */
+  readonly active: () => number
+}
+
+/** `lock`, counting the waits that gave up and the calls in progress */
+export const counting = (lock: LockShape): Counted => {
   let timeouts = 0
+  let active = 0
   return {
     lock: {
       waitTimeout: lock.waitTimeout,
       withLock: (self) =>
-        lock.withLock(self).pipe(
+        Effect.suspend(() => {
+          active++
+          return lock.withLock(self)
+        }).pipe(
           Effect.tapError((e) =>
             Effect.sync(() => {
               if (e instanceof Session.RefreshLockTimeout) timeouts++
             })
-          )
+          ),
+          Effect.ensuring(Effect.sync(() => active--))
         )
     },
-    timeouts: () => timeouts
+    timeouts: () => timeouts,
+    active: () => active
   }
 }
+
+/** Negative control: `lock`'s shape, excluding nobody (every holder runs at once). */
+export const lockless = (lock: LockShape): LockShape => ({ waitTimeout: lock.waitTimeout, withLock: (self) => self })

@@ -51,6 +51,23 @@ export const gatedTokenStore = (
   }
 }
 
+/**
+ * Negative control: a view of `inner` that, after its first read, only ever reads back what this client itself
+ * wrote there (its writes still reach `inner`, and the other clients).
+ */
+export const privateView = (inner: Session.TokenStore["Type"]): Session.TokenStore["Type"] => {
+  let mine: Option.Option<Option.Option<Session.Session>> = Option.none()
+  const keep = (value: Option.Option<Session.Session>) =>
+    Effect.sync(() => {
+      mine = Option.some(value)
+    })
+  return {
+    get: Effect.suspend(() => (Option.isSome(mine) ? Effect.succeed(mine.value) : Effect.tap(inner.get, keep))),
+    set: (session) => Effect.zipRight(inner.set(session), keep(Option.some(session))),
+    clear: Effect.zipRight(inner.clear, keep(Option.none()))
+  }
+}
+
 export const makeSharedStore = (options: StoreOptions): SharedStore => {
   const data = new Map<string, string>()
   const listeners = new Map<string, () => Effect.Effect<void>>()

@@ -32,8 +32,8 @@ import * as LocalServer from "../../src/local/LocalServer.js"
 import * as K from "../../src/local/internal/kernel.js"
 import * as Session from "../../src/Session.js"
 import * as NodeSession from "../../src/node/NodeSession.js"
-import { counting, makeTestLock } from "./lock.js"
-import { gatedTokenStore, makeSharedStore, type SharedStore, type StoreMode } from "./store.js"
+import { type Counted, counting, lockless, makeTestLock } from "./lock.js"
+import { gatedTokenStore, makeSharedStore, privateView, type SharedStore, type StoreMode } from "./store.js"
 import { makeWire, type RefreshFault, type Wire } from "./transport.js"
 
 /**
@@ -101,6 +101,18 @@ export const clientOptions = {
 /** wraps the building of each client (e.g. to provide a service the client reads when it is built) */
 export type ClientConfigure = <A, E, R>(build: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
+/**
+ * Negative controls of the two-client topologies, each breaking one thing they rely on: `lockless`, a RefreshLock
+ * that excludes nobody; `privateStore`, clients that never read what another one wrote (as if they did not re-read
+ * the shared store).
+ */
+export type Sabotage = "lockless" | "privateStore"
+
+export interface ModelOptions {
+  readonly configure?: ClientConfigure | undefined
+  readonly sabotage?: Sabotage | undefined
+}
+
 export interface OpRecord {
   readonly index: number
   readonly op: Op
@@ -109,6 +121,8 @@ export interface OpRecord {
   exit: Exit.Exit<unknown, unknown> | undefined
   /** for `adopt stored`: whether the store held a session */
   adoptedSome: boolean | undefined
+  /** for `signOut`: whether the client held a session when it ran (else `Auth.signOut` does nothing) */
+  hadSession: boolean | undefined
 }
 
 export interface ClientRecord {
@@ -175,14 +189,11 @@ const tick = Effect.promise(() => new Promise<void>((resolve) => setImmediate(re
 const pause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 1)))
 
 /**
- * Runs one model run under scheduler `s`. `configure` wraps the building of each client (the negative control
- * provides the core's unsafe-resend switch there).
+ * Runs one model run under scheduler `s`. `options.configure` wraps the building of each client (the one-client
+ * negative control provides the core's unsafe-resend switch there); `options.sabotage` breaks what two clients rely on.
  */
-export const runModel = (
-  params: RunParams,
-  s: fc.Scheduler,
-  configure: ClientConfigure = (build) => build
-): Promise<RunRecord> => {
+export const runModel = (params: RunParams, s: fc.Scheduler, model: ModelOptions = {}): Promise<RunRecord> => {
+  const configure = model.configure ?? ((build) => build)
   const errorLogs: Array<string> = []
   const program = Effect.gen(function* () {
     let gated = false
@@ -196,20 +207,26 @@ export const runModel = (
     const wire = yield* makeWire(server, { faults: params.faults, expiredOnArrival: params.expiredOnArrival, gate })
     const store = makeSharedStore({ ...params.store, gate })
     const count = params.topology === "single" ? 1 : 2
-    const tabLock = params.topology === "tabs" ? counting(yield* makeTestLock(params.lockWaitMillis)) : undefined
+    // a tab may also stop waiting whenever the scheduler says so, while the holder is still refreshing (a wait
+    // timeout that real time alone rarely reaches)
+    const tabLock =
+      params.topology === "tabs"
+        ? counting(yield* makeTestLock(params.lockWaitMillis, gate("a waiting tab gives up")))
+        : undefined
     const dir = params.topology === "processes" ? fs.mkdtempSync(path.join(os.tmpdir(), "bkend-model-")) : undefined
     const file = dir === undefined ? undefined : path.join(dir, "session.json")
-    const locks: Array<{ readonly timeouts: () => number }> = tabLock === undefined ? [] : [tabLock]
+    const locks: Array<Counted> = tabLock === undefined ? [] : [tabLock]
     const scope = yield* Scope.make()
 
     const makeClient = (name: string) =>
       Effect.gen(function* () {
-        const tokens =
+        const shared =
           file === undefined
             ? yield* Session.makeKeyValueStore().pipe(
                 Effect.provideService(KeyValueStore.KeyValueStore, store.view(name))
               )
             : gatedTokenStore(NodeSession.makeTokenStore(file), name, { ...params.store, gate })
+        const tokens = model.sabotage === "privateStore" ? privateView(shared) : shared
         let lock = tabLock?.lock
         if (file !== undefined && !name.startsWith("mint")) {
           const own = counting(
@@ -227,7 +244,13 @@ export const runModel = (
           Effect.provideService(HttpClient.HttpClient, wire.client(name)),
           Effect.provideService(Session.TokenStore, tokens)
         )
-        if (lock !== undefined) build = Effect.provideService(build, Session.RefreshLock, lock)
+        if (lock !== undefined) {
+          build = Effect.provideService(
+            build,
+            Session.RefreshLock,
+            model.sabotage === "lockless" ? lockless(lock) : lock
+          )
+        }
         const client = yield* configure(build).pipe(Scope.extend(scope), Effect.orDie)
         const auth = yield* Effect.provideService(Auth.make, BkendClient.BkendClient, client)
         // a magic-link sign-in (a password sign-in costs an scrypt hash on the server: too slow for many runs)
@@ -286,7 +309,8 @@ export const runModel = (
       started: undefined,
       ended: undefined,
       exit: undefined,
-      adoptedSome: undefined
+      adoptedSome: undefined,
+      hadSession: undefined
     }))
     const done = params.ops.map(() => Deferred.unsafeMake<void>(FiberId.none))
 
@@ -304,7 +328,10 @@ export const runModel = (
         case "refresh":
           return c.client.refresh
         case "signOut":
-          return c.auth.signOut
+          return Effect.flatMap(c.client.session, (held) => {
+            r.hadSession = Option.isSome(held)
+            return c.auth.signOut
+          })
         case "signIn":
           return c.signIn(op.user)
         case "adopt":
@@ -365,7 +392,12 @@ export const runModel = (
         yield* Effect.promise(() => s.waitOne())
         continue
       }
-      const settled = opRecords.every((r) => r.ended !== undefined) && wire.inFlight === 0 && background === 0
+      // a refresh outlives an interrupted caller: the run settles once no client is in (or waiting for) the lock
+      const settled =
+        opRecords.every((r) => r.ended !== undefined) &&
+        wire.inFlight === 0 &&
+        background === 0 &&
+        locks.every((l) => l.active() === 0)
       // a refresh answered 429 may still retry after its Retry-After: wait for it
       const lastOutcome = wire.presentations[wire.presentations.length - 1]?.outcome
       if (settled && ++quiet > (lastOutcome === 429 ? 30 : 3)) break
