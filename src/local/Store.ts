@@ -287,6 +287,8 @@ export interface Service {
     readonly send: (mail: Mail) => Op<void>
     /** The outbox, oldest first. */
     readonly list: Op<ReadonlyArray<Mail>>
+    /** Empties the outbox. */
+    readonly clear: Op<void>
   }
   readonly keys: {
     /** The stored keys, or `candidate` stored now when there are none: a restart keeps the same keys. */

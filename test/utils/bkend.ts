@@ -23,6 +23,7 @@ import * as crypto from "node:crypto"
 import * as BkendClient from "../../src/BkendClient.js"
 import type * as BkendError from "../../src/BkendError.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
+import { makeTestServer } from "./engine.js"
 
 /**
  * A running bkend-local server and its base URL (`http://127.0.0.1:<port>`).
@@ -38,13 +39,14 @@ export interface BkendLocalShape {
 export class BkendLocal extends Context.Tag("test/utils/BkendLocal")<BkendLocal, BkendLocalShape>() {}
 
 /**
- * Starts bkend-local on 127.0.0.1 with a random port; the socket closes when the layer's scope closes.
+ * Starts bkend-local on 127.0.0.1 with a random port, on the test engine (`BKEND_TEST_ENGINE`, see
+ * test/utils/engine.ts); the socket closes when the layer's scope closes.
  */
 export const localLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<BkendLocal> =>
   Layer.scoped(
     BkendLocal,
     Effect.gen(function* () {
-      const server = yield* LocalServer.make(options)
+      const server = yield* makeTestServer(options)
       const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
       const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
       return { server, url }

@@ -33,7 +33,9 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, Context, Data, Effect, Either, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { Readable } from "node:stream"
+import * as Store from "../Store.js"
 import * as Jwt from "./jwt.js"
+import * as MemoryStore from "./memory/MemoryStore.js"
 import type * as OAuth from "./oauth.js"
 import type * as Storage from "./storage.js"
 import type * as Tables from "./tables.js"
@@ -548,22 +550,59 @@ export class Local extends Context.Tag("bkend-local/Local")<
   Local,
   {
     readonly options: LocalOptions
+    /** What this instance keeps for itself (and, on the in-memory engine, the Maps the store works on). */
     readonly state: LocalState
     readonly keys: { readonly publishable: string; readonly secret: string }
+    /** Where users, sessions, tables, rows, files and the rest are kept. */
+    readonly store: Store.Service
+    /** `memory`: `store` works on `state`; `external`: a store of its own (e.g. PostgreSQL). */
+    readonly engine: "memory" | "external"
   }
 >() {}
 
 /**
+ * The running server's context; the store defaults to the in-memory engine over `state`.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const makeLocal = (options: LocalOptions, state: LocalState = makeState(options)): Local["Type"] => ({
+export const makeLocal = (
+  options: LocalOptions,
+  state: LocalState = makeState(options),
+  store: Store.Service = MemoryStore.make(state),
+  engine: "memory" | "external" = "memory"
+): Local["Type"] => ({
   options,
   state,
+  store,
+  engine,
   get keys() {
     return state.keys
   }
 })
+
+const storeFailure = (e: Store.StoreError) =>
+  Effect.zipRight(
+    Effect.logError("storage operation failed", { operation: e.operation, code: e.code }),
+    fail(503, "common/service-unavailable", "Storage is unavailable, try again")
+  )
+
+/**
+ * Runs one store operation; an engine failure becomes a 503 (its operation logged, never its values). Other
+ * failures (e.g. `DuplicateKey`) are the caller's to handle.
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const stored = <A, E>(
+  f: (store: Store.Service) => Effect.Effect<A, E>
+): Effect.Effect<A, Exclude<E, Extract<E, Store.StoreError>> | ApiError, Local> =>
+  Effect.flatMap(Local, (local) => f(local.store)).pipe(
+    Effect.catchIf(
+      (e: E): e is Extract<E, Store.StoreError> => e instanceof Store.StoreError,
+      (e: Extract<E, Store.StoreError>) => storeFailure(e)
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors and envelopes
