@@ -224,7 +224,7 @@ export const signUp = (
   })
 
 /**
- * Signs up a user and promotes it to `admin` (directly in the server state).
+ * Signs up a user and promotes it to `admin` (directly in the server's store: there is no route for the first admin).
  */
 export const signUpAdmin = (
   input: { readonly email?: string; readonly password?: string; readonly name?: string } = {}
@@ -232,7 +232,6 @@ export const signUpAdmin = (
   Effect.gen(function* () {
     const user = yield* signUp(input)
     const h = yield* Harness
-    const record = h.server.local.state.users.get(user.userId)
-    if (record !== undefined) record.role = "admin"
+    yield* Effect.orDie(h.server.store.users.update(user.userId, (u) => ({ ...u, role: "admin" })))
     return user
   })

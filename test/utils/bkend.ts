@@ -137,15 +137,13 @@ export const latestMail = (to: string, kind?: LocalServer.MailKind) =>
   )
 
 /**
- * Sets a user's role directly in the server state (there is no bootstrap route for the first admin).
+ * Sets a user's role directly in the server's store (there is no bootstrap route for the first admin).
  */
 export const setRole = (userId: string, role: "admin" | "user" | "guest") =>
   Effect.flatMap(BkendLocal, ({ server }) =>
-    Effect.sync(() => {
-      const record = server.local.state.users.get(userId)
-      if (record === undefined) throw new Error(`no user ${userId}`)
-      record.role = role
-    })
+    Effect.flatMap(Effect.orDie(server.store.users.update(userId, (u) => ({ ...u, role }))), (updated) =>
+      updated._tag === "Some" ? Effect.void : Effect.dieMessage(`no user ${userId}`)
+    )
   )
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
