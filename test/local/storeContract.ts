@@ -226,6 +226,14 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect(Option.getOrThrow(yield* store.sessions.get(session.id)).lastActivityAt).toBe(T0 + 100)
         })
       )
+      it.effect("without a reuse interval a presentation timed before the rotation is a replay", () =>
+        Effect.gen(function* () {
+          const { store, token } = yield* signedIn()
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 10))._tag).toBe("Rotated")
+          // another instance read its clock before the rotation, then waited for the token's lock
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 5))._tag).toBe("Replayed")
+        })
+      )
       it.effect("reuse needs the child and the session unexpired", () =>
         Effect.gen(function* () {
           const { store, token } = yield* signedIn({}, 1000)

@@ -51,7 +51,13 @@ const liveSession = (state: LocalState, sessionId: string) => {
 }
 
 const reuse = (state: LocalState, parent: LineageToken, now: number, reuseMillis: number): Rotation | undefined => {
-  if (parent.rotatedAt === undefined || parent.childJti === undefined || now - parent.rotatedAt >= reuseMillis) {
+  // no interval: never (a presentation timed before the rotation, on a slower instance, is a replay too)
+  if (
+    reuseMillis <= 0 ||
+    parent.rotatedAt === undefined ||
+    parent.childJti === undefined ||
+    now - parent.rotatedAt >= reuseMillis
+  ) {
     return undefined
   }
   const child = state.refreshTokens.get(parent.childJti)

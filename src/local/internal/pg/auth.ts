@@ -63,7 +63,13 @@ const liveSession = (s: Stores, sessionId: string) =>
 
 const reuse = (s: Stores, parent: LineageToken, now: number, reuseMillis: number) =>
   Effect.gen(function* () {
-    if (parent.rotatedAt === undefined || parent.childJti === undefined || now - parent.rotatedAt >= reuseMillis) {
+    // no interval: never (a presentation timed before the rotation, on a slower instance, is a replay too)
+    if (
+      reuseMillis <= 0 ||
+      parent.rotatedAt === undefined ||
+      parent.childJti === undefined ||
+      now - parent.rotatedAt >= reuseMillis
+    ) {
       return Option.none()
     }
     const child = yield* s.tokens.lock(parent.childJti)
