@@ -441,6 +441,11 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect(yield* store.counters.bump(counter)).toBe(1)
           expect(yield* store.counters.bump(counter, 4)).toBe(5)
           expect((yield* store.counters.all).get(counter)).toBe(5)
+          const other = `c_${hex(4)}`
+          yield* store.counters.bumpAll([counter, other, other])
+          yield* store.counters.bumpAll([])
+          const all = yield* store.counters.all
+          expect([all.get(counter), all.get(other)]).toEqual([6, 2])
           const key = `w_${hex(4)}`
           expect(yield* store.windows.hit(key, 1000, T0)).toEqual({ windowStart: T0, count: 1 })
           expect(yield* store.windows.hit(key, 1000, T0 + 999)).toEqual({ windowStart: T0, count: 2 })
