@@ -1,21 +1,26 @@
 /**
  * Two bkend-local servers on one PostgreSQL database, each with its own connection pool (as two processes would):
- * they share keys, refuse a second sign-up of one e-mail, and rotate a refresh token once.
+ * they share keys, refuse a second sign-up of one e-mail, rotate a refresh token once, and answer a refresh storm
+ * spread over both with one rotation and no replay (under the reuse interval).
  */
 import { expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import * as PgStore from "../../../src/local/internal/pg/PgStore.js"
+import { cliDefaults } from "../../../src/local/index.js"
 import * as LocalServer from "../../../src/local/LocalServer.js"
 import { Store } from "../../../src/local/Store.js"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { clientConfig, databaseLayer, TestDatabase } from "./db.js"
 
-const instance = Effect.gen(function* () {
-  const name = yield* TestDatabase
-  const ctx = yield* Layer.build(PgStore.layer.pipe(Layer.provide(PgClient.layer(clientConfig(name)))))
-  const server = yield* Effect.provideService(LocalServer.makeOnStore(), Store, Context.get(ctx, Store))
-  return { server, fetch: LocalServer.toWebHandler(server) }
-})
+const instanceWith = (options?: Partial<LocalServer.LocalOptions>) =>
+  Effect.gen(function* () {
+    const name = yield* TestDatabase
+    const ctx = yield* Layer.build(PgStore.layer.pipe(Layer.provide(PgClient.layer(clientConfig(name)))))
+    const server = yield* Effect.provideService(LocalServer.makeOnStore(options), Store, Context.get(ctx, Store))
+    return { server, fetch: LocalServer.toWebHandler(server) }
+  })
+
+const instance = instanceWith()
 
 type Instance = Effect.Effect.Success<typeof instance>
 
@@ -79,6 +84,30 @@ layer(databaseLayer, { timeout: 60_000, excludeTestServices: true })("two instan
       }
       const counters = yield* a.server.counters
       expect([counters.refreshSucceeded, counters.replaysDetected]).toEqual([8, 8])
+    })
+  )
+
+  it.scoped("a refresh storm over both under the command's reuse interval: one rotation, no replay", () =>
+    Effect.gen(function* () {
+      const a = yield* instanceWith(cliDefaults)
+      const b = yield* instanceWith(cliDefaults)
+      const before = yield* a.server.counters
+      const signedUp = yield* post(a, "/v1/auth/email/signup", signUpBody(`storm-${crypto.randomUUID()}@example.com`))
+      const refreshToken = signedUp.json.data?.refreshToken
+      // eight callers that each refresh on their own, alternating instances, all with the same token
+      const replies = yield* Effect.all(
+        Array.from({ length: 8 }, (_, i) => post(i % 2 === 0 ? a : b, "/v1/auth/refresh", { refreshToken })),
+        { concurrency: "unbounded" }
+      )
+      expect(replies.map((r) => r.status)).toEqual(Array(8).fill(200))
+      // every caller holds the one current refresh token
+      expect(new Set(replies.map((r) => r.json.data?.refreshToken)).size).toBe(1)
+      const after = yield* b.server.counters
+      expect({
+        rotations: after.refreshSucceeded - before.refreshSucceeded,
+        reuses: after.refreshReuses - before.refreshReuses,
+        replays: after.replaysDetected - before.replaysDetected
+      }).toEqual({ rotations: 1, reuses: 7, replays: 0 })
     })
   )
 })
