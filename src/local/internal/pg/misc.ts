@@ -92,7 +92,8 @@ export const make = (
         Effect.map(sql<{ data: unknown }>`SELECT data FROM bkend_mail ORDER BY seq`, (rows) =>
           rows.map((row) => stored<Mail>(row.data))
         )
-      )
+      ),
+      clear: op("mail.clear")(Effect.asVoid(sql`DELETE FROM bkend_mail`))
     },
     keys: {
       ensure: (candidate) =>
@@ -112,6 +113,14 @@ export const make = (
             sql<{ value: number }>`INSERT INTO bkend_counters (name, value) VALUES (${name}, ${by})
               ON CONFLICT (name) DO UPDATE SET value = bkend_counters.value + EXCLUDED.value RETURNING value`,
             (rows) => rows[0]?.value ?? by
+          )
+        ),
+      bumpAll: (names) =>
+        op("counters.bumpAll")(
+          Effect.asVoid(
+            sql`INSERT INTO bkend_counters (name, value)
+              SELECT name, count(*) FROM jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) AS n(name) GROUP BY name
+              ON CONFLICT (name) DO UPDATE SET value = bkend_counters.value + EXCLUDED.value`
           )
         ),
       all: op("counters.all")(
