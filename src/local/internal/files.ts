@@ -131,13 +131,22 @@ const safeSegment = (name: string): string => {
 }
 
 /**
- * A fresh object key for an upload by `ownerId`: `<category|files>/<ownerId>/<uuid>/<sanitised filename>`.
+ * The object key of upload `uploadId` by `ownerId`: `<category|files>/<ownerId>/<uploadId>/<sanitised filename>`.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const objectKey = (ownerId: string, uploadId: string, filename: string, category: string | undefined): string =>
+  `${category ?? "files"}/${ownerId}/${uploadId}/${safeSegment(filename)}`
+
+/**
+ * A fresh object key for an upload by `ownerId` (a new uuid as its upload id).
  *
  * @since 0.1.0
  * @category keys
  */
 export const newObjectKey = (ownerId: string, filename: string, category: string | undefined): string =>
-  `${category ?? "files"}/${ownerId}/${K.uuid()}/${safeSegment(filename)}`
+  objectKey(ownerId, K.uuid(), filename, category)
 
 /**
  * The user an object key was issued to: upload keys (`<category>/<userId>/…`) and avatar keys
