@@ -464,6 +464,10 @@ export interface LocalState {
   rateWindows: Map<string, { windowStart: number; count: number }>
   /** Failed password sign-ins per e-mail (lockout window start + count). */
   failedSignIns: Map<string, { windowStart: number; count: number }>
+  /** Fixed windows of the storage boundary by key (window start millis + count). Not persisted. */
+  windows: Map<string, { readonly windowStart: number; readonly count: number }>
+  /** Counters of the storage boundary that have no place in `counters`. Not persisted. */
+  namedCounters: Map<string, number>
   /** Fault rule index → injections so far; PRNG state. */
   faultHits: Map<number, number>
   faultRng: number
@@ -521,6 +525,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   requestLog: [],
   rateWindows: new Map(),
   failedSignIns: new Map(),
+  windows: new Map(),
+  namedCounters: new Map(),
   faultHits: new Map(),
   faultRng: options.faultSeed >>> 0,
   tables: new Map(),

@@ -34,6 +34,8 @@ export const DEFAULT_URL_TTL_MS = 15 * 60 * 1000
 export interface StoredObject {
   readonly key: string
   readonly bytes: Uint8Array
+  /** The size recorded through the storage boundary (default: the length of `bytes`). */
+  readonly size?: number | undefined
   readonly contentType: string | undefined
   readonly etag: string
   readonly createdAt: number
@@ -48,6 +50,8 @@ export interface StoredObject {
 export interface UploadedPart {
   readonly partNumber: number
   readonly bytes: Uint8Array
+  /** The size recorded through the storage boundary (default: the length of `bytes`). */
+  readonly size?: number | undefined
   readonly etag: string
 }
 
