@@ -12,6 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { type ImportBytes, importFolder, summaryLines } from "../../src/local/internal/import.js"
 import { newUserRecord } from "../../src/local/internal/kernel.js"
+import * as MemoryStore from "../../src/local/internal/memory/MemoryStore.js"
 import * as PgStore from "../../src/local/internal/pg/PgStore.js"
 import * as Q from "../../src/local/internal/rowQuery.js"
 import { Store } from "../../src/local/Store.js"
@@ -255,4 +256,5 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
     })
   })
 
+importSuite("memory", MemoryStore.layer)
 importSuite("PostgreSQL", PgStore.layer.pipe(Layer.provide(clientLayer)))
