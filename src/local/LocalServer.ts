@@ -13,12 +13,13 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { Context, Data, Effect, Layer, Runtime } from "effect"
+import type { Server } from "node:http"
 import { authRouter } from "./internal/auth.js"
 import { dataRouter } from "./internal/data.js"
 import { filesRouter } from "./internal/files.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
-import { makeNodeServer } from "./internal/socket.js"
+import { drain, makeNodeServer } from "./internal/socket.js"
 import { storageRouter } from "./internal/storage.js"
 import { usersRouter } from "./internal/users.js"
 
@@ -421,7 +422,9 @@ export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.Htt
  * Serves a server on a real socket with `@effect/platform-node` (loaded lazily, so the in-process path never
  * needs it). Port 0 picks a free port; read it with `HttpServer.addressWith`. The socket server applies the
  * header/request/keep-alive/idle timeouts and the header-size limit of the server's options; the bound address
- * becomes the default base URL for links and decides whether the local-only endpoints are served.
+ * becomes the default base URL for links and decides whether the local-only endpoints are served. Closing the layer
+ * drains the server: it stops accepting connections and waits up to `shutdownTimeoutMillis` for the requests in
+ * flight.
  *
  * @since 0.1.0
  * @category layers
@@ -442,9 +445,23 @@ export const layerNodeServer = (
             })
           )
         )
-        return HttpServer.serve(server.app).pipe(
-          Layer.merge(recordAddress),
-          Layer.provideMerge(NodeHttpServer.layer(() => makeNodeServer(server.options), { port: listen.port, host }))
+        let node: Server | undefined
+        const nodeServer = NodeHttpServer.layer(
+          () => {
+            node = makeNodeServer(server.options)
+            return node
+          },
+          { port: listen.port, host }
+        )
+        // built last, so released first: requests in flight finish while the app still serves them
+        const drainOnClose = Layer.scopedDiscard(
+          Effect.addFinalizer(() =>
+            node === undefined ? Effect.void : drain(node, server.options.shutdownTimeoutMillis)
+          )
+        )
+        return drainOnClose.pipe(
+          Layer.provideMerge(HttpServer.serve(server.app).pipe(Layer.merge(recordAddress))),
+          Layer.provideMerge(nodeServer)
         )
       }
     )

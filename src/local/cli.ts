@@ -18,13 +18,15 @@
  * @since 0.1.0
  */
 /* biome-ignore-all lint/suspicious/noConsole: the CLI talks to the terminal */
-import { Command, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
+import { Args, Command, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Data, Effect, Either, Layer, Option, Predicate, Schema } from "effect"
+import { Config, Data, Effect, Either, Layer, Option, Predicate, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
+import * as Import from "./internal/import.js"
 import { cliDefaults } from "./internal/kernel.js"
 import { decodeConfig } from "./internal/options.js"
+import * as PgStore from "./internal/pg/PgStore.js"
 import * as LocalServer from "./LocalServer.js"
 
 /** A problem the user can fix by changing the command line or the config: printed, then exit 2. */
@@ -57,15 +59,29 @@ const configFile = Options.file("config", { exists: "yes" }).pipe(
   Options.optional
 )
 
-const readConfig = (file: string) =>
+const databaseUrl = Options.redacted("database-url").pipe(
+  Options.withFallbackConfig(Config.redacted("BKEND_DATABASE_URL")),
+  Options.withDescription(
+    "PostgreSQL database to keep everything in (postgres://user@host:port/db; default: env BKEND_DATABASE_URL)"
+  ),
+  Options.optional
+)
+
+/** A JSON file's document; `flag` names the option in problems. */
+const readJson = (flag: string, file: string) =>
   Effect.gen(function* () {
     const text = yield* FileSystem.FileSystem.pipe(
       Effect.flatMap((fsys) => fsys.readFileString(file)),
-      Effect.mapError((e) => new UsageProblem({ lines: [`cannot read --config ${file}: ${e.message}`] }))
+      Effect.mapError((e) => new UsageProblem({ lines: [`cannot read ${flag} ${file}: ${e.message}`] }))
     )
-    const json = yield* Schema.decodeUnknown(Schema.parseJson())(text).pipe(
-      Effect.mapError(() => new UsageProblem({ lines: [`invalid --config ${file}: not valid JSON`] }))
+    return yield* Schema.decodeUnknown(Schema.parseJson())(text).pipe(
+      Effect.mapError(() => new UsageProblem({ lines: [`invalid ${flag} ${file}: not valid JSON`] }))
     )
+  })
+
+const readConfig = (file: string) =>
+  Effect.gen(function* () {
+    const json = yield* readJson("--config", file)
     return yield* Either.mapLeft(
       decodeConfig(json),
       (problems) =>
@@ -148,11 +164,76 @@ const serve = (flags: {
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
+// ---------------------------------------------------------------------------------------------------------------------
+// bkend-local import
+// ---------------------------------------------------------------------------------------------------------------------
+
+const exportDir = Args.directory({ name: "DIR", exists: "yes" }).pipe(
+  Args.withDescription("the folder bkend's export guide wrote: <table>_page<N>.json pages and bkend_files/")
+)
+const ownerMap = Options.file("owner-map", { exists: "yes" }).pipe(
+  Options.withDescription(
+    'JSON { "<old user id>": "<e-mail>" }: each old owner gets an account (or its existing one) and its rows'
+  ),
+  Options.optional
+)
+const filesOwner = Options.text("files-owner").pipe(
+  Options.withDescription("old user id that owns the imported files (default: none; the files stay private)"),
+  Options.optional
+)
+
+const requireDatabase = (url: Option.Option<Redacted.Redacted<string>>) =>
+  Option.match(
+    Option.filter(url, (u) => Redacted.value(u) !== ""),
+    {
+      onNone: () =>
+        Effect.fail(
+          new UsageProblem({
+            lines: ["import needs a database: give --database-url postgres://… or set BKEND_DATABASE_URL"]
+          })
+        ),
+      onSome: Effect.succeed
+    }
+  )
+
+const runImport = (flags: {
+  readonly dir: string
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  readonly ownerMap: Option.Option<string>
+  readonly filesOwner: Option.Option<string>
+}) =>
+  Effect.gen(function* () {
+    const url = yield* requireDatabase(flags.databaseUrl)
+    const file = Option.getOrUndefined(flags.ownerMap)
+    const owners =
+      file !== undefined
+        ? yield* Effect.flatMap(readJson("--owner-map", file), (json) =>
+            Either.mapLeft(
+              Import.decodeOwnerMap(json),
+              (why) => new UsageProblem({ lines: [`invalid --owner-map ${file}: ${why}`] })
+            )
+          )
+        : undefined
+    const summary = yield* Import.importFolder(flags.dir, {
+      owners,
+      filesOwner: Option.getOrUndefined(flags.filesOwner)
+    }).pipe(Effect.provide(PgStore.layerFromUrl(url)))
+    for (const line of Import.summaryLines(flags.dir, summary)) console.log(line)
+  })
+
+const importCommand = Command.make("import", { dir: exportDir, databaseUrl, ownerMap, filesOwner }, runImport).pipe(
+  Command.withDescription("Import a folder exported from bkend (rows, files) into the database; run it again safely.")
+)
+
 const command = Command.make(
   "bkend-local",
   { port, host, import: importFile, export: exportFile, config: configFile },
   serve
-).pipe(Command.withDescription("An in-memory bkend server for local development and tests."))
+).pipe(
+  Command.withDescription(
+    "A bkend server: in memory, or on PostgreSQL with --database-url. `bkend-local import --help` tells how to import a bkend export."
+  )
+)
 
 /** The version in this package's package.json (found upwards from this file, in `src/` and in `dist/src/`). */
 const version = (): string => {
@@ -168,7 +249,23 @@ const version = (): string => {
   return "unknown"
 }
 
-const usageText = HelpDoc.toAnsiText(Usage.getHelp(Command.getUsage(command))).trim()
+// `import` is dispatched by hand: as an @effect/cli subcommand, a mistyped flag of the server would be reported
+// as an unknown subcommand instead of an unknown flag
+const isImport = process.argv[2] === "import"
+const cliName = isImport ? "bkend-local import" : "bkend-local"
+const usageText = HelpDoc.toAnsiText(
+  Usage.getHelp(isImport ? Command.getUsage(importCommand) : Command.getUsage(command))
+).trim()
+const importCli = Command.run(importCommand, { name: cliName, version: version() })([
+  ...process.argv.slice(0, 2),
+  ...process.argv.slice(3)
+])
+const serverCli = Command.run(command, { name: cliName, version: version() })(process.argv)
+const runCli: Effect.Effect<
+  void,
+  Effect.Effect.Error<typeof importCli> | Effect.Effect.Error<typeof serverCli>,
+  Effect.Effect.Context<typeof importCli> | Effect.Effect.Context<typeof serverCli>
+> = isImport ? importCli : serverCli
 
 const exitWith = (code: number, lines: ReadonlyArray<string>) =>
   Effect.sync(() => {
@@ -176,10 +273,10 @@ const exitWith = (code: number, lines: ReadonlyArray<string>) =>
     process.exitCode = code
   })
 
-const main = Command.run(command, { name: "bkend-local", version: version() })(process.argv).pipe(
+const main = runCli.pipe(
   Effect.catchIf(ValidationError.isValidationError, () =>
     // @effect/cli has printed what is wrong with the flags; add the usage
-    exitWith(2, [`usage: ${usageText}`, "run bkend-local --help for the options"])
+    exitWith(2, [`usage: ${usageText}`, `run ${cliName} --help for the options`])
   ),
   Effect.catchTags({
     UsageProblem: (e) =>
@@ -188,7 +285,14 @@ const main = Command.run(command, { name: "bkend-local", version: version() })(p
         e.lines.map((line, i) => (i === 0 ? `bkend-local: ${line}` : line))
       ),
     StartProblem: (e) => exitWith(1, [`bkend-local: ${e.message}`]),
-    SnapshotError: (e) => exitWith(1, [`bkend-local: ${e.message}`])
+    SnapshotError: (e) => exitWith(1, [`bkend-local: ${e.message}`]),
+    ImportError: (e) => exitWith(1, [`bkend-local import: ${e.message}`]),
+    StoreError: (e) =>
+      exitWith(1, [
+        e.operation === "connect"
+          ? "bkend-local: cannot connect to the database of --database-url / BKEND_DATABASE_URL: is PostgreSQL running there, and does the database exist?"
+          : `bkend-local: ${e.message}`
+      ])
   }),
   Effect.provide(NodeContext.layer)
 )

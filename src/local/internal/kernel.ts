@@ -118,6 +118,11 @@ export interface LocalOptions {
   readonly idleTimeoutMillis: number
   /** Socket server: largest request line + headers accepted (431 / 414 above it). Default 16 KiB. */
   readonly maxHeaderBytes: number
+  /**
+   * Socket server: on shutdown, how long requests in flight may take to finish after the server stops accepting
+   * connections; those still running then are cut off. Default 10 s.
+   */
+  readonly shutdownTimeoutMillis: number
   /** Fixed keys (default: random at start). */
   readonly publishableKey: string | undefined
   readonly secretKey: string | undefined
@@ -184,6 +189,7 @@ export const defaultOptions: LocalOptions = {
   keepAliveTimeoutMillis: 5_000,
   idleTimeoutMillis: 30_000,
   maxHeaderBytes: 16 * 1024,
+  shutdownTimeoutMillis: 10_000,
   publishableKey: undefined,
   secretKey: undefined,
   magicLinkEnabled: true,

@@ -50,6 +50,7 @@ const fields = {
   keepAliveTimeoutMillis: PositiveInt,
   idleTimeoutMillis: PositiveInt,
   maxHeaderBytes: PositiveInt,
+  shutdownTimeoutMillis: NonNegativeInt,
   publishableKey: Schema.String.pipe(
     Schema.pattern(/^pk_[a-fA-F0-9]{64}$/, { message: () => "a publishable key is pk_ followed by 64 hex digits" })
   ),
