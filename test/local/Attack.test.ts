@@ -10,7 +10,7 @@ import * as net from "node:net"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import * as K from "../../src/local/internal/kernel.js"
 import type { Reply } from "./utils.js"
-import { errorCode, get, Harness, harnessLayer, request, signUp, str } from "./utils.js"
+import { errorCode, get, Harness, harnessLayer, request, signUp, snapshotStatus, str } from "./utils.js"
 
 const MiB = 1024 * 1024
 
@@ -242,9 +242,11 @@ layer(
           const ok = yield* request("POST", "/v1/data/docs", { body: { doc: JSON.parse(nested(20, "object")) } })
           expect(ok.status).toBe(201)
           expect((yield* request("GET", "/v1/data/docs")).status).toBe(200)
-          expect((yield* request("GET", "/_local/snapshot", { key: "sk" })).status).toBe(200)
-          const snapshot = yield* h.server.exportSnapshot
-          expect(JSON.parse(snapshot).format).toBe("bkend-local-snapshot")
+          expect((yield* request("GET", "/_local/snapshot", { key: "sk" })).status).toBe(snapshotStatus(h.server))
+          if (h.server.engine === "memory") {
+            const snapshot = yield* h.server.exportSnapshot
+            expect(JSON.parse(snapshot).format).toBe("bkend-local-snapshot")
+          }
         }),
       { fastCheck: { numRuns: 6, seed: 12 } }
     )
@@ -332,10 +334,12 @@ layer(
   describe("5. local-only endpoints", () => {
     it.effect("outbox, counters and snapshot need the secret key", () =>
       Effect.gen(function* () {
+        const h = yield* Harness
         for (const path of ["/_local/outbox", "/_local/counters", "/_local/snapshot"]) {
           expectEnvelope(yield* request("GET", path, { key: "none" }), 401)
           expectEnvelope(yield* request("GET", path), 403)
-          expect((yield* request("GET", path, { key: "sk" })).status).toBe(200)
+          const status = path === "/_local/snapshot" ? snapshotStatus(h.server) : 200
+          expect((yield* request("GET", path, { key: "sk" })).status).toBe(status)
         }
       })
     )
@@ -411,7 +415,9 @@ layer(
             rawExchange(
               h.url,
               `POST ${path} HTTP/1.1\r\nHost: evil.example\r\nX-API-Key: ${h.server.keys.publishable}\r\n${extra}` +
-                `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
+                `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+              // not half-closed: a client that ends its side early may see the server drop an answer still on its way
+              true
             )
           )
         }

@@ -19,6 +19,8 @@ type Group = "byRoute" | "byStatus"
 
 const groups: ReadonlyArray<Group> = ["byRoute", "byStatus"]
 
+const GROUP_CAP = 2000
+
 /**
  * @since 0.1.0
  * @category names
@@ -51,8 +53,11 @@ export const bump = (counters: Counters, name: string, by: number): number | und
   const grouped = split(name)
   if (grouped !== undefined) {
     const record = counters[grouped.group]
-    record[grouped.key] = (record[grouped.key] ?? 0) + by
-    return record[grouped.key] ?? by
+    const current = record[grouped.key]
+    // a structure in memory keeps at most GROUP_CAP keys per group (paths are client-chosen)
+    if (current === undefined && Object.keys(record).length >= GROUP_CAP) return 0
+    record[grouped.key] = (current ?? 0) + by
+    return (current ?? 0) + by
   }
   if (!isCounterName(name)) return undefined
   counters[name] += by

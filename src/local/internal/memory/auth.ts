@@ -65,9 +65,9 @@ const reuse = (state: LocalState, parent: LineageToken, now: number, reuseMillis
     return undefined
   }
   const child = state.refreshTokens.get(parent.childJti)
-  if (child === undefined || child.status !== "active") return undefined
+  if (child === undefined || child.status !== "active" || child.expiresAt <= now) return undefined
   const live = liveSession(state, parent.sessionId)
-  return live === undefined ? undefined : { _tag: "Reused", ...live, token: child }
+  return live === undefined || live.session.expiresAt <= now ? undefined : { _tag: "Reused", ...live, token: child }
 }
 
 const rotate = (
@@ -136,6 +136,13 @@ const sessions = (state: LocalState): Service["sessions"] => ({
     Effect.sync(() =>
       [...state.sessions.values()].filter((s) => s.userId === userId).sort((a, b) => a.createdAt - b.createdAt)
     ),
+  touch: (id, at) =>
+    Effect.sync(() => {
+      const s = state.sessions.get(id)
+      if (s !== undefined && s.revokedAt === undefined && s.lastActivityAt < at) {
+        state.sessions.set(id, { ...s, lastActivityAt: at })
+      }
+    }),
   end: (id, now) => Effect.sync(() => endSessions(state, (t) => t.sessionId === id, now) > 0),
   endAllForUser: (userId, now) => Effect.sync(() => endSessions(state, (t) => t.userId === userId, now))
 })

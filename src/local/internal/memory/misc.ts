@@ -118,7 +118,10 @@ export const make = (
       Effect.sync(() => {
         state.outbox.push(mail)
       }),
-    list: Effect.sync(() => state.outbox.slice())
+    list: Effect.sync(() => state.outbox.slice()),
+    clear: Effect.sync(() => {
+      state.outbox.length = 0
+    })
   },
   keys: {
     ensure: () =>
