@@ -12,18 +12,22 @@ import {
   type HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
+import type { Redacted } from "effect"
 import { Context, Data, Effect, Either, Layer, Runtime } from "effect"
 import { authRouter } from "./internal/auth.js"
 import * as Blobs from "./internal/blobs.js"
 import * as DiskBlobs from "./internal/blobs/disk.js"
 import * as MemoryBlobs from "./internal/blobs/memory.js"
+import * as CounterNames from "./internal/counters.js"
 import { dataRouter } from "./internal/data.js"
 import { filesRouter } from "./internal/files.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
+import * as MemoryStore from "./internal/memory/MemoryStore.js"
 import { makeNodeServer } from "./internal/socket.js"
 import { storageRouter } from "./internal/storage.js"
 import { usersRouter } from "./internal/users.js"
+import { type Service as StoreService, Store, type StoreError } from "./Store.js"
 
 /**
  * @since 0.1.0
@@ -64,7 +68,8 @@ export type FaultRule = K.FaultRule
 export class SnapshotError extends Data.TaggedError("SnapshotError")<{ readonly message: string }> {}
 
 /**
- * A running (in-memory) bkend-local instance.
+ * A running bkend-local instance, on the in-memory engine (`make`) or on a store of its own (`makeOnStore`, e.g.
+ * PostgreSQL).
  *
  * @since 0.1.0
  * @category models
@@ -74,6 +79,10 @@ export interface LocalServer {
   readonly app: HttpApp.Default
   readonly keys: { readonly publishable: string; readonly secret: string }
   readonly options: K.LocalOptions
+  /** The storage the server keeps everything in (for seeding and inspecting in tests, on every engine). */
+  readonly store: StoreService
+  /** `memory`: the store is over `local.state` (snapshots work); `external`: a store of its own. */
+  readonly engine: "memory" | "external"
   readonly outbox: {
     readonly all: Effect.Effect<ReadonlyArray<K.Mail>>
     /** The newest mail to `to` (optionally of one kind). */
@@ -83,8 +92,8 @@ export interface LocalServer {
   /** A copy of the counters (requests by route/status, refresh calls, replays detected, …). */
   readonly counters: Effect.Effect<K.Counters>
   readonly requestLog: Effect.Effect<ReadonlyArray<K.RequestLogEntry>>
-  /** The whole state (users, sessions, tables, files, objects, keys) as JSON text. */
-  readonly exportSnapshot: Effect.Effect<string>
+  /** The whole state (users, sessions, tables, files, objects, keys) as JSON text (in-memory engine only). */
+  readonly exportSnapshot: Effect.Effect<string, SnapshotError>
   readonly importSnapshot: (json: string) => Effect.Effect<void, SnapshotError>
   /** Raw access to options and state, for seeding in tests. */
   readonly local: K.Local["Type"]
@@ -275,14 +284,18 @@ const localOnly = <A, R>(
       : K.fail(404, "common/not-found", "Route not found")
   )
 
+const noSnapshots = K.fail(400, "common/invalid-parameters", "Snapshots are a feature of the in-memory engine")
+
+const memoryOnly = <A, R>(handler: Effect.Effect<A, K.ApiError, R>): Effect.Effect<A, K.ApiError, R | K.Local> =>
+  Effect.flatMap(K.Local, (local) => (local.engine === "memory" ? handler : noSnapshots))
+
 const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/_local/outbox",
     localOnly(
       Effect.gen(function* () {
-        const { state } = yield* K.Local
         const q = yield* K.query
-        const items = state.outbox.filter(
+        const items = (yield* K.stored((store) => store.mail.list)).filter(
           (m) => (q.to === undefined || m.to === K.normalizeEmail(q.to)) && (q.kind === undefined || m.kind === q.kind)
         )
         return HttpServerResponse.unsafeJson({ items })
@@ -291,29 +304,38 @@ const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty
   ),
   HttpRouter.get(
     "/_local/counters",
-    localOnly(Effect.map(K.Local, ({ state }) => HttpServerResponse.unsafeJson(state.counters)))
+    localOnly(
+      Effect.map(
+        K.stored((store) => store.counters.all),
+        (all) => HttpServerResponse.unsafeJson(CounterNames.fromFlat(all))
+      )
+    )
   ),
   HttpRouter.get(
     "/_local/snapshot",
     localOnly(
-      Effect.gen(function* () {
-        const { state } = yield* K.Local
-        return HttpServerResponse.text(snapshotOf(state, yield* K.now), { contentType: "application/json" })
-      })
+      memoryOnly(
+        Effect.gen(function* () {
+          const { state } = yield* K.Local
+          return HttpServerResponse.text(snapshotOf(state, yield* K.now), { contentType: "application/json" })
+        })
+      )
     )
   ),
   HttpRouter.post(
     "/_local/snapshot",
     localOnly(
-      Effect.gen(function* () {
-        const { state, options } = yield* K.Local
-        const bytes = yield* K.rawBody(Math.max(options.maxBodyBytes, options.maxUploadBytes))
-        yield* Effect.mapError(
-          restoreSnapshot(state, new TextDecoder().decode(bytes)),
-          (e) => new K.ApiError({ status: 400, code: "common/invalid-parameters", message: e.message })
-        )
-        return HttpServerResponse.unsafeJson({ imported: true })
-      })
+      memoryOnly(
+        Effect.gen(function* () {
+          const { state, options } = yield* K.Local
+          const bytes = yield* K.rawBody(Math.max(options.maxBodyBytes, options.maxUploadBytes))
+          yield* Effect.mapError(
+            restoreSnapshot(state, new TextDecoder().decode(bytes)),
+            (e) => new K.ApiError({ status: 400, code: "common/invalid-parameters", message: e.message })
+          )
+          return HttpServerResponse.unsafeJson({ imported: true })
+        })
+      )
     )
   )
 )
@@ -338,9 +360,83 @@ export const router: HttpRouter.HttpRouter<K.ApiError, K.Local | Blobs.Blobs> = 
   dataRouter
 )
 
+const latestMail = (mails: ReadonlyArray<K.Mail>, to: string, kind: K.MailKind | undefined) => {
+  const email = K.normalizeEmail(to)
+  for (let i = mails.length - 1; i >= 0; i--) {
+    const m = mails[i]
+    if (m !== undefined && m.to === email && (kind === undefined || m.kind === kind)) return m
+  }
+  return undefined
+}
+
+/** The state's keys as a candidate for the store, and the stored keys applied to the state (fixed keys win). */
+const adoptKeys = (store: StoreService, state: K.LocalState, options: K.LocalOptions) =>
+  Effect.map(
+    store.keys.ensure({
+      publishable: state.keys.publishable,
+      secret: state.keys.secret,
+      signingSecret: state.signingSecret,
+      storageSecret: Buffer.from(state.storageSecret).toString("hex")
+    }),
+    (keys) => {
+      state.keys = {
+        publishable: options.publishableKey ?? keys.publishable,
+        secret: options.secretKey ?? keys.secret
+      }
+      state.signingSecret = keys.signingSecret
+      state.storageSecret = new Uint8Array(Buffer.from(keys.storageSecret, "hex"))
+    }
+  )
+
+const assemble = (
+  resolved: K.LocalOptions,
+  state: K.LocalState,
+  store: StoreService,
+  engine: "memory" | "external"
+): LocalServer => {
+  const local = K.makeLocal(resolved, state, store, engine)
+  const blobs = resolved.filesDir === undefined ? MemoryBlobs.make(state) : DiskBlobs.make(resolved.filesDir)
+  // the outer handleErrors turns a defect in the middleware itself into a 500 envelope too
+  const app: HttpApp.Default = handleErrors(middleware(handleErrors(router))).pipe(
+    Effect.provideService(K.Local, local),
+    Effect.provideService(Blobs.Blobs, blobs)
+  )
+  const snapshots = <A>(f: Effect.Effect<A, SnapshotError>) =>
+    engine === "memory"
+      ? f
+      : Effect.fail(new SnapshotError({ message: "Snapshots are a feature of the in-memory engine" }))
+  return {
+    app,
+    get keys() {
+      return state.keys
+    },
+    options: resolved,
+    store,
+    engine,
+    outbox: {
+      all: Effect.orDie(store.mail.list),
+      latest: (to, kind) => Effect.map(Effect.orDie(store.mail.list), (mails) => latestMail(mails, to, kind)),
+      clear: Effect.orDie(store.mail.clear)
+    },
+    counters: Effect.map(Effect.orDie(store.counters.all), CounterNames.fromFlat),
+    requestLog: Effect.sync(() => state.requestLog.slice()),
+    exportSnapshot: snapshots(Effect.map(K.now, (t) => snapshotOf(state, t))),
+    importSnapshot: (json) =>
+      snapshots(
+        Effect.tap(restoreSnapshot(state, json), () =>
+          Effect.sync(() => {
+            if (resolved.publishableKey !== undefined) state.keys.publishable = resolved.publishableKey
+            if (resolved.secretKey !== undefined) state.keys.secret = resolved.secretKey
+          })
+        )
+      ),
+    local
+  }
+}
+
 /**
- * Builds an in-memory server. Nothing listens: serve `app` yourself, or use `layerNode`, `toWebHandler`,
- * `layerHttpClient`.
+ * Builds a server on the in-memory engine. Nothing listens: serve `app` yourself, or use `layerNode`,
+ * `toWebHandler`, `layerHttpClient`.
  *
  * @since 0.1.0
  * @category constructors
@@ -349,46 +445,24 @@ export const make = (options?: Partial<K.LocalOptions>): Effect.Effect<LocalServ
   Effect.sync(() => {
     const resolved = K.resolveOptions(options)
     const state = K.makeState(resolved)
-    const local = K.makeLocal(resolved, state)
-    const blobs = resolved.filesDir === undefined ? MemoryBlobs.make(state) : DiskBlobs.make(resolved.filesDir)
-    // the outer handleErrors turns a defect in the middleware itself into a 500 envelope too
-    const app: HttpApp.Default = handleErrors(middleware(handleErrors(router))).pipe(
-      Effect.provideService(K.Local, local),
-      Effect.provideService(Blobs.Blobs, blobs)
-    )
-    return {
-      app,
-      get keys() {
-        return state.keys
-      },
-      options: resolved,
-      outbox: {
-        all: Effect.sync(() => state.outbox.slice()),
-        latest: (to, kind) =>
-          Effect.sync(() => {
-            const email = K.normalizeEmail(to)
-            for (let i = state.outbox.length - 1; i >= 0; i--) {
-              const m = state.outbox[i]
-              if (m !== undefined && m.to === email && (kind === undefined || m.kind === kind)) return m
-            }
-            return undefined
-          }),
-        clear: Effect.sync(() => {
-          state.outbox.length = 0
-        })
-      },
-      counters: Effect.sync(() => structuredClone(state.counters)),
-      requestLog: Effect.sync(() => state.requestLog.slice()),
-      exportSnapshot: Effect.map(K.now, (t) => snapshotOf(state, t)),
-      importSnapshot: (json) =>
-        Effect.tap(restoreSnapshot(state, json), () =>
-          Effect.sync(() => {
-            if (resolved.publishableKey !== undefined) state.keys.publishable = resolved.publishableKey
-            if (resolved.secretKey !== undefined) state.keys.secret = resolved.secretKey
-          })
-        ),
-      local
-    } satisfies LocalServer
+    return assemble(resolved, state, MemoryStore.make(state), "memory")
+  })
+
+/**
+ * Builds a server on the `Store` in the context (e.g. `PgStore.layerFromUrl`). Its keys and signing secrets come
+ * from the store (stored on first start), so a restart, or another instance on the same database, uses the same
+ * ones; fixed `publishableKey` / `secretKey` options still win.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeOnStore = (options?: Partial<K.LocalOptions>): Effect.Effect<LocalServer, StoreError, Store> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const resolved = K.resolveOptions(options)
+    const state = K.makeState(resolved)
+    yield* adoptKeys(store, state, resolved)
+    return assemble(resolved, state, store, "external")
   })
 
 /**
@@ -397,6 +471,33 @@ export const make = (options?: Partial<K.LocalOptions>): Effect.Effect<LocalServ
  */
 export const layer = (options?: Partial<K.LocalOptions>): Layer.Layer<LocalServerTag> =>
   Layer.effect(LocalServerTag, make(options))
+
+/**
+ * A server on the `Store` the layer is given.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerOnStore = (options?: Partial<K.LocalOptions>): Layer.Layer<LocalServerTag, StoreError, Store> =>
+  Layer.effect(LocalServerTag, makeOnStore(options))
+
+/**
+ * A server on the PostgreSQL database at `databaseUrl` (migrated on start), with its own connection pool. The
+ * PostgreSQL driver is loaded only when this layer is built.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPg = (
+  databaseUrl: string | Redacted.Redacted<string>,
+  options?: Partial<K.LocalOptions>
+): Layer.Layer<LocalServerTag, StoreError> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("./internal/pg/PgStore.js")),
+      (PgStore) => layerOnStore(options).pipe(Layer.provide(PgStore.layerFromUrl(databaseUrl)))
+    )
+  )
 
 /**
  * A Fetch-style handler running the server in-process. An injected "reset" fault rejects like a network error.

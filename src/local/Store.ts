@@ -75,7 +75,8 @@ export interface NextToken {
  * The outcome of presenting a refresh token.
  *
  * - `Rotated`: it was the session's current token; `token` is its new child.
- * - `Reused`: it was rotated less than the reuse interval ago and its child is still current; `token` is that child.
+ * - `Reused`: it was rotated less than the reuse interval ago and its child is still current and unexpired (as is
+ *   the session); `token` is that child.
  * - `Replayed`: it was rotated before; every session of the user has been revoked.
  * - `Revoked`: it, or its session, was ended.
  * - `Expired`: the session or the token is past its end.
@@ -213,6 +214,8 @@ export interface Service {
     readonly start: (session: SessionRecord, first: NextToken) => Op<LineageToken>
     readonly get: (id: string) => Op<Option.Option<SessionRecord>>
     readonly listByUser: (userId: string) => Op<ReadonlyArray<SessionRecord>>
+    /** Records activity on an active session: `lastActivityAt` becomes `at` when that is later. */
+    readonly touch: (id: string, at: number) => Op<void>
     /** Ends one session and its tokens; `false` when it was not active. */
     readonly end: (id: string, now: number) => Op<boolean>
     /** Ends every active session of a user; the number ended. */
@@ -287,6 +290,8 @@ export interface Service {
     readonly send: (mail: Mail) => Op<void>
     /** The outbox, oldest first. */
     readonly list: Op<ReadonlyArray<Mail>>
+    /** Empties the outbox. */
+    readonly clear: Op<void>
   }
   readonly keys: {
     /** The stored keys, or `candidate` stored now when there are none: a restart keeps the same keys. */

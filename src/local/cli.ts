@@ -156,7 +156,7 @@ const serve = (flags: {
             fs.writeFileSync(file, json)
             console.log(`bkend-local: snapshot written to ${file}`)
           })
-        )
+        ).pipe(Effect.catchTag("SnapshotError", (e) => Effect.sync(() => console.error(`bkend-local: ${e.message}`))))
       )
     }
     const listen = { port: flags.port, host: flags.host }

@@ -170,7 +170,7 @@ const barrier = (n: number) => {
   }
 }
 
-const server = Effect.map(Harness, (h) => ({ url: h.url, pk: h.server.keys.publishable, local: h.server.local }))
+const server = Effect.map(Harness, (h) => ({ url: h.url, pk: h.server.keys.publishable, local: h.server }))
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
@@ -412,7 +412,7 @@ const storm = Effect.gen(function* () {
   const user = yield* webAppSignUp(app)
   yield* promise(() => app.bkendFetch("/v1/data/posts", { method: "POST", body: { title: "dashboard" } }))
   yield* TestClock.adjust("3601 seconds")
-  const before = structuredClone(local.state.counters)
+  const before = yield* local.counters
   const queries = ["/v1/auth/me", "/v1/data/posts?page=1&limit=10", `/v1/users/${user.id}/profile`, "/v1/auth/sessions"]
   const outcomes = yield* promise(() =>
     Promise.all(
@@ -424,9 +424,9 @@ const storm = Effect.gen(function* () {
       )
     )
   )
-  const after = local.state.counters
-  const liveSessions = [...local.state.sessions.values()].filter(
-    (s) => s.userId === user.id && s.revokedAt === undefined
+  const after = yield* local.counters
+  const liveSessions = (yield* Effect.orDie(local.store.sessions.listByUser(user.id))).filter(
+    (s) => s.revokedAt === undefined
   ).length
   return {
     outcomes,

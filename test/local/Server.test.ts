@@ -576,7 +576,9 @@ describe("CLI", () => {
         // seed: a server with one user, exported in-process
         const seed = yield* LocalServer.make()
         const seededEmail = uniqueEmail("seeded")
-        K.createUser(seed.local.state, { email: seededEmail, name: "Seed", password: "seeded-pw" }, Date.now())
+        yield* seed.store.users.insert(
+          K.newUserRecord({ email: seededEmail, name: "Seed", password: "seeded-pw" }, Date.now())
+        )
         fs.writeFileSync(seedFile, yield* seed.exportSnapshot)
         const child = spawn(
           process.execPath,

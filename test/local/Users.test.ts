@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Effect, FastCheck } from "effect"
+import { Effect, FastCheck, Option } from "effect"
 import type { Reply, RequestOptions, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, request, signUp, signUpAdmin, str, uniqueEmail } from "./utils.js"
 
@@ -99,7 +99,7 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
         "user/forbidden"
       )
       const h = yield* Harness
-      expect(h.server.local.state.users.get(b.userId)?.name).toBe("Bee")
+      expect(Option.getOrThrow(yield* h.server.store.users.get(b.userId)).name).toBe("Bee")
 
       const profile = yield* sk("GET", `/v1/users/${b.userId}/profile`)
       expect(profile.status).toBe(200)
@@ -223,7 +223,7 @@ layer(harnessLayer())("bkend-local /v1/users (socket)", (it) => {
       const refresh = yield* request("POST", "/v1/auth/refresh", { body: { refreshToken: a.refreshToken } })
       expect(refresh.status).toBe(401)
       const h = yield* Harness
-      expect(h.server.local.state.users.get(a.userId)?.deletedAt).toBeDefined()
+      expect(Option.getOrThrow(yield* h.server.store.users.get(a.userId)).deletedAt).toBeDefined()
     })
   )
 

@@ -215,6 +215,26 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 5000, 5000))._tag).toBe("Replayed")
         })
       )
+      it.effect("touch moves lastActivityAt forward only, on active sessions", () =>
+        Effect.gen(function* () {
+          const { store, session } = yield* signedIn()
+          yield* store.sessions.touch(session.id, T0 + 100)
+          yield* store.sessions.touch(session.id, T0 + 50)
+          expect(Option.getOrThrow(yield* store.sessions.get(session.id)).lastActivityAt).toBe(T0 + 100)
+          yield* store.sessions.end(session.id, T0 + 200)
+          yield* store.sessions.touch(session.id, T0 + 300)
+          expect(Option.getOrThrow(yield* store.sessions.get(session.id)).lastActivityAt).toBe(T0 + 100)
+        })
+      )
+      it.effect("reuse needs the child and the session unexpired", () =>
+        Effect.gen(function* () {
+          const { store, token } = yield* signedIn({}, 1000)
+          const rotated = yield* store.lineage.rotate(token.jti, nextToken(1000, T0 + 500), T0 + 500, 5000)
+          if (rotated._tag !== "Rotated") throw new Error(rotated._tag)
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 1499, 5000))._tag).toBe("Reused")
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 1500, 5000))._tag).toBe("Replayed")
+        })
+      )
       it.effect("end revokes the session and its token; endAllForUser counts", () =>
         Effect.gen(function* () {
           const { store, user, session, token } = yield* signedIn()

@@ -21,6 +21,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import * as LocalServer from "../../src/local/LocalServer.js"
+import { makeTestServer } from "../utils/engine.js"
 
 /**
  * @since 0.1.0
@@ -38,13 +39,14 @@ export interface HarnessShape {
 export class Harness extends Context.Tag("test/local/Harness")<Harness, HarnessShape>() {}
 
 /**
- * A server on a real socket (127.0.0.1, random port).
+ * A server on a real socket (127.0.0.1, random port), on the test engine (`BKEND_TEST_ENGINE`, see
+ * test/utils/engine.ts).
  */
 export const harnessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness, unknown> =>
   Layer.scoped(
     Harness,
     Effect.gen(function* () {
-      const server = yield* LocalServer.make(options)
+      const server = yield* makeTestServer(options)
       const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
       const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
       return { server, url, fetch: (req: Request) => globalThis.fetch(req) }
@@ -55,10 +57,10 @@ export const harnessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer
  * The same server, dispatched in-process (no socket).
  */
 export const inProcessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness> =>
-  Layer.effect(
+  Layer.scoped(
     Harness,
     Effect.gen(function* () {
-      const server = yield* LocalServer.make(options)
+      const server = yield* Effect.orDie(makeTestServer(options))
       // handlers run with this fiber's services: inside `layer(...)` that is the TestClock, as over the socket
       const runtime = yield* Effect.runtime<never>()
       return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server, runtime) }
@@ -222,7 +224,7 @@ export const signUp = (
   })
 
 /**
- * Signs up a user and promotes it to `admin` (directly in the server state).
+ * Signs up a user and promotes it to `admin` (directly in the server's store: there is no route for the first admin).
  */
 export const signUpAdmin = (
   input: { readonly email?: string; readonly password?: string; readonly name?: string } = {}
@@ -230,7 +232,6 @@ export const signUpAdmin = (
   Effect.gen(function* () {
     const user = yield* signUp(input)
     const h = yield* Harness
-    const record = h.server.local.state.users.get(user.userId)
-    if (record !== undefined) record.role = "admin"
+    yield* Effect.orDie(h.server.store.users.update(user.userId, (u) => ({ ...u, role: "admin" })))
     return user
   })

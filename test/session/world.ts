@@ -191,7 +191,9 @@ export const runModel = (
       Effect.suspend(() => (gated ? Effect.promise(() => s.schedule(Promise.resolve(label), label)) : Effect.void))
     const server = yield* LocalServer.make({ accessTokenTtlSeconds: ACCESS_TTL_SECONDS })
     for (const user of ["A", "B"] as const) {
-      K.createUser(server.local.state, { email: EMAIL[user], name: user, emailVerified: true }, Date.now())
+      yield* Effect.orDie(
+        server.store.users.insert(K.newUserRecord({ email: EMAIL[user], name: user, emailVerified: true }, Date.now()))
+      )
     }
     const wire = yield* makeWire(server, { faults: params.faults, expiredOnArrival: params.expiredOnArrival, gate })
     const store = makeSharedStore({ ...params.store, gate })

@@ -23,6 +23,7 @@ import * as crypto from "node:crypto"
 import * as BkendClient from "../../src/BkendClient.js"
 import type * as BkendError from "../../src/BkendError.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
+import { makeTestServer } from "./engine.js"
 
 /**
  * A running bkend-local server and its base URL (`http://127.0.0.1:<port>`).
@@ -38,13 +39,14 @@ export interface BkendLocalShape {
 export class BkendLocal extends Context.Tag("test/utils/BkendLocal")<BkendLocal, BkendLocalShape>() {}
 
 /**
- * Starts bkend-local on 127.0.0.1 with a random port; the socket closes when the layer's scope closes.
+ * Starts bkend-local on 127.0.0.1 with a random port, on the test engine (`BKEND_TEST_ENGINE`, see
+ * test/utils/engine.ts); the socket closes when the layer's scope closes.
  */
 export const localLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<BkendLocal> =>
   Layer.scoped(
     BkendLocal,
     Effect.gen(function* () {
-      const server = yield* LocalServer.make(options)
+      const server = yield* makeTestServer(options)
       const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
       const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
       return { server, url }
@@ -135,15 +137,13 @@ export const latestMail = (to: string, kind?: LocalServer.MailKind) =>
   )
 
 /**
- * Sets a user's role directly in the server state (there is no bootstrap route for the first admin).
+ * Sets a user's role directly in the server's store (there is no bootstrap route for the first admin).
  */
 export const setRole = (userId: string, role: "admin" | "user" | "guest") =>
   Effect.flatMap(BkendLocal, ({ server }) =>
-    Effect.sync(() => {
-      const record = server.local.state.users.get(userId)
-      if (record === undefined) throw new Error(`no user ${userId}`)
-      record.role = role
-    })
+    Effect.flatMap(Effect.orDie(server.store.users.update(userId, (u) => ({ ...u, role }))), (updated) =>
+      updated._tag === "Some" ? Effect.void : Effect.dieMessage(`no user ${userId}`)
+    )
   )
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -1,7 +1,8 @@
 /**
  * Auth routes of bkend-local: password and magic-link sign-up/in, OAuth stub providers,
  * refresh rotation with replay detection, sessions, password management, e-mail verification, TOTP MFA,
- * account linking and invitations. Mails go to the in-memory outbox.
+ * account linking and invitations. Users, sessions, tokens, mails and counters go through the server's Store, each
+ * change one atomic Store method; invitations stay with the instance.
  *
  * @since 0.1.0
  */
@@ -9,6 +10,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { Effect, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Jwt from "./jwt.js"
+import type { LineageToken, NextToken } from "../Store.js"
 import * as K from "./kernel.js"
 import * as OAuth from "./oauth.js"
 import * as Totp from "./totp.js"
@@ -104,41 +106,26 @@ const pairOf = (local: K.Local["Type"], accessToken: string, refreshToken: strin
   expiresIn: local.options.accessTokenTtlSeconds
 })
 
-const issueTokens = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, t: number): TokenPair => {
-  const { options, state } = local
-  const iat = Math.floor(t / 1000)
-  const refreshExp = Math.min(iat + options.refreshTokenTtlSeconds, Math.floor(session.expiresAt / 1000))
-  const record: K.RefreshTokenRecord = {
-    jti: K.uuid(),
-    sessionId: session.id,
-    userId: user.id,
-    status: "active",
-    issuedAt: iat,
-    expiresAt: refreshExp * 1000,
-    rotatedAt: undefined,
-    childJti: undefined
+/** The refresh token a session gets next (it ends with the session at the latest). */
+const nextToken =
+  (local: K.Local["Type"], t: number) =>
+  (session: K.SessionRecord): NextToken => {
+    const iat = Math.floor(t / 1000)
+    const exp = Math.min(iat + local.options.refreshTokenTtlSeconds, Math.floor(session.expiresAt / 1000))
+    return { jti: K.uuid(), issuedAt: iat, expiresAt: exp * 1000 }
   }
-  state.refreshTokens.set(record.jti, record)
-  session.refreshJti = record.jti
-  return pairOf(local, accessTokenOf(local, session, user, iat), refreshTokenOf(state, record))
-}
 
-/**
- * Inside the reuse interval, a rotated-out token whose child is still the session's current, unused refresh token:
- * that child, else undefined (then the presentation is a replay).
- */
-const reusableChild = (local: K.Local["Type"], record: K.RefreshTokenRecord, t: number) => {
-  const windowMillis = local.options.refreshReuseIntervalSeconds * 1000
-  if (windowMillis <= 0 || record.rotatedAt === undefined || record.childJti === undefined) return undefined
-  if (t - record.rotatedAt >= windowMillis) return undefined
-  const child = local.state.refreshTokens.get(record.childJti)
-  const session = local.state.sessions.get(record.sessionId)
-  if (child === undefined || child.status !== "active" || child.expiresAt <= t) return undefined
-  if (session === undefined || session.revokedAt !== undefined || session.refreshJti !== child.jti) return undefined
-  return session.expiresAt > t ? { child, session } : undefined
-}
+/** A fresh access token with the session's refresh token. */
+const pairFor = (
+  local: K.Local["Type"],
+  session: K.SessionRecord,
+  user: K.UserRecord,
+  token: LineageToken,
+  t: number
+): TokenPair =>
+  pairOf(local, accessTokenOf(local, session, user, Math.floor(t / 1000)), refreshTokenOf(local.state, token))
 
-const startSession = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: number): TokenPair => {
+const startSession = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: number) => {
   const session: K.SessionRecord = {
     id: K.uuid(),
     userId: user.id,
@@ -150,31 +137,28 @@ const startSession = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: n
     refreshJti: "",
     revokedAt: undefined
   }
-  local.state.sessions.set(session.id, session)
-  return issueTokens(local, session, user, t)
+  return Effect.map(
+    K.stored((s) => s.sessions.start(session, nextToken(local, t)(session))),
+    (token) => pairFor(local, { ...session, refreshJti: token.jti }, user, token, t)
+  )
 }
 
-const endSession = (state: K.LocalState, session: K.SessionRecord, t: number): void => {
-  session.revokedAt = t
-  for (const r of state.refreshTokens.values()) {
-    if (r.sessionId === session.id && r.status === "active") r.status = "revoked"
-  }
-}
+/** Counts a sign-in and starts its session. */
+const signInAs = (local: K.Local["Type"], user: K.UserRecord, req: Req, t: number) =>
+  Effect.zipRight(K.count("signIns"), startSession(local, user, req, t))
 
 /** Key + valid bearer; the signed-in user and session. */
 const requireSession = Effect.gen(function* () {
-  const c = yield* K.caller("auth")
-  const { state } = yield* K.Local
-  if (c.userId === undefined || c.sessionId === undefined) {
+  const { user, session } = yield* K.authenticate("auth")
+  if (user === undefined || session === undefined) {
     return yield* K.fail(401, "auth/unauthorized", "Authentication required")
   }
-  const user = state.users.get(c.userId)
-  const session = state.sessions.get(c.sessionId)
-  if (user === undefined || user.deletedAt !== undefined)
-    return yield* K.fail(404, "auth/user-not-found", "User not found")
-  if (session === undefined) return yield* K.fail(401, "auth/invalid-token", "Session is no longer active")
   return { user, session }
 })
+
+/** Changes the signed-in user (404 `auth/user-not-found` when gone). */
+const updateSelf = (user: K.UserRecord, f: (u: K.UserRecord) => K.UserRecord, t: number) =>
+  K.updateUser(user.id, f, t, [404, "auth/user-not-found"])
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -191,14 +175,13 @@ const withQuery = (url: string, params: Record<string, string>): string => {
 }
 
 const issueOneTime = (
-  state: K.LocalState,
   kind: K.MailKind,
   email: string,
   userId: string | undefined,
   ttl: number,
   t: number,
   callbackUrl: string | undefined
-): K.OneTimeToken => {
+) => {
   const token: K.OneTimeToken = {
     token: K.randomToken(),
     kind,
@@ -208,12 +191,14 @@ const issueOneTime = (
     usedAt: undefined,
     callbackUrl
   }
-  state.oneTimeTokens.set(token.token, token)
-  return token
+  return Effect.as(
+    K.stored((s) => s.oneTime.issue(token)),
+    token
+  )
 }
 
-const mail = (state: K.LocalState, to: string, kind: K.MailKind, token: string, link: string | undefined, t: number) =>
-  K.sendMail(state, { to, kind, token, link, createdAt: K.iso(t) })
+const mail = (to: string, kind: K.MailKind, token: string, link: string | undefined, t: number) =>
+  K.sendMail({ to, kind, token, link, createdAt: K.iso(t) })
 
 const signupVerificationLink = (base: string, token: string, email: string, callbackUrl: string | undefined) =>
   withQuery(`${base}/v1/auth/signup/email/confirm`, {
@@ -222,52 +207,46 @@ const signupVerificationLink = (base: string, token: string, email: string, call
     ...(callbackUrl !== undefined ? { callbackUrl } : {})
   })
 
-const sendSignupVerification = (
-  state: K.LocalState,
-  user: K.UserRecord,
-  base: string,
-  callbackUrl: string | undefined,
-  t: number
-) => {
-  const tok = issueOneTime(state, "signup-verification", user.email, user.id, VERIFY_TTL, t, callbackUrl)
-  mail(
-    state,
-    user.email,
-    "signup-verification",
-    tok.token,
-    signupVerificationLink(base, tok.token, user.email, callbackUrl),
-    t
+const sendSignupVerification = (user: K.UserRecord, base: string, callbackUrl: string | undefined, t: number) =>
+  Effect.flatMap(issueOneTime("signup-verification", user.email, user.id, VERIFY_TTL, t, callbackUrl), (tok) =>
+    mail(
+      user.email,
+      "signup-verification",
+      tok.token,
+      signupVerificationLink(base, tok.token, user.email, callbackUrl),
+      t
+    )
   )
-}
 
-const sendMagicLink = (local: K.Local["Type"], email: string, callbackUrl: string, t: number) => {
-  const { state, options } = local
-  const user = K.findUserByEmail(state, email)
-  const tok = issueOneTime(state, "magic-link", email, user?.id, options.magicLinkTtlMinutes * 60_000, t, callbackUrl)
-  mail(state, email, "magic-link", tok.token, withQuery(callbackUrl, { token: tok.token }), t)
-}
+const sendMagicLink = (local: K.Local["Type"], email: string, callbackUrl: string, t: number) =>
+  Effect.gen(function* () {
+    const user = yield* K.findUserByEmail(email)
+    const ttl = local.options.magicLinkTtlMinutes * 60_000
+    const tok = yield* issueOneTime("magic-link", email, user?.id, ttl, t, callbackUrl)
+    yield* mail(email, "magic-link", tok.token, withQuery(callbackUrl, { token: tok.token }), t)
+  })
 
-/** A one-time token of a kind, checked for existence, use and expiry. */
+/** Uses up a one-time token of a kind (once: a second use is unknown), or fails with the given codes. */
 const consumeOneTime = (
-  state: K.LocalState,
   kind: K.MailKind,
   token: string,
   t: number,
   codes: { readonly missing: readonly [number, string]; readonly expired: readonly [number, string] },
   email?: string
-) => {
-  const tok = state.oneTimeTokens.get(token)
-  if (
-    tok === undefined ||
-    tok.kind !== kind ||
-    tok.usedAt !== undefined ||
-    (email !== undefined && tok.email !== email)
-  ) {
-    return K.fail(codes.missing[0], codes.missing[1], "Unknown or already used token")
-  }
-  if (tok.expiresAt <= t) return K.fail(codes.expired[0], codes.expired[1], "Token expired")
-  return Effect.succeed(tok)
-}
+) =>
+  Effect.flatMap(
+    K.stored((s) => s.oneTime.consume(token, kind, t, email)),
+    (result) => {
+      switch (result._tag) {
+        case "Consumed":
+          return Effect.succeed(result.token)
+        case "Expired":
+          return K.fail(codes.expired[0], codes.expired[1], "Token expired")
+        case "Unknown":
+          return K.fail(codes.missing[0], codes.missing[1], "Unknown or already used token")
+      }
+    }
+  )
 
 const message = (text: string) => ({ message: text })
 
@@ -313,17 +292,28 @@ const credentialOf = (input: typeof OAuthInput.Type) =>
     return yield* K.fail(400, INVALID, "code or idToken is required")
   })
 
-const findLinked = (state: K.LocalState, provider: string, providerAccountId: string) => {
-  for (const u of state.users.values()) {
-    if (
-      u.deletedAt === undefined &&
-      u.accounts.some((a) => a.provider === provider && a.providerAccountId === providerAccountId)
-    ) {
-      return u
-    }
-  }
-  return undefined
-}
+const findLinked = (provider: string, providerAccountId: string) =>
+  Effect.map(
+    K.stored((s) => s.users.list),
+    (users) =>
+      users.find(
+        (u) =>
+          u.deletedAt === undefined &&
+          u.accounts.some((a) => a.provider === provider && a.providerAccountId === providerAccountId)
+      )
+  )
+
+const linked = (provider: string, providerAccountId: string, email: string, t: number): K.LinkedAccount => ({
+  id: K.uuid(),
+  provider,
+  providerAccountId,
+  email,
+  connectedAt: K.iso(t)
+})
+
+/** The user with `account` added, unless one of that provider is already there. */
+const withAccount = (u: K.UserRecord, account: K.LinkedAccount): K.UserRecord =>
+  u.accounts.some((a) => a.provider === account.provider) ? u : { ...u, accounts: [...u.accounts, account] }
 
 const isOAuthProvider = (p: string): p is (typeof OAUTH_PROVIDERS)[number] => p === "google" || p === "github"
 
@@ -331,36 +321,30 @@ const callback = (provider: string, input: typeof OAuthInput.Type) =>
   Effect.gen(function* () {
     yield* K.apiKey("auth")
     const local = yield* K.Local
-    const { state } = local
     const req = yield* HttpServerRequest.HttpServerRequest
     const t = yield* K.now
     if (provider === "email") {
       // magic-link token exchange
       if (input.token === undefined || input.token === "") return yield* K.fail(400, INVALID, "token is required")
-      const tok = yield* consumeOneTime(state, "magic-link", input.token, t, {
+      const tok = yield* consumeOneTime("magic-link", input.token, t, {
         missing: [401, "auth/invalid-token"],
         expired: [401, "auth/token-expired"]
       })
-      tok.usedAt = t
-      let user = K.findUserByEmail(state, tok.email)
-      const isNew = user === undefined
-      if (user === undefined) {
-        user = K.createUser(state, { email: tok.email, name: tok.email.slice(0, tok.email.indexOf("@")) }, t)
-        user.accounts.push({
-          id: K.uuid(),
-          provider: "email",
-          providerAccountId: user.email,
-          email: user.email,
-          connectedAt: K.iso(t)
-        })
-      }
-      if (user.emailVerified === null) user.emailVerified = K.iso(t)
-      state.counters.signIns++
-      return yield* K.ok({ ...startSession(local, user, req, t), is_new_user: isNew })
+      const found = yield* K.findOrCreateUser({ email: tok.email, name: tok.email.slice(0, tok.email.indexOf("@")) }, t)
+      const account = linked("email", found.user.email, found.user.email, t)
+      const user = yield* K.updateUser(
+        found.user.id,
+        (u) => ({
+          ...(found.isNew ? withAccount(u, account) : u),
+          emailVerified: u.emailVerified ?? K.iso(t)
+        }),
+        t
+      )
+      return yield* K.ok({ ...(yield* signInAs(local, user, req, t)), is_new_user: found.isNew })
     }
     yield* configuredProvider(provider)
     const credential = yield* credentialOf(input)
-    const { pair, isNew } = oauthSignIn(local, provider, credential, req, t)
+    const { pair, isNew } = yield* oauthSignIn(local, provider, credential, req, t)
     return yield* K.ok({ ...pair, is_new_user: isNew })
   })
 
@@ -375,34 +359,22 @@ const configuredProvider = (provider: string) =>
   })
 
 /** Signs in (creating or linking as needed) the stub identity of a provider credential. */
-const oauthSignIn = (local: K.Local["Type"], provider: string, credential: string, req: Req, t: number) => {
-  const { state } = local
-  const id = oauthIdentity(provider, credential)
-  let user = findLinked(state, provider, id.providerAccountId)
-  let isNew = false
-  if (user === undefined) {
-    user = K.findUserByEmail(state, id.email)
-    if (user === undefined) {
-      isNew = true
-      user = K.createUser(state, { email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
-    }
-    user.accounts.push({
-      id: K.uuid(),
-      provider,
-      providerAccountId: id.providerAccountId,
-      email: id.email,
-      connectedAt: K.iso(t)
-    })
-  }
-  state.counters.signIns++
-  return { pair: startSession(local, user, req, t), isNew }
-}
+const oauthSignIn = (local: K.Local["Type"], provider: string, credential: string, req: Req, t: number) =>
+  Effect.gen(function* () {
+    const id = oauthIdentity(provider, credential)
+    const known = yield* findLinked(provider, id.providerAccountId)
+    if (known !== undefined) return { pair: yield* signInAs(local, known, req, t), isNew: false }
+    const found = yield* K.findOrCreateUser({ email: id.email, name: id.name, emailVerified: true, image: id.image }, t)
+    const account = linked(provider, id.providerAccountId, id.email, t)
+    const user = yield* K.updateUser(found.user.id, (u) => withAccount(u, account), t)
+    return { pair: yield* signInAs(local, user, req, t), isNew: found.isNew }
+  })
 
 const flowSignIn: OAuth.SignIn = (provider, email) =>
   Effect.gen(function* () {
     const local = yield* K.Local
     const req = yield* HttpServerRequest.HttpServerRequest
-    const { pair, isNew } = oauthSignIn(local, provider, email, req, yield* K.now)
+    const { pair, isNew } = yield* oauthSignIn(local, provider, email, req, yield* K.now)
     return { ...pair, isNewUser: isNew }
   })
 
@@ -501,15 +473,47 @@ const requestMagicLink = (
       return yield* K.fail(400, "auth/magiclink-disabled", "Magic links are disabled")
     }
     if (callbackUrl === undefined || callbackUrl === "") return yield* K.fail(400, INVALID, "callbackUrl is required")
-    sendMagicLink(local, email, callbackUrl, t)
+    yield* sendMagicLink(local, email, callbackUrl, t)
     return yield* K.ok({ message: "Magic link sent", email }, status)
+  })
+
+const lockoutKey = (email: string) => `signin-failures:${email}`
+
+/** 429 while the e-mail has `lockout` failed sign-ins in its current window. */
+const checkLockout = (email: string, lockout: number, t: number) =>
+  Effect.flatMap(
+    K.stored((s) => s.windows.get(lockoutKey(email))),
+    (window) => {
+      if (Option.isNone(window) || t >= window.value.windowStart + LOCKOUT_WINDOW || window.value.count < lockout) {
+        return Effect.void
+      }
+      const retryAfter = Math.max(1, Math.ceil((window.value.windowStart + LOCKOUT_WINDOW - t) / 1000))
+      return K.fail(429, "auth/too-many-login-attempts", "Too many failed sign-in attempts", {
+        "retry-after": String(retryAfter)
+      })
+    }
+  )
+
+/** Removes `code` from the user's backup codes when it is one of them (once: two sign-ins cannot both use it). */
+const useBackupCode = (user: K.UserRecord, code: string, t: number) =>
+  Effect.gen(function* () {
+    if (!user.mfa.backupCodes.includes(code)) return false
+    let used = false
+    yield* updateSelf(
+      user,
+      (u) => {
+        used = u.mfa.backupCodes.includes(code)
+        return used ? { ...u, mfa: { ...u.mfa, backupCodes: u.mfa.backupCodes.filter((c) => c !== code) } } : u
+      },
+      t
+    )
+    return used
   })
 
 const signUp = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(SignBody, INVALID)
   const local = yield* K.Local
-  const { state, options } = local
   const req = yield* HttpServerRequest.HttpServerRequest
   const base = yield* K.publicBaseUrl
   const t = yield* K.now
@@ -518,22 +522,20 @@ const signUp = Effect.gen(function* () {
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
   if (input.name === undefined || input.name.trim() === "") return yield* K.fail(400, INVALID, "name is required")
-  const problem = K.passwordProblem(options, input.password)
+  const problem = K.passwordProblem(local.options, input.password)
   if (problem !== undefined) return yield* K.fail(400, "auth/invalid-password-format", problem)
-  if (K.findUserByEmail(state, email) !== undefined) {
-    return yield* K.fail(409, "auth/email-already-exists", "E-mail already registered")
-  }
-  const user = K.createUser(state, { email, name: input.name, password: input.password }, t)
-  sendSignupVerification(state, user, base, undefined, t)
-  state.counters.signUps++
-  return yield* K.ok(startSession(local, user, req, t), 201)
+  // the store refuses a second live user with the e-mail (409), also from another instance at the same moment
+  const user = yield* K.createUser({ email, name: input.name, password: input.password }, t)
+  yield* sendSignupVerification(user, base, undefined, t)
+  yield* K.count("signUps")
+  return yield* K.ok(yield* startSession(local, user, req, t), 201)
 })
 
 const signIn = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(SignBody, INVALID)
   const local = yield* K.Local
-  const { state, options } = local
+  const { options } = local
   const req = yield* HttpServerRequest.HttpServerRequest
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
@@ -541,26 +543,13 @@ const signIn = Effect.gen(function* () {
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
   const lockout = options.maxFailedSignIns
-  const failures = state.failedSignIns.get(email)
-  if (lockout !== undefined && failures !== undefined && t < failures.windowStart + LOCKOUT_WINDOW) {
-    if (failures.count >= lockout) {
-      const retryAfter = Math.max(1, Math.ceil((failures.windowStart + LOCKOUT_WINDOW - t) / 1000))
-      return yield* K.fail(429, "auth/too-many-login-attempts", "Too many failed sign-in attempts", {
-        "retry-after": String(retryAfter)
-      })
-    }
-  }
-  const user = K.findUserByEmail(state, email)
+  if (lockout !== undefined) yield* checkLockout(email, lockout, t)
+  const user = yield* K.findUserByEmail(email)
   if (user === undefined || !K.verifyPassword(input.password, user.passwordHash)) {
-    if (lockout !== undefined) {
-      const current =
-        failures !== undefined && t < failures.windowStart + LOCKOUT_WINDOW ? failures : { windowStart: t, count: 0 }
-      current.count++
-      state.failedSignIns.set(email, current)
-    }
+    if (lockout !== undefined) yield* K.stored((s) => s.windows.hit(lockoutKey(email), LOCKOUT_WINDOW, t))
     return yield* K.fail(401, "auth/invalid-credentials", "Invalid e-mail or password")
   }
-  state.failedSignIns.delete(email)
+  if (lockout !== undefined) yield* K.stored((s) => s.windows.reset(lockoutKey(email)))
   if (options.requireEmailVerification && user.emailVerified === null) {
     return yield* K.fail(403, "auth/email-not-verified", "E-mail not verified")
   }
@@ -568,58 +557,48 @@ const signIn = Effect.gen(function* () {
     if (input.mfaCode === undefined || input.mfaCode === "") {
       return yield* K.fail(403, "auth/mfa-required", "MFA code required")
     }
-    const backup = user.mfa.backupCodes.indexOf(input.mfaCode)
-    if (backup >= 0) user.mfa.backupCodes.splice(backup, 1)
-    else if (!Totp.verifyTotp(user.mfa.secret, input.mfaCode, t)) {
+    const usedBackup = yield* useBackupCode(user, input.mfaCode, t)
+    if (!usedBackup && !Totp.verifyTotp(user.mfa.secret, input.mfaCode, t)) {
       return yield* K.fail(401, "auth/invalid-mfa-code", "Invalid MFA code")
     }
   }
-  state.counters.signIns++
-  return yield* K.ok(startSession(local, user, req, t))
+  return yield* K.ok(yield* signInAs(local, user, req, t))
 })
 
 const refresh = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const local = yield* K.Local
-  const { state } = local
-  state.counters.refreshCalls++
+  yield* K.count("refreshCalls")
   const input = yield* K.body(RefreshBody, INVALID)
   const t = yield* K.now
   const invalid = K.fail(401, "auth/invalid-refresh-token", "Invalid refresh token")
-  const claims = Jwt.verify(input.refreshToken, state.signingSecret)
+  const claims = Jwt.verify(input.refreshToken, local.state.signingSecret)
   if (claims === undefined || claims.typ !== "refresh" || claims.jti === undefined) return yield* invalid
-  const record = state.refreshTokens.get(claims.jti)
-  if (record === undefined) return yield* invalid
-  if (record.status === "rotated") {
-    const reuse = reusableChild(local, record, t)
-    const owner = state.users.get(record.userId)
-    if (reuse !== undefined && owner !== undefined && owner.deletedAt === undefined) {
+  const jti = claims.jti
+  const reuseMillis = local.options.refreshReuseIntervalSeconds * 1000
+  // one atomic step: two presentations of one token (on any instance) rotate once, the other is a replay
+  const rotation = yield* K.stored((s) => s.lineage.rotate(jti, nextToken(local, t), t, reuseMillis))
+  switch (rotation._tag) {
+    case "Rotated":
+      yield* K.count("refreshSucceeded")
+      return yield* K.ok(pairFor(local, rotation.session, rotation.user, rotation.token, t))
+    case "Reused":
       // inside the reuse interval: the current pair again (a fresh access token), no rotation, no revocation
-      state.counters.refreshReuses++
-      reuse.session.lastActivityAt = t
-      const access = accessTokenOf(local, reuse.session, owner, Math.floor(t / 1000))
-      return yield* K.ok(pairOf(local, access, refreshTokenOf(state, reuse.child)))
-    }
-    // replay of a rotated-out token: treat as theft, end every session of the user
-    state.counters.replaysDetected++
-    K.revokeUserSessions(state, record.userId, t)
-    return yield* invalid
+      yield* K.count("refreshReuses")
+      yield* K.stored((s) => s.sessions.touch(rotation.session.id, t))
+      return yield* K.ok(pairFor(local, rotation.session, rotation.user, rotation.token, t))
+    case "Replayed":
+      // replay of a rotated-out token: treated as theft, every session of the user was ended
+      yield* K.count("replaysDetected")
+      return yield* invalid
+    case "Expired":
+      return rotation.which === "session"
+        ? yield* K.fail(401, "auth/session-expired", "Session expired")
+        : yield* K.fail(401, "auth/token-expired", "Refresh token expired")
+    case "Revoked":
+    case "Unknown":
+      return yield* invalid
   }
-  if (record.status === "revoked") return yield* invalid
-  const session = state.sessions.get(record.sessionId)
-  const user = state.users.get(record.userId)
-  if (session === undefined || session.revokedAt !== undefined || user === undefined || user.deletedAt !== undefined) {
-    return yield* invalid
-  }
-  if (session.expiresAt <= t) return yield* K.fail(401, "auth/session-expired", "Session expired")
-  if (record.expiresAt <= t) return yield* K.fail(401, "auth/token-expired", "Refresh token expired")
-  record.status = "rotated"
-  record.rotatedAt = t
-  session.lastActivityAt = t
-  const pair = issueTokens(local, session, user, t)
-  record.childJti = session.refreshJti
-  state.counters.refreshSucceeded++
-  return yield* K.ok(pair)
 })
 
 const me = Effect.gen(function* () {
@@ -629,15 +608,14 @@ const me = Effect.gen(function* () {
 
 const signOut = Effect.gen(function* () {
   const { session } = yield* requireSession
-  const { state } = yield* K.Local
-  endSession(state, session, yield* K.now)
+  const t = yield* K.now
+  yield* K.stored((s) => s.sessions.end(session.id, t))
   return yield* K.deleted(message("Signed out"))
 })
 
 const withdraw = Effect.gen(function* () {
   const { user } = yield* requireSession
-  const { state } = yield* K.Local
-  K.softDeleteUser(state, user, yield* K.now)
+  yield* K.softDeleteUser(user.id, yield* K.now)
   return yield* K.deleted(message("Account deleted"))
 })
 
@@ -647,25 +625,26 @@ const switchOrganization = Effect.gen(function* () {
   const local = yield* K.Local
   const t = yield* K.now
   if (input.organizationId.trim() === "") return yield* K.fail(400, INVALID, "organizationId is required")
-  user.organizationId = input.organizationId
-  session.organizationId = input.organizationId
+  const organizationId = input.organizationId
+  const changed = yield* updateSelf(user, (u) => ({ ...u, organizationId }), t)
   // the previous refresh token is retired without counting as a rotation (no replay alarm)
-  const old = local.state.refreshTokens.get(session.refreshJti)
-  if (old !== undefined) old.status = "revoked"
-  return yield* K.ok(issueTokens(local, session, user, t))
+  const reissued = yield* K.stored((s) =>
+    s.lineage.reissue(session.id, (current) => ({ ...current, organizationId }), nextToken(local, t))
+  )
+  if (Option.isNone(reissued)) return yield* K.fail(401, "auth/invalid-token", "Session is no longer active")
+  return yield* K.ok(pairFor(local, reissued.value.session, changed, reissued.value.token, t))
 })
 
 const resetRequest = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(EmailBody, INVALID)
-  const { state } = yield* K.Local
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  const user = K.findUserByEmail(state, email)
+  const user = yield* K.findUserByEmail(email)
   if (user !== undefined) {
-    const tok = issueOneTime(state, "password-reset", email, user.id, RESET_TTL, t, input.callbackUrl)
+    const tok = yield* issueOneTime("password-reset", email, user.id, RESET_TTL, t, input.callbackUrl)
     const link = input.callbackUrl !== undefined ? withQuery(input.callbackUrl, { token: tok.token, email }) : undefined
-    mail(state, email, "password-reset", tok.token, link, t)
+    yield* mail(email, "password-reset", tok.token, link, t)
   }
   return yield* K.ok(message("If the account exists, a reset e-mail has been sent"))
 })
@@ -673,38 +652,41 @@ const resetRequest = Effect.gen(function* () {
 const resetConfirm = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(ResetConfirmBody, INVALID)
-  const { state, options } = yield* K.Local
+  const { options } = yield* K.Local
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  const tok = yield* consumeOneTime(
-    state,
+  // what a new password can be wrong about is checked before the token is used up, so a retry can fix it
+  const found = yield* K.findUserByEmail(email)
+  if (found !== undefined) {
+    const problem = K.passwordProblem(options, input.newPassword)
+    if (problem !== undefined) return yield* K.fail(400, "auth/invalid-password-format", problem)
+    if (K.verifyPassword(input.newPassword, found.passwordHash)) {
+      return yield* K.fail(400, "auth/same-as-previous-password", "New password equals the previous one")
+    }
+  }
+  yield* consumeOneTime(
     "password-reset",
     input.token,
     t,
     { missing: [404, "auth/verification-token-not-found"], expired: [401, "auth/verification-token-expired"] },
     email
   )
-  const user = K.findUserByEmail(state, email)
-  if (user === undefined) return yield* K.fail(404, "auth/account-not-found", "Account not found")
-  const problem = K.passwordProblem(options, input.newPassword)
-  if (problem !== undefined) return yield* K.fail(400, "auth/invalid-password-format", problem)
-  if (K.verifyPassword(input.newPassword, user.passwordHash)) {
-    return yield* K.fail(400, "auth/same-as-previous-password", "New password equals the previous one")
-  }
-  tok.usedAt = t
-  user.passwordHash = K.hashPassword(input.newPassword)
-  user.updatedAt = K.iso(t)
-  if (!user.accounts.some((a) => a.provider === "email")) {
-    user.accounts.push({ id: K.uuid(), provider: "email", providerAccountId: email, email, connectedAt: K.iso(t) })
-  }
-  K.revokeUserSessions(state, user.id, t)
+  if (found === undefined) return yield* K.fail(404, "auth/account-not-found", "Account not found")
+  const passwordHash = K.hashPassword(input.newPassword)
+  const user = yield* K.updateUser(
+    found.id,
+    (u) => withAccount({ ...u, passwordHash }, linked("email", email, email, t)),
+    t,
+    [404, "auth/account-not-found"]
+  )
+  yield* K.revokeUserSessions(user.id, t)
   return yield* K.ok(message("Password has been reset"))
 })
 
 const changePassword = Effect.gen(function* () {
   const { user } = yield* requireSession
   const input = yield* K.body(ChangeBody, INVALID)
-  const { state, options } = yield* K.Local
+  const { options } = yield* K.Local
   const t = yield* K.now
   if (!K.verifyPassword(input.currentPassword, user.passwordHash)) {
     return yield* K.fail(401, "auth/invalid-password", "Current password is wrong")
@@ -714,20 +696,20 @@ const changePassword = Effect.gen(function* () {
   }
   const problem = K.passwordProblem(options, input.newPassword)
   if (problem !== undefined) return yield* K.fail(400, "auth/invalid-password-format", problem)
-  user.passwordHash = K.hashPassword(input.newPassword)
-  user.updatedAt = K.iso(t)
-  K.revokeUserSessions(state, user.id, t)
+  const passwordHash = K.hashPassword(input.newPassword)
+  yield* updateSelf(user, (u) => ({ ...u, passwordHash }), t)
+  yield* K.revokeUserSessions(user.id, t)
   return yield* K.ok(message("Password changed"))
 })
 
 const listSessions = Effect.gen(function* () {
   const { user } = yield* requireSession
-  const { state, options } = yield* K.Local
+  const { options } = yield* K.Local
   const q = yield* K.query
   const { page, limit } = yield* K.pageParams(q, { limit: 10, max: 100 }, INVALID)
   const t = yield* K.now
-  const all = Array.from(state.sessions.values())
-    .filter((s) => s.userId === user.id && s.revokedAt === undefined && s.expiresAt > t)
+  const all = (yield* K.stored((store) => store.sessions.listByUser(user.id)))
+    .filter((s) => s.revokedAt === undefined && s.expiresAt > t)
     .sort((a, b) => b.createdAt - a.createdAt)
   const pageItems = all.slice((page - 1) * limit, page * limit)
   if (options.lists === "ref-array") {
@@ -757,13 +739,13 @@ const listSessions = Effect.gen(function* () {
 const deleteSession = Effect.gen(function* () {
   const { user } = yield* requireSession
   const { sessionId } = yield* HttpRouter.params
-  const { state } = yield* K.Local
   const t = yield* K.now
-  const s = sessionId === undefined ? undefined : state.sessions.get(sessionId)
+  const found = sessionId === undefined ? Option.none() : yield* K.stored((store) => store.sessions.get(sessionId))
+  const s = Option.getOrUndefined(found)
   if (s === undefined || s.userId !== user.id || s.revokedAt !== undefined) {
     return yield* K.fail(404, "auth/session-not-found", "Session not found")
   }
-  endSession(state, s, t)
+  yield* K.stored((store) => store.sessions.end(s.id, t))
   return yield* K.deleted(message("Session ended"))
 })
 
@@ -775,12 +757,12 @@ const mfaEnable = Effect.gen(function* () {
   }
   if (user.mfa.enabled) return yield* K.fail(409, "auth/mfa-already-enabled", "MFA is already enabled")
   const secret = Totp.generateSecret()
-  user.mfa.pendingSecret = secret
-  user.mfa.backupCodes = backupCodes()
+  const codes = backupCodes()
+  yield* updateSelf(user, (u) => ({ ...u, mfa: { ...u.mfa, pendingSecret: secret, backupCodes: codes } }), yield* K.now)
   return yield* K.ok({
     secret,
     qrCodeUrl: Totp.otpauthUri(secret, user.email),
-    backupCodes: user.mfa.backupCodes
+    backupCodes: codes
   })
 })
 
@@ -792,9 +774,15 @@ const mfaConfirm = Effect.gen(function* () {
   const pending = user.mfa.pendingSecret
   if (pending === undefined) return yield* K.fail(400, "auth/mfa-setup-expired", "Start MFA setup first")
   if (!Totp.verifyTotp(pending, input.code, t)) return yield* K.fail(401, "auth/invalid-mfa-code", "Invalid MFA code")
-  user.mfa = { enabled: true, secret: pending, pendingSecret: undefined, backupCodes: user.mfa.backupCodes }
-  user.updatedAt = K.iso(t)
-  return yield* K.ok({ backupCodes: user.mfa.backupCodes })
+  const changed = yield* updateSelf(
+    user,
+    (u) => ({
+      ...u,
+      mfa: { enabled: true, secret: pending, pendingSecret: undefined, backupCodes: u.mfa.backupCodes }
+    }),
+    t
+  )
+  return yield* K.ok({ backupCodes: changed.mfa.backupCodes })
 })
 
 const mfaDisable = Effect.gen(function* () {
@@ -810,15 +798,18 @@ const mfaDisable = Effect.gen(function* () {
   if (input.code !== undefined && !Totp.verifyTotp(user.mfa.secret, input.code, t)) {
     return yield* K.fail(401, "auth/invalid-mfa-code", "Invalid MFA code")
   }
-  user.mfa = { enabled: false, secret: undefined, pendingSecret: undefined, backupCodes: [] }
-  user.updatedAt = K.iso(t)
+  yield* updateSelf(
+    user,
+    (u) => ({ ...u, mfa: { enabled: false, secret: undefined, pendingSecret: undefined, backupCodes: [] } }),
+    t
+  )
   return yield* K.ok({})
 })
 
 const linkAccount = Effect.gen(function* () {
   const { user } = yield* requireSession
   const input = yield* K.body(LinkBody, INVALID)
-  const { state, options } = yield* K.Local
+  const { options } = yield* K.Local
   const t = yield* K.now
   if (!isOAuthProvider(input.provider)) return yield* K.fail(400, "auth/unsupported-provider", "Unsupported provider")
   if (!options.oauthProviders.includes(input.provider)) {
@@ -831,18 +822,12 @@ const linkAccount = Effect.gen(function* () {
     redirectUri: input.redirectUri ?? "linked"
   })
   const id = oauthIdentity(input.provider, credential)
-  const owner = findLinked(state, input.provider, id.providerAccountId)
+  const owner = yield* findLinked(input.provider, id.providerAccountId)
   if (owner !== undefined || user.accounts.some((a) => a.provider === input.provider)) {
     return yield* K.fail(409, "auth/account-already-linked", "Account already linked")
   }
-  user.accounts.push({
-    id: K.uuid(),
-    provider: input.provider,
-    providerAccountId: id.providerAccountId,
-    email: id.email,
-    connectedAt: K.iso(t)
-  })
-  user.updatedAt = K.iso(t)
+  const account = linked(input.provider, id.providerAccountId, id.email, t)
+  yield* updateSelf(user, (u) => withAccount(u, account), t)
   return yield* K.ok({}, 201)
 })
 
@@ -872,27 +857,33 @@ const unlinkAccount = Effect.gen(function* () {
   const { user } = yield* requireSession
   const { provider } = yield* HttpRouter.params
   const t = yield* K.now
-  const idx = user.accounts.findIndex((a) => a.provider === provider)
-  if (idx < 0) return yield* K.fail(404, "auth/account-not-found", "No such linked account")
+  if (!user.accounts.some((a) => a.provider === provider)) {
+    return yield* K.fail(404, "auth/account-not-found", "No such linked account")
+  }
   if (user.accounts.length <= 1)
     return yield* K.fail(400, "auth/last-auth-method", "Cannot remove the last sign-in method")
-  user.accounts.splice(idx, 1)
-  if (provider === "email") user.passwordHash = undefined
-  user.updatedAt = K.iso(t)
+  yield* updateSelf(
+    user,
+    (u) => ({
+      ...u,
+      accounts: u.accounts.length <= 1 ? u.accounts : u.accounts.filter((a) => a.provider !== provider),
+      passwordHash: provider === "email" && u.accounts.length > 1 ? undefined : u.passwordHash
+    }),
+    t
+  )
   return yield* K.deleted(message("Account unlinked"))
 })
 
 const checkAccount = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(CheckBody, INVALID)
-  const { state } = yield* K.Local
   if (input.type !== "credentials" && input.type !== "oauth") {
     return yield* K.fail(400, INVALID, "type must be credentials or oauth")
   }
   const exists =
     input.type === "credentials"
-      ? (K.findUserByEmail(state, input.providerAccountId)?.accounts.some((a) => a.provider === "email") ?? false)
-      : findLinked(state, input.provider, input.providerAccountId) !== undefined
+      ? ((yield* K.findUserByEmail(input.providerAccountId))?.accounts.some((a) => a.provider === "email") ?? false)
+      : (yield* findLinked(input.provider, input.providerAccountId)) !== undefined
   return yield* K.ok(exists ? { exists, type: input.type, provider: input.provider } : { exists })
 })
 
@@ -923,7 +914,7 @@ const createInvitation = Effect.gen(function* () {
     updatedAt: K.iso(t)
   }
   state.invitations.set(inv.id, inv)
-  mail(state, email, "invitation", inv.token, withQuery(`${base}/invitations/accept`, { token: inv.token }), t)
+  yield* mail(email, "invitation", inv.token, withQuery(`${base}/invitations/accept`, { token: inv.token }), t)
   return yield* K.ok(invitationView(inv, t), 201)
 })
 
@@ -999,42 +990,36 @@ const revokeInvitation = Effect.gen(function* () {
 const verifySend = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(EmailBody, INVALID)
-  const { state } = yield* K.Local
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  const user = K.findUserByEmail(state, email)
+  const user = yield* K.findUserByEmail(email)
   if (user !== undefined && user.emailVerified !== null) {
     return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
   }
-  const tok = issueOneTime(state, "email-verification", email, user?.id, VERIFY_TTL, t, input.callbackUrl)
+  const tok = yield* issueOneTime("email-verification", email, user?.id, VERIFY_TTL, t, input.callbackUrl)
   const link = input.callbackUrl !== undefined ? withQuery(input.callbackUrl, { token: tok.token, email }) : undefined
-  mail(state, email, "email-verification", tok.token, link, t)
+  yield* mail(email, "email-verification", tok.token, link, t)
   return yield* K.ok({ message: "Verification e-mail sent", email })
 })
 
 /** Consumes a verification token (sign-up or contact e-mail) and marks the user's e-mail verified. */
 const confirmVerification = (kind: "email-verification" | "signup-verification", token: string, rawEmail: string) =>
   Effect.gen(function* () {
-    const { state } = yield* K.Local
     const t = yield* K.now
     const email = yield* requireEmail(rawEmail)
-    const user = K.findUserByEmail(state, email)
+    const user = yield* K.findUserByEmail(email)
     if (user !== undefined && user.emailVerified !== null) {
       return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
     }
     const tok = yield* consumeOneTime(
-      state,
       kind,
       token,
       t,
       { missing: [401, "auth/invalid-token"], expired: [401, "auth/token-expired"] },
       email
     )
-    tok.usedAt = t
-    if (user !== undefined) {
-      user.emailVerified = K.iso(t)
-      user.updatedAt = K.iso(t)
-    }
+    if (user !== undefined)
+      yield* K.updateUser(user.id, (u) => ({ ...u, emailVerified: u.emailVerified ?? K.iso(t) }), t)
     return { email, tok }
   })
 
@@ -1048,14 +1033,13 @@ const verifyConfirm = Effect.gen(function* () {
 const signupResend = Effect.gen(function* () {
   yield* K.apiKey("auth")
   const input = yield* K.body(EmailBody, INVALID)
-  const { state } = yield* K.Local
   const base = yield* K.publicBaseUrl
   const t = yield* K.now
   const email = yield* requireEmail(input.email)
-  const user = K.findUserByEmail(state, email)
+  const user = yield* K.findUserByEmail(email)
   if (user !== undefined) {
     if (user.emailVerified !== null) return yield* K.fail(400, "auth/already-verified", "E-mail already verified")
-    sendSignupVerification(state, user, base, input.callbackUrl, t)
+    yield* sendSignupVerification(user, base, input.callbackUrl, t)
   }
   return yield* K.ok({ message: "Verification e-mail sent", email })
 })

@@ -1,5 +1,6 @@
 /**
- * Kernel of bkend-local: options, in-memory state, errors, envelopes, caller resolution, body parsing.
+ * Kernel of bkend-local: options, the instance state and the server context (with its Store), errors, envelopes,
+ * caller resolution, body parsing, users.
  *
  * How to write a route (DATA / FILES+USERS helpers):
  *
@@ -14,9 +15,9 @@
  *   HttpRouter.post("/v1/users", Effect.gen(function* () {
  *     const caller = yield* K.requireUser("users")            // key check + bearer (401 user/unauthorized)
  *     const input = yield* K.body(CreateBody, "common/invalid-parameters") // 400 on bad JSON / schema
- *     const { state } = yield* K.Local                         // plain mutable Maps; no yield between read+write
  *     if (caller.role !== "admin") return yield* K.fail(403, "user/forbidden", "Admins only")
- *     const user = K.createUser(state, { email: input.email, name: input.name }, yield* K.now)
+ *     // every read-modify-write is one atomic Store method (`K.stored`, `K.updateUser`, …), never get then put
+ *     const user = yield* K.createUser({ email: input.email, name: input.name }, yield* K.now)
  *     return yield* K.ok(K.userView(user), 201)                // honours envelope=wrapped|bare
  *   }))
  * )
@@ -33,7 +34,9 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Chunk, Clock, Context, Data, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { Readable } from "node:stream"
+import * as Store from "../Store.js"
 import * as Jwt from "./jwt.js"
+import * as MemoryStore from "./memory/MemoryStore.js"
 import type * as OAuth from "./oauth.js"
 import type * as Storage from "./storage.js"
 import type * as Tables from "./tables.js"
@@ -448,8 +451,11 @@ export interface RequestLogEntry {
 }
 
 /**
- * All server state: plain mutable Maps. Handlers run on one JS thread; do each read-modify-write without yielding.
- * Fields are reassigned wholesale by snapshot import, so never cache a Map across requests.
+ * The state of one server instance. The in-memory store works on its Maps (users, sessions, tables, files, …);
+ * routes reach those only through the store, whose methods are each one atomic step. What is per instance by
+ * nature stays here for the routes: the keys as loaded from the store, the request log, fault-injection state,
+ * OAuth flows in progress, invitations and the listening address. Fields are reassigned wholesale by snapshot
+ * import, so never cache a Map across requests.
  *
  * @since 0.1.0
  * @category state
@@ -466,10 +472,10 @@ export interface LocalState {
   outbox: Array<Mail>
   counters: Counters
   requestLog: Array<RequestLogEntry>
-  /** Rate-limit windows per API key: window start millis + count. */
-  rateWindows: Map<string, { windowStart: number; count: number }>
-  /** Failed password sign-ins per e-mail (lockout window start + count). */
-  failedSignIns: Map<string, { windowStart: number; count: number }>
+  /** Fixed windows by key (rate limits per API key, failed sign-ins per e-mail): start millis + count. Not persisted. */
+  windows: Map<string, { readonly windowStart: number; readonly count: number }>
+  /** Counters of the storage boundary that have no place in `counters`. Not persisted. */
+  namedCounters: Map<string, number>
   /** Fault rule index → injections so far; PRNG state. */
   faultHits: Map<number, number>
   faultRng: number
@@ -529,8 +535,8 @@ export const makeState = (options: LocalOptions): LocalState => ({
   outbox: [],
   counters: emptyCounters(),
   requestLog: [],
-  rateWindows: new Map(),
-  failedSignIns: new Map(),
+  windows: new Map(),
+  namedCounters: new Map(),
   faultHits: new Map(),
   faultRng: options.faultSeed >>> 0,
   tables: new Map(),
@@ -553,22 +559,59 @@ export class Local extends Context.Tag("bkend-local/Local")<
   Local,
   {
     readonly options: LocalOptions
+    /** What this instance keeps for itself (and, on the in-memory engine, the Maps the store works on). */
     readonly state: LocalState
     readonly keys: { readonly publishable: string; readonly secret: string }
+    /** Where users, sessions, tables, rows, files and the rest are kept. */
+    readonly store: Store.Service
+    /** `memory`: `store` works on `state`; `external`: a store of its own (e.g. PostgreSQL). */
+    readonly engine: "memory" | "external"
   }
 >() {}
 
 /**
+ * The running server's context; the store defaults to the in-memory engine over `state`.
+ *
  * @since 0.1.0
  * @category constructors
  */
-export const makeLocal = (options: LocalOptions, state: LocalState = makeState(options)): Local["Type"] => ({
+export const makeLocal = (
+  options: LocalOptions,
+  state: LocalState = makeState(options),
+  store: Store.Service = MemoryStore.make(state),
+  engine: "memory" | "external" = "memory"
+): Local["Type"] => ({
   options,
   state,
+  store,
+  engine,
   get keys() {
     return state.keys
   }
 })
+
+const storeFailure = (e: Store.StoreError) =>
+  Effect.zipRight(
+    Effect.logError("storage operation failed", { operation: e.operation, code: e.code }),
+    fail(503, "common/service-unavailable", "Storage is unavailable, try again")
+  )
+
+/**
+ * Runs one store operation; an engine failure becomes a 503 (its operation logged, never its values). Other
+ * failures (e.g. `DuplicateKey`) are the caller's to handle.
+ *
+ * @since 0.1.0
+ * @category storage
+ */
+export const stored = <A, E>(
+  f: (store: Store.Service) => Effect.Effect<A, E>
+): Effect.Effect<A, Exclude<E, Extract<E, Store.StoreError>> | ApiError, Local> =>
+  Effect.flatMap(Local, (local) => f(local.store)).pipe(
+    Effect.catchIf(
+      (e: E): e is Extract<E, Store.StoreError> => e instanceof Store.StoreError,
+      (e: Extract<E, Store.StoreError>) => storeFailure(e)
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors and envelopes
@@ -921,64 +964,100 @@ export const apiKey = (area: Area): Effect.Effect<"pk" | "sk", ApiError, HttpSer
   })
 
 /**
- * Verifies an access token against the signing secret, expiry, and session/user state.
+ * How finely a session's `lastActivityAt` follows its requests: at most one store write per session per minute.
  *
  * @since 0.1.0
  * @category requests
  */
-export const verifyAccessToken = (
-  local: Local["Type"],
-  token: string,
-  nowMillis: number
-): Either.Either<{ user: UserRecord; session: SessionRecord }, { code: "invalid" | "expired"; message: string }> => {
-  const claims = Jwt.verify(token, local.state.signingSecret)
-  if (claims === undefined || claims.typ !== "access") {
-    return Either.left({ code: "invalid", message: "Invalid access token" })
-  }
-  if (claims.exp * 1000 <= nowMillis) return Either.left({ code: "expired", message: "Access token expired" })
-  const session = local.state.sessions.get(claims.sid)
-  if (session === undefined || session.revokedAt !== undefined || session.userId !== claims.sub) {
-    return Either.left({ code: "invalid", message: "Session is no longer active" })
-  }
-  if (session.expiresAt <= nowMillis) return Either.left({ code: "expired", message: "Session expired" })
-  const user = local.state.users.get(claims.sub)
-  if (user === undefined || user.deletedAt !== undefined) {
-    return Either.left({ code: "invalid", message: "User no longer exists" })
-  }
-  return Either.right({ user, session })
+export const ACTIVITY_RESOLUTION_MILLIS = 60_000
+
+type Verified = Either.Either<
+  { readonly user: UserRecord; readonly session: SessionRecord },
+  { readonly code: "invalid" | "expired"; readonly message: string }
+>
+
+/**
+ * Verifies an access token against the signing secret, expiry, and the stored session and user.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const verifyAccessToken = (token: string, nowMillis: number): Effect.Effect<Verified, ApiError, Local> =>
+  Effect.gen(function* () {
+    const { state } = yield* Local
+    const claims = Jwt.verify(token, state.signingSecret)
+    if (claims === undefined || claims.typ !== "access") {
+      return Either.left({ code: "invalid", message: "Invalid access token" } as const)
+    }
+    if (claims.exp * 1000 <= nowMillis)
+      return Either.left({ code: "expired", message: "Access token expired" } as const)
+    const session = Option.getOrUndefined(yield* stored((s) => s.sessions.get(claims.sid)))
+    if (session === undefined || session.revokedAt !== undefined || session.userId !== claims.sub) {
+      return Either.left({ code: "invalid", message: "Session is no longer active" } as const)
+    }
+    if (session.expiresAt <= nowMillis) return Either.left({ code: "expired", message: "Session expired" } as const)
+    const user = Option.getOrUndefined(yield* stored((s) => s.users.get(claims.sub)))
+    if (user === undefined || user.deletedAt !== undefined) {
+      return Either.left({ code: "invalid", message: "User no longer exists" } as const)
+    }
+    return Either.right({ user, session })
+  })
+
+/**
+ * The caller with the records its bearer token resolved to (none without a token).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export interface Authenticated {
+  readonly caller: Caller
+  readonly user: UserRecord | undefined
+  readonly session: SessionRecord | undefined
 }
 
 /**
- * Resolves the caller: key check first, then the bearer token. An invalid or expired token is a 401, never
- * downgraded to guest.
+ * Resolves the caller and its records: key check first, then the bearer token. An invalid or expired token is a
+ * 401, never downgraded to guest.
  *
  * @since 0.1.0
  * @category requests
  */
-export const caller = (area: Area): Effect.Effect<Caller, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+export const authenticate = (
+  area: Area
+): Effect.Effect<Authenticated, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
   Effect.gen(function* () {
     const keyKind = yield* apiKey(area)
     const req = yield* HttpServerRequest.HttpServerRequest
-    const local = yield* Local
     const authorization = header(req, "authorization")
     if (authorization === undefined || authorization === "") {
-      return { role: keyKind === "sk" ? "admin" : "guest", keyKind, userId: undefined, sessionId: undefined } as const
+      const role = keyKind === "sk" ? "admin" : "guest"
+      return { caller: { role, keyKind, userId: undefined, sessionId: undefined }, user: undefined, session: undefined }
     }
     const match = /^Bearer (\S+)$/.exec(authorization)
     const areaCode = (code: string) => (area === "auth" || area === "data" ? code : unauthorizedCode(area))
     if (match === null || match[1] === undefined) {
       return yield* fail(401, areaCode("auth/invalid-token"), "Malformed Authorization header")
     }
-    const verified = verifyAccessToken(local, match[1], yield* now)
+    const t = yield* now
+    const verified = yield* verifyAccessToken(match[1], t)
     if (Either.isLeft(verified)) {
       const code = verified.left.code === "expired" ? "auth/token-expired" : "auth/invalid-token"
       return yield* fail(401, areaCode(code), verified.left.message)
     }
     const { session, user } = verified.right
-    session.lastActivityAt = yield* now
+    if (t - session.lastActivityAt >= ACTIVITY_RESOLUTION_MILLIS) yield* stored((s) => s.sessions.touch(session.id, t))
     const role: Role = keyKind === "sk" ? "admin" : user.role
-    return { role, keyKind, userId: user.id, sessionId: session.id }
+    return { caller: { role, keyKind, userId: user.id, sessionId: session.id }, user, session }
   })
+
+/**
+ * Resolves the caller (see `authenticate`).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const caller = (area: Area): Effect.Effect<Caller, ApiError, HttpServerRequest.HttpServerRequest | Local> =>
+  Effect.map(authenticate(area), (a) => a.caller)
 
 /**
  * Like `caller`, but 401 (area code) without a valid bearer token. An `sk_` key counts as authenticated for the
@@ -1339,26 +1418,79 @@ export const passwordProblem = (options: LocalOptions, password: string): string
 }
 
 /**
- * @since 0.1.0
- * @category users
- */
-export const findUserByEmail = (state: LocalState, email: string): UserRecord | undefined => {
-  const wanted = normalizeEmail(email)
-  for (const u of state.users.values()) if (u.deletedAt === undefined && u.email === wanted) return u
-  return undefined
-}
-
-/**
- * Creates and stores a user (no uniqueness check: callers check `findUserByEmail` first).
+ * The live user with this e-mail (normalized first).
  *
  * @since 0.1.0
  * @category users
  */
-export const createUser = (state: LocalState, input: NewUser, nowMillis: number): UserRecord => {
-  const user = newUserRecord(input, nowMillis)
-  state.users.set(user.id, user)
-  return user
-}
+export const findUserByEmail = (email: string): Effect.Effect<UserRecord | undefined, ApiError, Local> =>
+  Effect.map(
+    stored((s) => s.users.getByEmail(normalizeEmail(email))),
+    Option.getOrUndefined
+  )
+
+const emailTaken = () => fail(409, "auth/email-already-exists", "A user with this e-mail already exists")
+
+/**
+ * Creates and stores a user: 409 `auth/email-already-exists` when a live user has the e-mail.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const createUser = (input: NewUser, nowMillis: number): Effect.Effect<UserRecord, ApiError, Local> =>
+  Effect.catchTag(
+    stored((s) => s.users.insert(newUserRecord(input, nowMillis))),
+    "DuplicateKey",
+    emailTaken
+  )
+
+/**
+ * The live user with the input's e-mail, or that user created now (`isNew`); a concurrent creation of the same
+ * e-mail is read back instead of failing.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const findOrCreateUser = (
+  input: NewUser,
+  nowMillis: number
+): Effect.Effect<{ readonly user: UserRecord; readonly isNew: boolean }, ApiError, Local> =>
+  Effect.gen(function* () {
+    const existing = yield* findUserByEmail(input.email)
+    if (existing !== undefined) return { user: existing, isNew: false }
+    const created = yield* Effect.either(stored((s) => s.users.insert(newUserRecord(input, nowMillis))))
+    if (Either.isRight(created)) return { user: created.right, isNew: true }
+    const raced = yield* findUserByEmail(input.email)
+    return raced === undefined ? yield* emailTaken() : { user: raced, isNew: false }
+  })
+
+/**
+ * Applies `f` to the stored user in one atomic step and stamps `updatedAt`: 404 `notFound` when the user is gone
+ * (or deleted), 409 when the change would take another live user's e-mail. `f` may run more than once: keep it
+ * free of effects.
+ *
+ * @since 0.1.0
+ * @category users
+ */
+export const updateUser = (
+  id: string,
+  f: (user: UserRecord) => UserRecord,
+  nowMillis: number,
+  notFound: readonly [number, string] = [404, "user/not-found"]
+): Effect.Effect<UserRecord, ApiError, Local> =>
+  Effect.flatMap(
+    Effect.catchTag(
+      stored((s) =>
+        s.users.update(id, (u) => (u.deletedAt !== undefined ? u : { ...f(u), updatedAt: iso(nowMillis) }))
+      ),
+      "DuplicateKey",
+      emailTaken
+    ),
+    (user) =>
+      Option.isSome(user) && user.value.deletedAt === undefined
+        ? Effect.succeed(user.value)
+        : fail(notFound[0], notFound[1], "User not found")
+  )
 
 /**
  * What a new user is made of.
@@ -1442,35 +1574,35 @@ export const userView = (u: UserRecord) => ({
 })
 
 /**
- * Ends every active session of a user (their access and refresh tokens stop working).
+ * Ends every active session of a user (their access and refresh tokens stop working); the number ended.
  *
  * @since 0.1.0
  * @category users
  */
-export const revokeUserSessions = (state: LocalState, userId: string, nowMillis: number): number => {
-  let n = 0
-  for (const s of state.sessions.values()) {
-    if (s.userId === userId && s.revokedAt === undefined) {
-      s.revokedAt = nowMillis
-      n++
-    }
-  }
-  for (const t of state.refreshTokens.values()) if (t.userId === userId && t.status === "active") t.status = "revoked"
-  return n
-}
+export const revokeUserSessions = (userId: string, nowMillis: number): Effect.Effect<number, ApiError, Local> =>
+  stored((s) => s.sessions.endAllForUser(userId, nowMillis))
 
 /**
- * Soft-deletes a user: sessions ended, social links removed.
+ * Soft-deletes a user, its sessions ended together: social links removed, the e-mail free again.
  *
  * @since 0.1.0
  * @category users
  */
-export const softDeleteUser = (state: LocalState, user: UserRecord, nowMillis: number): void => {
-  revokeUserSessions(state, user.id, nowMillis)
-  user.deletedAt = iso(nowMillis)
-  user.updatedAt = iso(nowMillis)
-  user.accounts = user.accounts.filter((a) => a.provider === "email")
-}
+export const softDeleteUser = (userId: string, nowMillis: number): Effect.Effect<void, ApiError, Local> =>
+  Effect.asVoid(
+    stored((s) =>
+      s.users.softDelete(
+        userId,
+        (u) => ({
+          ...u,
+          deletedAt: iso(nowMillis),
+          updatedAt: iso(nowMillis),
+          accounts: u.accounts.filter((a) => a.provider === "email")
+        }),
+        nowMillis
+      )
+    )
+  )
 
 /**
  * Appends a mail to the outbox.
@@ -1478,6 +1610,13 @@ export const softDeleteUser = (state: LocalState, user: UserRecord, nowMillis: n
  * @since 0.1.0
  * @category mail
  */
-export const sendMail = (state: LocalState, mail: Mail): void => {
-  state.outbox.push(mail)
-}
+export const sendMail = (mail: Mail): Effect.Effect<void, ApiError, Local> => stored((s) => s.mail.send(mail))
+
+/**
+ * Adds one to a counter (see counters.ts for the names).
+ *
+ * @since 0.1.0
+ * @category counters
+ */
+export const count = (name: string): Effect.Effect<void, ApiError, Local> =>
+  Effect.asVoid(stored((s) => s.counters.bump(name)))

@@ -7,6 +7,7 @@
 import type { HttpApp } from "@effect/platform"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Option } from "effect"
+import * as Counters from "./counters.js"
 import * as K from "./kernel.js"
 
 const ALLOW_HEADERS = "X-API-Key, Authorization, Content-Type"
@@ -127,11 +128,21 @@ const destroySocket = (req: HttpServerRequest.HttpServerRequest): boolean => {
   return false
 }
 
-const bump = (record: Record<string, number>, key: string, cap = 2000): void => {
-  const current = record[key]
-  if (current !== undefined) record[key] = current + 1
-  else if (Object.keys(record).length < cap) record[key] = 1
-}
+// The middleware's own bookkeeping never decides a request's answer: a store failure there is logged (by
+// K.stored) and the request goes on; the route it reaches answers 503 if the store is really gone.
+const countOrLog = (name: string) => Effect.catchAll(K.count(name), () => Effect.void)
+
+const countRequest = (method: string, path: string, status: number) =>
+  Effect.all(
+    [countOrLog("requests"), countOrLog(Counters.byRoute(`${method} ${path}`)), countOrLog(Counters.byStatus(status))],
+    { discard: true }
+  )
+
+const hitWindow = (key: string, windowMillis: number, t: number) =>
+  Effect.catchAll(
+    K.stored((s) => s.windows.hit(key, windowMillis, t)),
+    () => Effect.succeed({ windowStart: t, count: 0 })
+  )
 
 /**
  * Wraps the (error-handled) app with CORS, rate limit, faults, body limit and request accounting.
@@ -153,21 +164,20 @@ export const middleware = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<n
       vary: "Origin"
     }
     const startedAt = yield* K.now
-    const finish = (res: HttpServerResponse.HttpServerResponse) => {
-      const at = K.iso(startedAt)
-      state.counters.requests++
-      bump(state.counters.byRoute, `${method} ${path}`)
-      bump(state.counters.byStatus, String(res.status))
-      state.requestLog.push({ at, method, path, status: res.status })
-      if (state.requestLog.length > 500) state.requestLog.splice(0, state.requestLog.length - 500)
-      return withHeaders(res, cors)
-    }
+    // the counters are the store's (shared by every instance); the request log is this instance's
+    const finish = (res: HttpServerResponse.HttpServerResponse) =>
+      Effect.gen(function* () {
+        yield* countRequest(method, path, res.status)
+        state.requestLog.push({ at: K.iso(startedAt), method, path, status: res.status })
+        if (state.requestLog.length > 500) state.requestLog.splice(0, state.requestLog.length - 500)
+        return withHeaders(res, cors)
+      })
     const renderFail = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
       finish(withHeaders(K.renderError(options, new K.ApiError({ status, code, message })), headers))
 
     // CORS preflight: any origin, the bkend headers.
     if (method === "OPTIONS" && K.header(req, "access-control-request-method") !== undefined) {
-      return finish(
+      return yield* finish(
         HttpServerResponse.empty({
           status: 204,
           headers: {
@@ -185,44 +195,39 @@ export const middleware = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<n
     if (options.rateLimit !== undefined && !isStorage && !isLocal) {
       const { limit, windowSeconds } = options.rateLimit
       const key = K.header(req, "x-api-key") ?? "(no key)"
-      const t = startedAt
       const windowMillis = windowSeconds * 1000
-      let w = state.rateWindows.get(key)
-      if (w === undefined || t >= w.windowStart + windowMillis) {
-        w = { windowStart: t, count: 0 }
-        state.rateWindows.set(key, w)
-      }
+      // one atomic hit per request: instances sharing a store share the window
+      const w = yield* hitWindow(`rate:${key}`, windowMillis, startedAt)
       rateHeaders["x-ratelimit-limit"] = String(limit)
-      if (w.count >= limit) {
-        state.counters.rateLimited++
-        const retryAfter = Math.max(1, Math.ceil((w.windowStart + windowMillis - t) / 1000))
+      if (w.count > limit) {
+        yield* countOrLog("rateLimited")
+        const retryAfter = Math.max(1, Math.ceil((w.windowStart + windowMillis - startedAt) / 1000))
         rateHeaders["x-ratelimit-remaining"] = "0"
-        return renderFail(429, "data/rate-limit-exceeded", "Rate limit exceeded", {
+        return yield* renderFail(429, "data/rate-limit-exceeded", "Rate limit exceeded", {
           ...rateHeaders,
           "retry-after": String(retryAfter)
         })
       }
-      w.count++
       rateHeaders["x-ratelimit-remaining"] = String(Math.max(0, limit - w.count))
     }
 
     if (options.faults.length > 0 && !isLocal) {
       const rule = pickFault(state, options.faults, `${method} ${path}`)
       if (rule !== undefined) {
-        state.counters.faultsInjected++
+        yield* countOrLog("faultsInjected")
         switch (rule.kind) {
           case "500":
-            return renderFail(500, "common/internal-error", "Injected fault", rateHeaders)
+            return yield* renderFail(500, "common/internal-error", "Injected fault", rateHeaders)
           case "503":
-            return renderFail(503, "common/service-unavailable", "Injected fault", rateHeaders)
+            return yield* renderFail(503, "common/service-unavailable", "Injected fault", rateHeaders)
           case "429":
-            return renderFail(429, "data/rate-limit-exceeded", "Injected rate limit", {
+            return yield* renderFail(429, "data/rate-limit-exceeded", "Injected rate limit", {
               ...rateHeaders,
               "retry-after": "1"
             })
           case "reset": {
             if (destroySocket(req)) return yield* Effect.interrupt
-            return finish(HttpServerResponse.empty({ status: 500, headers: { [RESET_MARKER]: "1" } }))
+            return yield* finish(HttpServerResponse.empty({ status: 500, headers: { [RESET_MARKER]: "1" } }))
           }
           case "delay":
             yield* Effect.sleep(rule.delayMillis ?? 1000)
@@ -233,12 +238,12 @@ export const middleware = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<n
     const declared = Number(K.header(req, "content-length") ?? "0")
     const limit = isStorage ? options.maxUploadBytes : options.maxBodyBytes
     if (Number.isFinite(declared) && declared > limit) {
-      return renderFail(413, "common/payload-too-large", "Request body too large", {
+      return yield* renderFail(413, "common/payload-too-large", "Request body too large", {
         ...rateHeaders,
         connection: "close"
       })
     }
 
     const res = yield* app
-    return finish(withHeaders(res, rateHeaders))
+    return yield* finish(withHeaders(res, rateHeaders))
   })

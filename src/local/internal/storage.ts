@@ -279,50 +279,7 @@ export const multipartEtag = (parts: ReadonlyArray<Store.PartMeta>): string => {
 // Objects: metadata in the Store, bytes in the blob service
 // ---------------------------------------------------------------------------------------------------------------------
 
-/**
- * The Store's object and upload groups over the in-memory state.
- *
- * @since 0.1.0
- * @category store
- */
-export const stateObjectStore = (state: K.LocalState): ObjectStore => ({
-  objects: {
-    put: (object) =>
-      Effect.sync(() => {
-        state.objects.set(object.key, object)
-      }),
-    get: (key) => Effect.sync(() => Option.fromNullable(state.objects.get(key))),
-    delete: (key) => Effect.sync(() => state.objects.delete(key))
-  },
-  uploads: {
-    start: (upload) =>
-      Effect.sync(() => {
-        state.uploads.set(upload.uploadId, { ...upload, parts: new Map() })
-      }),
-    get: (uploadId) =>
-      Effect.sync(() =>
-        Option.map(Option.fromNullable(state.uploads.get(uploadId)), ({ parts, ...upload }) => ({
-          ...upload,
-          parts: [...parts.values()].sort((a, b) => a.partNumber - b.partNumber)
-        }))
-      ),
-    putPart: (uploadId, part) =>
-      Effect.sync(() => {
-        const upload = state.uploads.get(uploadId)
-        upload?.parts.set(part.partNumber, part)
-        return upload !== undefined
-      }),
-    complete: (uploadId, object) =>
-      Effect.sync(() => {
-        if (!state.uploads.delete(uploadId)) return false
-        state.objects.set(object.key, object)
-        return true
-      }),
-    abort: (uploadId) => Effect.sync(() => state.uploads.delete(uploadId))
-  }
-})
-
-const objectStore = Effect.map(K.Local, ({ state }) => stateObjectStore(state))
+const objectStore = Effect.map(K.Local, (local): ObjectStore => local.store)
 
 /** What the object operations need: the object metadata and the bytes. */
 type Needs = K.Local | Blobs.Blobs

@@ -779,23 +779,36 @@ export const checkUnique = (
   rows: Iterable<Row>,
   candidate: Row
 ): Either.Either<void, TableError> => {
+  const key = uniqueConflict(config, rows, candidate)
+  if (key === undefined) return Either.void
+  return Either.left(
+    new TableError({
+      status: 409,
+      code: "data/duplicate-value",
+      message: `Duplicate value for unique field${key.length > 1 ? "s" : ""} '${key.join("', '")}'`
+    })
+  )
+}
+
+/**
+ * The first unique key (its fields) that `candidate` shares with another of `rows`, if any. Missing and `null`
+ * values never collide.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const uniqueConflict = (
+  config: TableConfig,
+  rows: Iterable<Row>,
+  candidate: Row
+): ReadonlyArray<string> | undefined => {
   const keys = uniqueKeys(config).filter((key) => key.every((f) => (candidate[f] ?? null) !== null))
-  if (keys.length === 0) return Either.void
+  if (keys.length === 0) return undefined
   for (const row of rows) {
     if (row.id === candidate.id) continue
-    for (const key of keys) {
-      if (key.every((f) => sameValue(row[f], candidate[f]))) {
-        return Either.left(
-          new TableError({
-            status: 409,
-            code: "data/duplicate-value",
-            message: `Duplicate value for unique field${key.length > 1 ? "s" : ""} '${key.join("', '")}'`
-          })
-        )
-      }
-    }
+    for (const key of keys) if (key.every((f) => sameValue(row[f], candidate[f]))) return key
   }
-  return Either.void
+  return undefined
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1033,7 +1046,13 @@ export const parseFilter = (config: TableConfig, param: string, raw: string): Ei
   return Either.right(out)
 }
 
-const fieldValue = (row: Row, field: string): unknown => (Object.hasOwn(row, field) ? row[field] : undefined)
+/**
+ * A field of a row (`undefined` when the row has no such own field).
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const fieldValue = (row: Row, field: string): unknown => (Object.hasOwn(row, field) ? row[field] : undefined)
 
 const equalsScalar = (value: unknown, operand: Scalar): boolean => {
   if (operand === null) return value === undefined || value === null
@@ -1060,7 +1079,13 @@ const compareOp = (value: unknown, op: "$gt" | "$gte" | "$lt" | "$lte", operand:
   }
 }
 
-const matchCondition = (value: unknown, c: Condition): boolean => {
+/**
+ * Whether a field's value satisfies one condition (arrays match when an element does).
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const matchCondition = (value: unknown, c: Condition): boolean => {
   switch (c.op) {
     case "$eq":
       return equalsScalar(value, c.value)
@@ -1244,13 +1269,25 @@ export const parseListQuery = (
     }
   })
 
-const matchesSearch = (row: Row, needle: string, query: ListQuery): boolean => {
+/**
+ * Whether a row matches a search: the lower-cased `needle` in `field` (string, or a string element), or with no
+ * field in any user field but the `skip` ones.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const matchesSearch = (
+  row: Row,
+  needle: string,
+  field: string | undefined,
+  skip: ReadonlySet<string>
+): boolean => {
   const hit = (v: unknown): boolean =>
     (typeof v === "string" && v.toLowerCase().includes(needle)) ||
     (Array.isArray(v) && v.some((e) => typeof e === "string" && e.toLowerCase().includes(needle)))
-  if (query.searchType !== undefined) return hit(fieldValue(row, query.searchType))
-  for (const [field, v] of Object.entries(row)) {
-    if (!isSystemField(field) && !query.unreadable.has(field) && hit(v)) return true
+  if (field !== undefined) return hit(fieldValue(row, field))
+  for (const [name, v] of Object.entries(row)) {
+    if (!isSystemField(name) && !skip.has(name) && hit(v)) return true
   }
   return false
 }
@@ -1266,7 +1303,13 @@ const typeRank = (v: unknown): number => {
   return 6
 }
 
-const compareValues = (a: unknown, b: unknown): number => {
+/**
+ * The list order of two field values: missing/null < numbers < strings < objects < arrays < booleans.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const compareValues = (a: unknown, b: unknown): number => {
   const ra = typeRank(a)
   const rb = typeRank(b)
   if (ra !== rb) return ra - rb
@@ -1278,6 +1321,20 @@ const compareValues = (a: unknown, b: unknown): number => {
   const jb = JSON.stringify(b)
   return ja < jb ? -1 : ja > jb ? 1 : 0
 }
+
+/**
+ * The list order of rows by one field, ties broken by `id` in the same direction.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const rowOrder =
+  (field: string, direction: "asc" | "desc") =>
+  (a: Row, b: Row): number => {
+    const sign = direction === "asc" ? 1 : -1
+    const primary = field === "id" ? 0 : compareValues(fieldValue(a, field), fieldValue(b, field))
+    return sign * (primary !== 0 ? primary : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  }
 
 /**
  * Keeps the system fields and the selected fields of a row.
@@ -1320,14 +1377,9 @@ export const runQuery = (
       (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry)))) &&
       query.andFilters.every((entry) => matchEntry(row, entry)) &&
       (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry))) &&
-      (needle === undefined || matchesSearch(row, needle, query))
+      (needle === undefined || matchesSearch(row, needle, query.searchType, query.unreadable))
   )
-  const sign = query.sortDirection === "asc" ? 1 : -1
-  const field = query.sortBy
-  matched.sort((a, b) => {
-    const primary = field === "id" ? 0 : compareValues(fieldValue(a, field), fieldValue(b, field))
-    return sign * (primary !== 0 ? primary : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-  })
+  matched.sort(rowOrder(query.sortBy, query.sortDirection))
   const start = (query.page - 1) * query.limit
   const items = matched.slice(start, start + query.limit).map((row) => project(row, query.select))
   return Either.right({ items, total: matched.length })

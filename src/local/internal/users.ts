@@ -11,7 +11,7 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpRouter } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as K from "./kernel.js"
 import * as Storage from "./storage.js"
 
@@ -116,17 +116,12 @@ const authenticated = K.requireUser("users")
 
 const isAdmin = (c: K.Caller): boolean => c.role === "admin"
 
-const liveUser = (state: K.LocalState, id: string | undefined): K.UserRecord | undefined => {
-  const u = id === undefined ? undefined : state.users.get(id)
-  return u !== undefined && u.deletedAt === undefined ? u : undefined
-}
-
 const pathUserId = Effect.map(HttpRouter.params, (p) => p.userId)
 
 const findTarget = Effect.gen(function* () {
-  const { state } = yield* K.Local
-  const user = liveUser(state, yield* pathUserId)
-  if (user === undefined) return yield* K.fail(404, "user/not-found", "User not found")
+  const id = yield* pathUserId
+  const user = id === undefined ? undefined : Option.getOrUndefined(yield* K.stored((s) => s.users.get(id)))
+  if (user === undefined || user.deletedAt !== undefined) return yield* K.fail(404, "user/not-found", "User not found")
   return user
 })
 
@@ -196,14 +191,16 @@ const LOCALE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/
 
 const SLUG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 
-const apply = <T extends object>(target: T, patch: { readonly [P in keyof T]?: T[P] | undefined }): void => {
-  for (const [k, v] of Object.entries(patch)) if (v !== undefined) Reflect.set(target, k, v)
+/** `target` with the patch's defined fields (an `undefined` field keeps the current value). */
+const patched = <T extends object>(target: T, patch: { readonly [P in keyof T]?: T[P] | undefined }): T => {
+  const out = { ...target }
+  for (const [k, v] of Object.entries(patch)) if (v !== undefined) Reflect.set(out, k, v)
+  return out
 }
 
-const touch = (u: K.UserRecord) =>
-  Effect.map(K.now, (t) => {
-    u.updatedAt = K.iso(t)
-  })
+/** Applies `f` to the stored user in one atomic step (the current record, not the one read for the checks). */
+const save = (user: K.UserRecord, f: (u: K.UserRecord) => K.UserRecord) =>
+  Effect.flatMap(K.now, (t) => K.updateUser(user.id, f, t))
 
 // ---------------------------------------------------------------------------------------------------------------------
 // management
@@ -231,8 +228,7 @@ const listUsers = Effect.gen(function* () {
     searchType !== undefined ? [searchType] : admin ? ["name", "nickname", "email"] : ["name", "nickname"]
   if (!admin && searchType === "email")
     return yield* K.fail(403, "user/forbidden", "Searching by e-mail requires admin")
-  const { state } = yield* K.Local
-  const matches = [...state.users.values()].filter(
+  const matches = (yield* K.stored((s) => s.users.list)).filter(
     (u) =>
       u.deletedAt === undefined && (search === "" || fields.some((f) => (u[f] ?? "").toLowerCase().includes(search)))
   )
@@ -262,11 +258,7 @@ const createUser = Effect.gen(function* () {
   if (role !== undefined && !oneOf(ROLES, role)) {
     return yield* K.fail(400, "user/invalid-role", "role must be admin, user or guest")
   }
-  const { state } = yield* K.Local
-  if (K.findUserByEmail(state, email) !== undefined) {
-    return yield* K.fail(409, "auth/email-already-exists", "A user with this e-mail already exists")
-  }
-  const user = K.createUser(state, { email, name, role }, yield* K.now)
+  const user = yield* K.createUser({ email, name, role }, yield* K.now)
   return yield* K.ok(fullUserView(user), 201)
 })
 
@@ -280,9 +272,8 @@ const updateUser = Effect.gen(function* () {
   const { user } = yield* selfOrAdmin
   const body = yield* jsonObject
   const name = body.name === undefined ? undefined : yield* checkName(body.name)
-  if (name !== undefined) user.name = name
-  yield* touch(user)
-  return yield* K.ok(fullUserView(user))
+  const changed = yield* save(user, (u) => patched(u, { name }))
+  return yield* K.ok(fullUserView(changed))
 })
 
 const deleteUser = Effect.gen(function* () {
@@ -292,8 +283,7 @@ const deleteUser = Effect.gen(function* () {
     return yield* K.fail(403, "user/forbidden", "Only administrators may delete other users")
   }
   const user = yield* findTarget
-  const { state } = yield* K.Local
-  K.softDeleteUser(state, user, yield* K.now)
+  yield* K.softDeleteUser(user.id, yield* K.now)
   return yield* K.deleted({ message: "User deleted" })
 })
 
@@ -301,10 +291,10 @@ const changeRole = Effect.gen(function* () {
   yield* adminOnly
   const user = yield* findTarget
   const body = yield* jsonObject
-  if (!oneOf(ROLES, body.role)) return yield* K.fail(400, "user/invalid-role", "role must be admin, user or guest")
-  user.role = body.role
-  yield* touch(user)
-  return yield* K.ok(fullUserView(user))
+  const role = body.role
+  if (!oneOf(ROLES, role)) return yield* K.fail(400, "user/invalid-role", "role must be admin, user or guest")
+  const changed = yield* save(user, (u) => ({ ...u, role }))
+  return yield* K.ok(fullUserView(changed))
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -315,15 +305,12 @@ const getProfile = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(profileView(us
 
 type SocialLinks = { github: string | null; twitter: string | null; linkedin: string | null }
 
-/** The new links (absent keys keep their current value), `null` to clear, `undefined` when not sent. */
-const socialLinksPatch = (
-  raw: unknown,
-  current: SocialLinks
-): Effect.Effect<SocialLinks | null | undefined, K.ApiError> =>
+/** The links sent (absent keys keep their current value), `null` to clear, `undefined` when not sent. */
+const socialLinksPatch = (raw: unknown): Effect.Effect<Partial<SocialLinks> | null | undefined, K.ApiError> =>
   Effect.gen(function* () {
     if (raw === undefined || raw === null) return raw
     if (!isRecord(raw)) return yield* K.fail(400, INVALID, "socialLinks must be an object or null")
-    const next: SocialLinks = { ...current }
+    const next: Partial<SocialLinks> = {}
     for (const f of SOCIAL_FIELDS) {
       const v = yield* nullableString(
         raw,
@@ -365,13 +352,13 @@ const updateProfile = Effect.gen(function* () {
   )
   const bio = yield* nullableString(body, "bio", (s) => s.length <= 500, INVALID, "bio must be at most 500 characters")
   const image = yield* nullableString(body, "image", (s) => s.length <= 2048, INVALID, "image must be a URL string")
-  const socialLinks = yield* socialLinksPatch(body.socialLinks, socialLinksView(user))
-  if (socialLinks !== undefined) user.socialLinks = socialLinks
-  if (name !== undefined) user.name = name
-  apply(user, { nickname, mobile, gender, bio, image })
-  yield* touch(user)
+  const links = yield* socialLinksPatch(body.socialLinks)
+  const changed = yield* save(user, (u) => {
+    const socialLinks = links === undefined || links === null ? links : patched(socialLinksView(u), links)
+    return patched(u, { name, nickname, mobile, gender, bio, image, socialLinks })
+  })
   // apps treat the answer as their user: the profile fields plus the user's identity (`id`, `role`, …)
-  return yield* K.ok({ ...fullUserView(user), ...profileView(user) })
+  return yield* K.ok({ ...fullUserView(changed), ...profileView(changed) })
 })
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -433,15 +420,14 @@ const saveAvatar = Effect.gen(function* () {
     return yield* K.fail(400, INVALID, "s3Key must come from this user's avatar upload URL or name a public file")
   }
   const base = yield* K.publicBaseUrl
-  user.image = `${base}${Storage.STORAGE_PATH}/${Storage.encodeKeyPath(s3Key)}`
-  yield* touch(user)
-  return yield* K.ok({ image: user.image })
+  const image = `${base}${Storage.STORAGE_PATH}/${Storage.encodeKeyPath(s3Key)}`
+  yield* save(user, (u) => ({ ...u, image }))
+  return yield* K.ok({ image })
 })
 
 const deleteAvatar = Effect.gen(function* () {
   const { user } = yield* selfOrAdmin
-  user.image = null
-  yield* touch(user)
+  yield* save(user, (u) => ({ ...u, image: null }))
   return yield* K.deleted({ message: "Avatar deleted" })
 })
 
@@ -475,9 +461,8 @@ const updatePreferences = Effect.gen(function* () {
     INVALID,
     "theme must be light, dark or system"
   )
-  apply(user.preferences, { locale, timezone, theme })
-  yield* touch(user)
-  return yield* K.ok(user.preferences)
+  const changed = yield* save(user, (u) => ({ ...u, preferences: patched(u.preferences, { locale, timezone, theme }) }))
+  return yield* K.ok(changed.preferences)
 })
 
 const getNotifications = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(user.notifications))
@@ -492,9 +477,8 @@ const updateNotifications = Effect.gen(function* () {
     if (typeof v !== "boolean") return yield* K.fail(400, INVALID, `${field} must be a boolean`)
     patch[field] = v
   }
-  apply(user.notifications, patch)
-  yield* touch(user)
-  return yield* K.ok(user.notifications)
+  const changed = yield* save(user, (u) => ({ ...u, notifications: patched(u.notifications, patch) }))
+  return yield* K.ok(changed.notifications)
 })
 
 const getOnboarding = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(user.onboarding))
@@ -506,9 +490,8 @@ const updateOnboarding = Effect.gen(function* () {
     return yield* K.fail(400, INVALID, "status must be a string")
   }
   // Undocumented shape: the body is merged into the stored object verbatim.
-  user.onboarding = { ...user.onboarding, ...body }
-  yield* touch(user)
-  return yield* K.ok(user.onboarding)
+  const changed = yield* save(user, (u) => ({ ...u, onboarding: { ...u.onboarding, ...body } }))
+  return yield* K.ok(changed.onboarding)
 })
 
 const getPublicSettings = Effect.flatMap(selfOrAdmin, ({ user }) => K.ok(user.publicSettings))
@@ -526,9 +509,8 @@ const updatePublicSettings = Effect.gen(function* () {
   const isPublic = body.isPublic
   if (isPublic !== undefined && typeof isPublic !== "boolean")
     return yield* K.fail(400, INVALID, "isPublic must be a boolean")
-  apply(user.publicSettings, { slug, isPublic })
-  yield* touch(user)
-  return yield* K.ok(user.publicSettings)
+  const changed = yield* save(user, (u) => ({ ...u, publicSettings: patched(u.publicSettings, { slug, isPublic }) }))
+  return yield* K.ok(changed.publicSettings)
 })
 
 /**

@@ -77,9 +77,13 @@ const reuse = (s: Stores, parent: LineageToken, now: number, reuseMillis: number
       return Option.none()
     }
     const child = yield* s.tokens.lock(parent.childJti)
-    if (Option.isNone(child) || child.value.status !== "active") return Option.none()
+    if (Option.isNone(child) || child.value.status !== "active" || child.value.expiresAt <= now) return Option.none()
     const live = yield* liveSession(s, parent.sessionId)
-    return Option.map(live, ({ session, user }): Rotation => ({ _tag: "Reused", session, user, token: child.value }))
+    return Option.filterMap(live, ({ session, user }) =>
+      session.expiresAt > now
+        ? Option.some<Rotation>({ _tag: "Reused", session, user, token: child.value })
+        : Option.none()
+    )
   })
 
 const rotate = (
@@ -190,6 +194,11 @@ export const make = (sql: Sql): Pick<Service, "users" | "sessions" | "lineage" |
       get: (id) => op("sessions.get")(s.sessions.get(id)),
       listByUser: (userId) =>
         op("sessions.listByUser")(s.sessions.where(sql`user_id = ${userId}`, "data -> 'createdAt', id")),
+      touch: (id, at) =>
+        op("sessions.touch")(
+          Effect.asVoid(sql`UPDATE bkend_sessions SET data = data || ${JSON.stringify({ lastActivityAt: at })}::jsonb
+            WHERE id = ${id} AND data -> 'revokedAt' IS NULL AND (data ->> 'lastActivityAt')::bigint < ${at}`)
+        ),
       end: (id, now) => op("sessions.end")(tx(Effect.map(endSessions(sql, "session_id", id, now), (n) => n > 0))),
       endAllForUser: (userId, now) => op("sessions.endAllForUser")(tx(endSessions(sql, "user_id", userId, now)))
     },

@@ -92,7 +92,8 @@ export const make = (
         Effect.map(sql<{ data: unknown }>`SELECT data FROM bkend_mail ORDER BY seq`, (rows) =>
           rows.map((row) => stored<Mail>(row.data))
         )
-      )
+      ),
+      clear: op("mail.clear")(Effect.asVoid(sql`DELETE FROM bkend_mail`))
     },
     keys: {
       ensure: (candidate) =>
