@@ -2,40 +2,14 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Files from "../src/Files.js"
-import { filesRouter } from "../src/local/internal/files.js"
-import * as K from "../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../src/local/internal/middleware.js"
-import { storageRouter } from "../src/local/internal/storage.js"
-import * as LocalServer from "../src/local/LocalServer.js"
 import * as Session from "../src/Session.js"
-import { BkendLocal, uniqueEmail } from "./utils/bkend.js"
+import { BkendLocal, localLayer, uniqueEmail } from "./utils/bkend.js"
 
-// Until LocalServer mounts the files and storage routers itself, serve them next to LocalServer's routes.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/files/presigned-url")
-const serverLayer = (options: Partial<LocalServer.LocalOptions> = {}): Layer.Layer<BkendLocal> =>
-  Layer.scoped(
-    BkendLocal,
-    Effect.gen(function* () {
-      const base = yield* LocalServer.make(options)
-      const server: LocalServer.LocalServer = wired
-        ? base
-        : {
-            ...base,
-            keys: base.local.state.keys,
-            app: middleware(handleErrors(HttpRouter.concatAll(LocalServer.router, filesRouter, storageRouter))).pipe(
-              Effect.provideService(K.Local, base.local)
-            )
-          }
-      const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-      const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-      return { server, url }
-    }).pipe(Effect.orDie)
-  )
+const serverLayer = localLayer
 
 interface Sent {
   readonly method: string

@@ -1,41 +1,16 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import type * as BkendError from "../src/BkendError.js"
-import { dataRouter } from "../src/local/internal/data.js"
-import * as K from "../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../src/local/internal/middleware.js"
 import type * as LocalTables from "../src/local/internal/tables.js"
-import * as LocalServer from "../src/local/LocalServer.js"
 import * as Session from "../src/Session.js"
 import * as Tables from "../src/Tables.js"
-import { BkendLocal, clientLayer, uniqueEmail } from "./utils/bkend.js"
+import { BkendLocal, clientLayer, localLayer, uniqueEmail } from "./utils/bkend.js"
 
-// Until LocalServer mounts the data router itself, serve it next to LocalServer's routes.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/data/:tableName")
-const serverLayer = (options: Partial<LocalServer.LocalOptions>): Layer.Layer<BkendLocal> =>
-  Layer.scoped(
-    BkendLocal,
-    Effect.gen(function* () {
-      const base = yield* LocalServer.make(options)
-      const server: LocalServer.LocalServer = wired
-        ? base
-        : {
-            ...base,
-            keys: base.local.state.keys,
-            app: middleware(handleErrors(HttpRouter.concat(LocalServer.router, dataRouter))).pipe(
-              Effect.provideService(K.Local, base.local)
-            )
-          }
-      const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-      const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-      return { server, url }
-    }).pipe(Effect.orDie)
-  )
+const serverLayer = localLayer
 
 const postsConfig: LocalTables.TableConfig = {
   name: "posts",

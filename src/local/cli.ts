@@ -3,6 +3,7 @@
  *
  * ```text
  * bkend-local [--port 8787] [--host 127.0.0.1] [--import snapshot.json] [--export snapshot.json] [--config config.json]
+ *             [--files-dir DIR]
  * ```
  *
  * `--config` takes either a JSON array of table declarations or an object of server options
@@ -67,6 +68,27 @@ const databaseUrl = Options.redacted("database-url").pipe(
   Options.optional
 )
 
+const filesDir = Options.directory("files-dir").pipe(
+  Options.withFallbackConfig(Config.string("BKEND_FILES_DIR")),
+  Options.withDescription(
+    "keep uploaded objects' bytes as files in this directory (created when missing; also BKEND_FILES_DIR); default: in memory"
+  ),
+  Options.optional
+)
+
+/** The files directory exists (created when missing) and is writable, or a start problem says why not. */
+const checkFilesDir = (dir: string) =>
+  Effect.try({
+    try: () => {
+      fs.mkdirSync(dir, { recursive: true })
+      fs.accessSync(dir, fs.constants.W_OK)
+    },
+    catch: (e) =>
+      new StartProblem({
+        message: `cannot use --files-dir ${dir}: ${Predicate.hasProperty(e, "code") ? String(e.code) : String(e)}`
+      })
+  })
+
 /** A JSON file's document; `flag` names the option in problems. */
 const readJson = (flag: string, file: string) =>
   Effect.gen(function* () {
@@ -121,11 +143,19 @@ const serve = (flags: {
   readonly import: Option.Option<string>
   readonly export: Option.Option<string>
   readonly config: Option.Option<string>
+  readonly filesDir: Option.Option<string>
 }) =>
   Effect.gen(function* () {
     const configured = Option.isSome(flags.config) ? yield* readConfig(flags.config.value) : {}
-    // The command starts with cliDefaults (devMode, the hybrid envelope, …); the config overrides any of them.
-    const server = yield* LocalServer.make({ ...cliDefaults, ...configured })
+    // The command starts with cliDefaults (devMode, the hybrid envelope, …); the config overrides any of them, and
+    // --files-dir (or BKEND_FILES_DIR) the config's filesDir.
+    const options = {
+      ...cliDefaults,
+      ...configured,
+      ...Option.match(flags.filesDir, { onNone: () => ({}), onSome: (dir) => ({ filesDir: dir }) })
+    }
+    if (options.filesDir !== undefined) yield* checkFilesDir(options.filesDir)
+    const server = yield* LocalServer.make(options)
     if (Option.isSome(flags.import)) {
       const file = flags.import.value
       const text = yield* Effect.try({
@@ -154,6 +184,7 @@ const serve = (flags: {
     console.log(`  publishable key (X-API-Key): ${server.keys.publishable}`)
     console.log(`  secret key      (X-API-Key): ${server.keys.secret}`)
     console.log("  local endpoints: /_local/outbox, /_local/counters, /_local/snapshot (sk_ key)")
+    console.log(`  files: ${options.filesDir === undefined ? "in memory" : options.filesDir}`)
     if (server.options.devMode) {
       console.log(
         "  dev mode: undeclared tables list as empty and are created on first write, with the default permissions"
@@ -227,7 +258,7 @@ const importCommand = Command.make("import", { dir: exportDir, databaseUrl, owne
 
 const command = Command.make(
   "bkend-local",
-  { port, host, import: importFile, export: exportFile, config: configFile },
+  { port, host, import: importFile, export: exportFile, config: configFile, filesDir },
   serve
 ).pipe(
   Command.withDescription(

@@ -209,7 +209,7 @@ layer(
         const stored = yield* Effect.promise(() => streamBody(ok, "PUT", ok, 6 * MiB, {}))
         expect(stored.status).toBe(200)
         const key = new URL(ok).pathname.slice("/_storage/".length).split("/").map(decodeURIComponent).join("/")
-        expect(h.server.local.state.objects.get(key)?.bytes.length).toBe(6 * MiB)
+        expect(h.server.local.state.objects.get(key)?.size).toBe(6 * MiB)
       })
     )
   })

@@ -89,7 +89,7 @@ describe.concurrent("bkend-local CLI", () => {
   it("--help prints the options and exits 0", { timeout: 200_000 }, async () => {
     const { code, stdout } = await run(["--help"])
     expect(code).toBe(0)
-    for (const flag of ["--port", "--host", "--import", "--export", "--config", "--version"]) {
+    for (const flag of ["--port", "--host", "--import", "--export", "--config", "--files-dir", "--version"]) {
       expect(stdout).toContain(flag)
     }
     expect(stdout).toContain("default 8787")
@@ -166,6 +166,31 @@ describe.concurrent("bkend-local CLI", () => {
     const array = await run(["--config", tmpFile("tables.json", JSON.stringify([{ name: "posts", colums: {} }]))])
     expect(array.code).toBe(2)
     expect(array.stderr).toContain("  0.colums: unknown key")
+  })
+
+  it("--files-dir (or BKEND_FILES_DIR) is created and named at start; a file in its place is refused", {
+    timeout: 200_000
+  }, async () => {
+    const notADir = tmpFile("plain.txt", "x")
+    const refused = await run(["--port", "0"], { BKEND_FILES_DIR: notADir })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain(notADir)
+    const dir = path.join(path.dirname(tmpFile("unused", "")), "files")
+    const child = spawn(tsx, [cli, "--port", "0", "--files-dir", dir], { cwd: root })
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        let text = ""
+        child.stdout.on("data", (chunk: Buffer) => {
+          text += chunk.toString()
+          if (text.includes("files: ")) resolve(text)
+        })
+        child.on("exit", (code) => reject(new Error(`bkend-local exited ${code}: ${text}`)))
+      })
+      expect(banner).toContain(`  files: ${dir}\n`)
+      expect(fs.statSync(dir).isDirectory()).toBe(true)
+    } finally {
+      child.kill("SIGTERM")
+    }
   })
 
   it("devMode: an undeclared table lists empty, then gets bkend's default permissions", {

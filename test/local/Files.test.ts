@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
 import { Effect, FastCheck, TestClock } from "effect"
 import * as LocalServer from "../../src/local/LocalServer.js"
+import { presignUrl } from "../../src/local/internal/storage.js"
 import type { Reply, TestUser } from "./utils.js"
 import { arr, errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str } from "./utils.js"
 
@@ -617,7 +618,13 @@ layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
         { ...h, server: copy, fetch: fetchCopy }
       )
       expect(done.status).toBe(200)
-      expect(copy.local.state.objects.get(key)?.bytes).toEqual(new TextEncoder().encode("p1"))
+      const signed = presignUrl(LocalServer.inProcessBaseUrl, copy.local.state.storageSecret, {
+        method: "GET",
+        key,
+        expiresAt: Date.now() + 60_000
+      })
+      const assembled = yield* Effect.promise(() => fetchCopy(new Request(signed)))
+      expect(yield* Effect.promise(() => assembled.text())).toBe("p1")
       expect(copy.local.state.files.get(file.id)?.originalName).toBe("kept.txt")
     })
   )

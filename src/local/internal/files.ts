@@ -6,7 +6,8 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpRouter } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import type { Blobs } from "./blobs.js"
 import * as K from "./kernel.js"
 import * as Storage from "./storage.js"
 
@@ -299,9 +300,8 @@ const presign = Effect.gen(function* () {
 
 const multipartInit = Effect.gen(function* () {
   const { ownerId, key, filename, contentType } = yield* uploadRequest(true, MAX_MULTIPART_BYTES)
-  const { state } = yield* K.Local
   const uploadId = K.randomToken(24)
-  Storage.initMultipart(state, { uploadId, key, contentType, ownerId, now: yield* K.now })
+  yield* Effect.orDie(Storage.initMultipart({ uploadId, key, contentType, ownerId, createdAt: yield* K.now }))
   return yield* K.ok({ uploadId, key, filename })
 })
 
@@ -309,9 +309,9 @@ const ownedUpload = (ownerId: string, body: Json) =>
   Effect.gen(function* () {
     const key = yield* requiredString(body, "key")
     const uploadId = yield* requiredString(body, "uploadId")
-    const { state } = yield* K.Local
-    const upload = Storage.findUpload(state, key, uploadId)
-    if (upload === undefined) return yield* K.fail(404, "file/not-found", "Multipart upload not found")
+    const found = yield* Effect.orDie(Storage.findUpload(key, uploadId))
+    if (Option.isNone(found)) return yield* K.fail(404, "file/not-found", "Multipart upload not found")
+    const upload = found.value
     if (upload.ownerId !== ownerId) {
       return yield* K.fail(403, "file/access-denied", "This multipart upload belongs to another user")
     }
@@ -357,8 +357,7 @@ const multipartComplete = Effect.gen(function* () {
   if (parts === undefined) {
     return yield* K.fail(400, "file/invalid-parts-array", "parts must be a non-empty array of { partNumber, etag }")
   }
-  const { state } = yield* K.Local
-  const result = Storage.completeMultipart(state, upload.key, upload.uploadId, parts, yield* K.now)
+  const result = yield* Effect.orDie(Storage.completeMultipart(upload.key, upload.uploadId, parts, yield* K.now))
   switch (result._tag) {
     case "NoSuchUpload":
       return yield* K.fail(404, "file/not-found", "Multipart upload not found")
@@ -376,8 +375,7 @@ const multipartAbort = Effect.gen(function* () {
   const ownerId = yield* callerId
   const body = yield* jsonObject
   const upload = yield* ownedUpload(ownerId, body)
-  const { state } = yield* K.Local
-  const aborted = Storage.abortMultipart(state, upload.key, upload.uploadId)
+  const aborted = yield* Effect.orDie(Storage.abortMultipart(upload.key, upload.uploadId))
   return yield* K.ok({ success: aborted, key: upload.key })
 })
 
@@ -554,7 +552,7 @@ const deleteFile = Effect.gen(function* () {
   const { file } = yield* ownedFile
   const { state } = yield* K.Local
   state.files.delete(file.id)
-  state.objects.delete(file.s3Key)
+  yield* Effect.orDie(Storage.deleteObject(file.s3Key))
   return yield* K.deleted({})
 })
 
@@ -578,7 +576,7 @@ const downloadUrl = Effect.gen(function* () {
  * @since 0.1.0
  * @category routers
  */
-export const filesRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+export const filesRouter: HttpRouter.HttpRouter<K.ApiError, K.Local | Blobs> = HttpRouter.empty.pipe(
   HttpRouter.post("/v1/files/presigned-url", presign),
   HttpRouter.post("/v1/files/multipart/init", multipartInit),
   HttpRouter.post("/v1/files/multipart/presigned-url", multipartPartUrl),

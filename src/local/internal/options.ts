@@ -40,6 +40,7 @@ const fields = {
   rateLimit: Schema.Struct({ limit: PositiveInt, windowSeconds: Positive }),
   maxBodyBytes: PositiveInt,
   maxUploadBytes: PositiveInt,
+  filesDir: Schema.String.pipe(Schema.minLength(1, { message: () => "filesDir is a directory path" })),
   maxJsonDepth: PositiveInt,
   faults: Schema.Array(FaultRuleSchema),
   faultSeed: Schema.Int,
