@@ -22,6 +22,7 @@ import * as MemoryBlobs from "./internal/blobs/memory.js"
 import * as CounterNames from "./internal/counters.js"
 import { dataRouter } from "./internal/data.js"
 import { filesRouter } from "./internal/files.js"
+import { withHealth } from "./internal/health.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
 import * as MemoryStore from "./internal/memory/MemoryStore.js"
@@ -398,7 +399,7 @@ const assemble = (
   const local = K.makeLocal(resolved, state, store, engine)
   const blobs = resolved.filesDir === undefined ? MemoryBlobs.make(state) : DiskBlobs.make(resolved.filesDir)
   // the outer handleErrors turns a defect in the middleware itself into a 500 envelope too
-  const app: HttpApp.Default = handleErrors(middleware(handleErrors(router))).pipe(
+  const app: HttpApp.Default = withHealth(store, handleErrors(middleware(handleErrors(router)))).pipe(
     Effect.provideService(K.Local, local),
     Effect.provideService(Blobs.Blobs, blobs)
   )

@@ -22,12 +22,12 @@
 import { Args, Command, HelpDoc, Options, Usage, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Config, Data, Effect, Either, Layer, Option, Predicate, Redacted, Schema } from "effect"
+import { Config, Context, Data, Effect, Either, Layer, Option, Predicate, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
+import * as DiskBlobs from "./internal/blobs/disk.js"
 import * as Import from "./internal/import.js"
 import { cliDefaults } from "./internal/kernel.js"
 import { decodeConfig } from "./internal/options.js"
-import * as PgStore from "./internal/pg/PgStore.js"
 import * as LocalServer from "./LocalServer.js"
 
 /** A problem the user can fix by changing the command line or the config: printed, then exit 2. */
@@ -144,8 +144,15 @@ const serve = (flags: {
   readonly export: Option.Option<string>
   readonly config: Option.Option<string>
   readonly filesDir: Option.Option<string>
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
 }) =>
   Effect.gen(function* () {
+    const database = givenUrl(flags.databaseUrl)
+    if (Option.isSome(database) && (Option.isSome(flags.import) || Option.isSome(flags.export))) {
+      return yield* new UsageProblem({
+        lines: ["--import and --export read and write snapshots of the in-memory engine: drop them with --database-url"]
+      })
+    }
     const configured = Option.isSome(flags.config) ? yield* readConfig(flags.config.value) : {}
     // The command starts with cliDefaults (devMode, the hybrid envelope, …); the config overrides any of them, and
     // --files-dir (or BKEND_FILES_DIR) the config's filesDir.
@@ -155,7 +162,10 @@ const serve = (flags: {
       ...Option.match(flags.filesDir, { onNone: () => ({}), onSome: (dir) => ({ filesDir: dir }) })
     }
     if (options.filesDir !== undefined) yield* checkFilesDir(options.filesDir)
-    const server = yield* LocalServer.make(options)
+    // built before the socket server, so released after it: the pool closes once the requests have drained
+    const server = Option.isSome(database)
+      ? Context.get(yield* Layer.build(LocalServer.layerPg(database.value, options)), LocalServer.LocalServerTag)
+      : yield* LocalServer.make(options)
     if (Option.isSome(flags.import)) {
       const file = flags.import.value
       const text = yield* Effect.try({
@@ -181,10 +191,11 @@ const serve = (flags: {
     )
     const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
     console.log(`bkend-local listening on ${url}`)
+    console.log(`  storage: ${Option.isSome(database) ? "PostgreSQL (--database-url)" : "in memory"}`)
+    console.log(`  files: ${options.filesDir === undefined ? "in memory" : options.filesDir}`)
     console.log(`  publishable key (X-API-Key): ${server.keys.publishable}`)
     console.log(`  secret key      (X-API-Key): ${server.keys.secret}`)
     console.log("  local endpoints: /_local/outbox, /_local/counters, /_local/snapshot (sk_ key)")
-    console.log(`  files: ${options.filesDir === undefined ? "in memory" : options.filesDir}`)
     if (server.options.devMode) {
       console.log(
         "  dev mode: undeclared tables list as empty and are created on first write, with the default permissions"
@@ -213,28 +224,30 @@ const filesOwner = Options.text("files-owner").pipe(
   Options.optional
 )
 
+/** The database URL given by flag or environment; an empty value counts as none. */
+const givenUrl = (url: Option.Option<Redacted.Redacted<string>>) => Option.filter(url, (u) => Redacted.value(u) !== "")
+
 const requireDatabase = (url: Option.Option<Redacted.Redacted<string>>) =>
-  Option.match(
-    Option.filter(url, (u) => Redacted.value(u) !== ""),
-    {
-      onNone: () =>
-        Effect.fail(
-          new UsageProblem({
-            lines: ["import needs a database: give --database-url postgres://… or set BKEND_DATABASE_URL"]
-          })
-        ),
-      onSome: Effect.succeed
-    }
-  )
+  Option.match(givenUrl(url), {
+    onNone: () =>
+      Effect.fail(
+        new UsageProblem({
+          lines: ["import needs a database: give --database-url postgres://… or set BKEND_DATABASE_URL"]
+        })
+      ),
+    onSome: Effect.succeed
+  })
 
 const runImport = (flags: {
   readonly dir: string
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly ownerMap: Option.Option<string>
   readonly filesOwner: Option.Option<string>
+  readonly filesDir: Option.Option<string>
 }) =>
   Effect.gen(function* () {
     const url = yield* requireDatabase(flags.databaseUrl)
+    if (Option.isSome(flags.filesDir)) yield* checkFilesDir(flags.filesDir.value)
     const file = Option.getOrUndefined(flags.ownerMap)
     const owners =
       file !== undefined
@@ -245,20 +258,26 @@ const runImport = (flags: {
             )
           )
         : undefined
+    const PgStore = yield* Effect.promise(() => import("./internal/pg/PgStore.js"))
     const summary = yield* Import.importFolder(flags.dir, {
       owners,
-      filesOwner: Option.getOrUndefined(flags.filesOwner)
+      filesOwner: Option.getOrUndefined(flags.filesOwner),
+      blobs: Option.getOrUndefined(Option.map(flags.filesDir, DiskBlobs.make))
     }).pipe(Effect.provide(PgStore.layerFromUrl(url)))
     for (const line of Import.summaryLines(flags.dir, summary)) console.log(line)
   })
 
-const importCommand = Command.make("import", { dir: exportDir, databaseUrl, ownerMap, filesOwner }, runImport).pipe(
+const importCommand = Command.make(
+  "import",
+  { dir: exportDir, databaseUrl, filesDir, ownerMap, filesOwner },
+  runImport
+).pipe(
   Command.withDescription("Import a folder exported from bkend (rows, files) into the database; run it again safely.")
 )
 
 const command = Command.make(
   "bkend-local",
-  { port, host, import: importFile, export: exportFile, config: configFile, filesDir },
+  { port, host, import: importFile, export: exportFile, config: configFile, filesDir, databaseUrl },
   serve
 ).pipe(
   Command.withDescription(

@@ -83,6 +83,52 @@ const refused = async (port: number): Promise<void> => {
   }
 }
 
+/** The owner of imported rows and files claims the account made for them (password reset) and reads both. */
+const claimAndRead = async (url: string, filesDir: string) => {
+  const server = await start(["--port", "0", "--database-url", url, "--files-dir", filesDir])
+  try {
+    const call = async (method: string, route: string, body?: unknown, key = server.pk, token?: string) => {
+      const headers: Record<string, string> = { "x-api-key": key, "content-type": "application/json" }
+      if (token !== undefined) headers.authorization = `Bearer ${token}`
+      const res = await fetch(`${server.baseUrl}${route}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      })
+      return {
+        status: res.status,
+        json: (await res.json()) as { data: Record<string, unknown> & { items: Array<Record<string, unknown>> } }
+      }
+    }
+    const email = "owner@example.com"
+    expect((await call("POST", "/v1/auth/password/reset/request", { email })).status).toBe(200)
+    const outbox = await fetch(`${server.baseUrl}/_local/outbox?to=${email}`, { headers: { "x-api-key": server.sk } })
+    const mail = ((await outbox.json()) as { items: Array<{ token: string }> }).items.at(-1)
+    const reset = await call("POST", "/v1/auth/password/reset/confirm", {
+      email,
+      token: mail?.token,
+      newPassword: "n3w!pass"
+    })
+    expect(reset.status).toBe(200)
+    const signin = await call("POST", "/v1/auth/email/signin", { method: "password", email, password: "n3w!pass" })
+    expect(signin.status).toBe(200)
+    const token = String(signin.json.data.accessToken)
+    const me = await call("GET", "/v1/auth/me", undefined, server.pk, token)
+    expect(me.json.data.id).toBe("old-user")
+    const notes = await call("GET", "/v1/data/notes", undefined, server.pk, token)
+    expect(notes.json.data.items.map((n) => [n.text, n.createdBy])).toEqual([["hello", "old-user"]])
+    const files = await call("GET", "/v1/files", undefined, server.pk, token)
+    const file = files.json.data.items.find((f) => f.originalName === "report.txt")
+    const link = await call("POST", `/v1/files/${String(file?.id)}/download-url`, undefined, server.pk, token)
+    expect(link.status).toBe(200)
+    const bytes = await fetch(String(link.json.data.url))
+    expect(await bytes.text()).toBe("quarterly")
+  } finally {
+    server.child.kill("SIGTERM")
+    await server.exited
+  }
+}
+
 const usageLine = /usage: bkend-local \[--port integer\] \[--host text\]/
 
 describe.concurrent("bkend-local CLI", () => {
@@ -287,6 +333,51 @@ describe.concurrent("bkend-local CLI", () => {
     expect(await stuck).toBe("cut off")
   })
 
+  it(
+    "--database-url: a restart on the same database prints the same keys and keeps the data; /healthz answers",
+    {
+      timeout: 300_000
+    },
+    () =>
+      withDatabase(async (url) => {
+        const first = await start(["--port", "0"], { BKEND_DATABASE_URL: url })
+        expect(first.banner).toContain("storage: PostgreSQL (--database-url)")
+        expect(first.banner).not.toContain(url)
+        const health = await fetch(`${first.baseUrl}/healthz`)
+        expect([health.status, await health.json()]).toEqual([200, { ok: true }])
+        const signup = await fetch(`${first.baseUrl}/v1/auth/email/signup`, {
+          method: "POST",
+          headers: { "x-api-key": first.pk, "content-type": "application/json" },
+          body: JSON.stringify({ method: "password", email: "restart@example.com", password: "s3cret!pw", name: "R" })
+        })
+        expect(signup.status).toBe(201)
+        first.child.kill("SIGTERM")
+        expect(await first.exited).toBe(0)
+
+        const second = await start(["--port", "0", "--database-url", url])
+        try {
+          expect([second.pk, second.sk]).toEqual([first.pk, first.sk])
+          const signin = await fetch(`${second.baseUrl}/v1/auth/email/signin`, {
+            method: "POST",
+            headers: { "x-api-key": second.pk, "content-type": "application/json" },
+            body: JSON.stringify({ method: "password", email: "restart@example.com", password: "s3cret!pw" })
+          })
+          expect(signin.status).toBe(200)
+        } finally {
+          second.child.kill("SIGTERM")
+          await second.exited
+        }
+      })
+  )
+
+  it("--database-url with --import or --export (snapshots of the in-memory engine) is refused; exit 2", {
+    timeout: 200_000
+  }, async () => {
+    const { code, stderr } = await run(["--database-url", "postgres://postgres@127.0.0.1:5432/x", "--export", "s.json"])
+    expect(code).toBe(2)
+    expect(stderr).toContain("--import and --export read and write snapshots of the in-memory engine")
+  })
+
   it("import: a folder imported twice into a database; the second run adds nothing", { timeout: 200_000 }, () =>
     withDatabase(async (url) => {
       const dir = path.dirname(
@@ -323,6 +414,21 @@ describe.concurrent("bkend-local CLI", () => {
       expect(second.code).toBe(0)
       expect(second.stdout).toContain("  table notes: 0 rows imported, 1 already present (1 page)")
       expect(second.stdout).toContain("1 already present\n")
+
+      // the downloaded files need a files directory
+      fs.mkdirSync(path.join(dir, "bkend_files"))
+      fs.writeFileSync(path.join(dir, "bkend_files", "report.txt"), "quarterly")
+      const noFilesDir = await run(["import", dir, "--database-url", url])
+      expect(noFilesDir.code).toBe(1)
+      expect(noFilesDir.stderr).toContain(
+        "the folder has 1 file(s) under bkend_files/: give a files directory (--files-dir)"
+      )
+      const filesDir = fs.mkdtempSync(path.join(os.tmpdir(), "bkend-local-files-"))
+      const withFiles = ["import", dir, "--database-url", url, "--owner-map", owners, "--files-owner", "old-user"]
+      const third = await run([...withFiles, "--files-dir", filesDir])
+      expect(third.code).toBe(0)
+      expect(third.stdout).toContain("  files: 1 imported, 0 already present")
+      await claimAndRead(url, filesDir)
     })
   )
 

@@ -5,12 +5,15 @@
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Chunk, Effect, Either, Layer, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type ImportBytes, importFolder, summaryLines } from "../../src/local/internal/import.js"
+import * as Blobs from "../../src/local/internal/blobs.js"
+import * as DiskBlobs from "../../src/local/internal/blobs/disk.js"
+import * as MemoryBlobs from "../../src/local/internal/blobs/memory.js"
+import { importFolder, summaryLines } from "../../src/local/internal/import.js"
 import { newUserRecord } from "../../src/local/internal/kernel.js"
 import * as MemoryStore from "../../src/local/internal/memory/MemoryStore.js"
 import * as PgStore from "../../src/local/internal/pg/PgStore.js"
@@ -54,19 +57,14 @@ const folder = (files: Record<string, string | Uint8Array>): string => {
   return dir
 }
 
-/** The bytes port of the test: keeps each object's bytes in a map, as the blob service would on disk. */
-const memoryBytes = () => {
-  const objects = new Map<string, { bytes: Buffer; contentType: string }>()
-  const bytes: ImportBytes = {
-    put: (key, file, contentType) =>
-      Effect.sync(() => {
-        const content = fs.readFileSync(file)
-        objects.set(key, { bytes: content, contentType })
-        return `"${crypto.createHash("md5").update(content).digest("hex")}"`
-      })
-  }
-  return { objects, bytes }
-}
+/** The bytes of object `key` in `blobs`, as text. */
+const objectText = (blobs: Blobs.Service, key: string) =>
+  Effect.gen(function* () {
+    const object = Option.getOrThrow(yield* Effect.flatMap(Store, (store) => store.objects.get(key)))
+    const name = Either.getOrThrow(Blobs.objectBlob(key))(object.etag)
+    const blob = Option.getOrThrow(yield* blobs.get(name))
+    return Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(blob.bytes))).toString()
+  })
 
 const allRows = (table: string) =>
   Effect.flatMap(Store, (store) =>
@@ -84,7 +82,7 @@ const provided = <A, E>(self: Effect.Effect<A, E, Store | import("@effect/platfo
   Effect.provide(self, NodeFileSystem.layer)
 
 /** Runs the import suite against one engine. */
-const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
+const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>, makeBlobs: () => Blobs.Service) =>
   layer(storeLayer, { timeout: 120_000, excludeTestServices: true })(`import (${engine})`, (it) => {
     it.effect("two tables, wrapped and bare pages, both file names: imported once, the second run adds nothing", () =>
       Effect.gen(function* () {
@@ -110,8 +108,8 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
           "bkend_files/photo.jpg": new Uint8Array([1, 2, 3]),
           [`bkend_files/${fileId}_report_2025.pdf`]: "pdf bytes"
         })
-        const { objects, bytes } = memoryBytes()
-        const first = yield* provided(importFolder(dir, { bytes, now: T0 }))
+        const blobs = makeBlobs()
+        const first = yield* provided(importFolder(dir, { blobs, now: T0 }))
         expect(first.tables).toEqual([
           { name: "comments", pages: 1, imported: 1, present: 0, reassigned: 0 },
           { name: "posts", pages: 2, imported: 150, present: 0, reassigned: 0 }
@@ -145,13 +143,13 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
 
         const withId = Option.getOrThrow(yield* store.files.get(fileId))
         expect(withId).toMatchObject({ originalName: "report_2025.pdf", mimeType: "application/pdf", size: 9 })
-        expect(objects.get(withId.s3Key)?.bytes.toString()).toBe("pdf bytes")
+        expect(yield* objectText(blobs, withId.s3Key)).toBe("pdf bytes")
         const all = yield* store.files.list(undefined)
         const photo = all.find((f) => f.originalName === "photo.jpg")
         expect(photo).toMatchObject({ mimeType: "image/jpeg", size: 3, visibility: "private" })
-        expect(Option.isSome(yield* store.objects.get(photo?.s3Key ?? ""))).toBe(true)
+        expect(yield* objectText(blobs, photo?.s3Key ?? "")).toBe("\u0001\u0002\u0003")
 
-        const again = yield* provided(importFolder(dir, { bytes, now: T0 + 60_000 }))
+        const again = yield* provided(importFolder(dir, { blobs, now: T0 + 60_000 }))
         expect(again.tables.map((t) => [t.name, t.imported, t.present])).toEqual([
           ["comments", 0, 1],
           ["posts", 0, 150]
@@ -223,7 +221,7 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
       const refused = (files: Record<string, string | Uint8Array>, message: RegExp) =>
         Effect.gen(function* () {
           const dir = folder(files)
-          const error = yield* Effect.flip(provided(importFolder(dir, { bytes: memoryBytes().bytes })))
+          const error = yield* Effect.flip(provided(importFolder(dir, { blobs: makeBlobs() })))
           expect(error._tag).toBe("ImportError")
           expect(error.message).toMatch(message)
         })
@@ -256,5 +254,7 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>) =>
     })
   })
 
-importSuite("memory", MemoryStore.layer)
-importSuite("PostgreSQL", PgStore.layer.pipe(Layer.provide(clientLayer)))
+importSuite("memory", MemoryStore.layer, () => MemoryBlobs.make({ blobs: new Map() }))
+importSuite("PostgreSQL", PgStore.layer.pipe(Layer.provide(clientLayer)), () =>
+  DiskBlobs.make(fs.mkdtempSync(path.join(os.tmpdir(), "bkend-import-files-")))
+)

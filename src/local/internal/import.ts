@@ -11,27 +11,18 @@
  *
  * @since 0.1.0
  */
-import type { FileSystem } from "@effect/platform"
-import { Effect, Either, Option } from "effect"
+import { FileSystem } from "@effect/platform"
+import { Effect, Either, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { type Service, Store, type StoreError } from "../Store.js"
+import * as Blobs from "./blobs.js"
 import * as Folder from "./exportFolder.js"
 import { fileNameProblem, objectKey } from "./files.js"
 import * as K from "./kernel.js"
+import { putObjectInto } from "./storage.js"
 import * as Tables from "./tables.js"
 
 const problem = (message: string) => new Folder.ImportError({ message })
-
-/**
- * Where imported bytes go: stores the file at `path` under the object key `key`, streamed, and answers its S3-style
- * ETag.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ImportBytes {
-  readonly put: (key: string, path: string, contentType: string) => Effect.Effect<string, Folder.ImportError>
-}
 
 /**
  * @since 0.1.0
@@ -42,8 +33,8 @@ export interface ImportOptions {
   readonly owners?: ReadonlyMap<string, string> | undefined
   /** The old user id that owns the imported files (default: nobody; the files are then private to the import). */
   readonly filesOwner?: string | undefined
-  /** Required when the folder has files. */
-  readonly bytes?: ImportBytes | undefined
+  /** Where the files' bytes go; required when the folder has files. */
+  readonly blobs?: Blobs.Service | undefined
   readonly now?: number | undefined
 }
 
@@ -264,7 +255,7 @@ const derivedFileId = (fileName: string): string => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
-const importFile = (store: Service, bytes: ImportBytes, file: Folder.ExportFile, ownerId: string, now: number) =>
+const importFile = (store: Service, blobs: Blobs.Service, file: Folder.ExportFile, ownerId: string, now: number) =>
   Effect.gen(function* () {
     const id = file.fileId ?? derivedFileId(file.fileName)
     if (Option.isSome(yield* store.files.get(id))) return "present" as const
@@ -272,15 +263,19 @@ const importFile = (store: Service, bytes: ImportBytes, file: Folder.ExportFile,
     if (bad !== undefined) return yield* problem(`${Folder.FILES_FOLDER}/${file.fileName}: ${bad}`)
     const key = objectKey(ownerId, id, file.originalName, undefined)
     const mimeType = contentTypeOf(file.originalName)
-    const etag = yield* bytes.put(key, file.path, mimeType)
-    yield* store.objects.put({ key, size: file.size, contentType: mimeType, etag, createdAt: now })
+    const fs = yield* FileSystem.FileSystem
+    const bytes = Stream.mapError(fs.stream(file.path), (e) => problem(`cannot read ${file.fileName}: ${e.message}`))
+    const object = yield* putObjectInto(store, key, mimeType, bytes, now).pipe(
+      Effect.provideService(Blobs.Blobs, blobs),
+      Effect.catchTag("BlobError", (e) => Effect.fail(problem(`cannot store ${file.fileName}: ${e.message}`)))
+    )
     const at = K.iso(now)
     const record: K.FileRecord = {
       id,
       s3Key: key,
       originalName: file.originalName,
       mimeType,
-      size: file.size,
+      size: object.size,
       visibility: "private",
       ownerId,
       ownerType: ownerId === IMPORT_OWNER ? "service" : "user",
@@ -307,15 +302,15 @@ const importFiles = (
   Effect.gen(function* () {
     const counts = { imported: 0, present: 0 }
     if (files.length === 0) return counts
-    const bytes = options.bytes
-    if (bytes === undefined) {
+    const blobs = options.blobs
+    if (blobs === undefined) {
       return yield* problem(
-        `the folder has ${files.length} file(s) under ${Folder.FILES_FOLDER}/: give a files directory to keep their bytes`
+        `the folder has ${files.length} file(s) under ${Folder.FILES_FOLDER}/: give a files directory (--files-dir) to keep their bytes`
       )
     }
     const oldOwner = options.filesOwner ?? IMPORT_OWNER
     const ownerId = newIds.get(oldOwner) ?? oldOwner
-    for (const file of files) counts[yield* importFile(store, bytes, file, ownerId, now)] += 1
+    for (const file of files) counts[yield* importFile(store, blobs, file, ownerId, now)] += 1
     return counts
   })
 

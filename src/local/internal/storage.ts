@@ -314,9 +314,23 @@ export const putObject = <E, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   now: number
 ): Effect.Effect<StoredObject, E | BlobError | Store.StoreError, Needs | R> =>
+  Effect.flatMap(objectStore, (store) => putObjectInto(store, key, contentType, bytes, now))
+
+/**
+ * `putObject` into the objects of `store` (the import writes to a store outside a running server).
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const putObjectInto = <E, R>(
+  store: Pick<Store.Service, "objects">,
+  key: string,
+  contentType: string | undefined,
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  now: number
+): Effect.Effect<StoredObject, E | BlobError | Store.StoreError, Blobs.Blobs | R> =>
   Effect.gen(function* () {
     const blobs = yield* Blobs.Blobs
-    const store = yield* objectStore
     const version = yield* versionsOf(key)
     const written = yield* blobs.put(bytes, (w) => version(w.md5))
     const previous = yield* store.objects.get(key)
