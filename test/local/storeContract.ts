@@ -381,6 +381,8 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           const renamed = yield* store.files.update(a.id, (f) => ({ ...f, originalName: "b.txt" }))
           expect(Option.getOrThrow(renamed).originalName).toBe("b.txt")
           expect(Option.getOrThrow(yield* store.files.get(a.id)).originalName).toBe("b.txt")
+          expect(Option.getOrThrow(yield* store.files.getByKey(b.s3Key)).id).toBe(b.id)
+          expect(Option.isNone(yield* store.files.getByKey(`${b.s3Key}-other`))).toBe(true)
           expect(Option.isSome(yield* store.files.delete(a.id))).toBe(true)
           expect((yield* store.files.list(owner)).map((f) => f.id)).toEqual([b.id])
         })

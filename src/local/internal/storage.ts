@@ -52,7 +52,7 @@ export interface MultipartUpload extends Omit<Store.UploadMeta, "parts"> {
  * @since 0.1.0
  * @category models
  */
-export type ObjectStore = Pick<Store.Service, "objects" | "uploads">
+export type ObjectStore = Pick<Store.Service, "objects" | "uploads" | "files">
 
 /**
  * What a presigned URL grants: one method on one key (optionally one part of one multipart upload) until
@@ -646,11 +646,30 @@ const handlePut = Effect.gen(function* () {
  */
 export const AVATAR_PREFIX = "avatars/"
 
-const isPublicObject = (state: K.LocalState, key: string): boolean => {
-  if (key.startsWith(AVATAR_PREFIX)) return true
-  for (const f of state.files.values()) if (f.s3Key === key && f.visibility === "public") return true
-  return false
-}
+const isPublicObject = (key: string) =>
+  key.startsWith(AVATAR_PREFIX)
+    ? Effect.succeed(true)
+    : Effect.flatMap(objectStore, (store) =>
+        Effect.map(
+          store.files.getByKey(key),
+          Option.exists((f) => f.visibility === "public")
+        )
+      )
+
+const serveObject = (key: string) =>
+  Effect.map(
+    getObject(key),
+    Option.match({
+      onNone: () => storageError(404, "NoSuchKey", "The specified key does not exist"),
+      onSome: ({ object, blob }) =>
+        HttpServerResponse.stream(blob.bytes, {
+          status: 200,
+          contentType: object.contentType ?? "application/octet-stream",
+          contentLength: blob.size,
+          headers: downloadHeaders(object)
+        })
+    })
+  )
 
 const handleGet = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
@@ -660,26 +679,12 @@ const handleGet = Effect.gen(function* () {
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
   const unsigned = !params.has("signature") && !params.has("expires")
   // objects registered as `public` (and avatars) are also served at the unsigned URL.
-  if (!(unsigned && isPublicObject(state, key))) {
+  if (!(unsigned && (yield* isPublicObject(key)))) {
     const verified = verifyRequest(state.storageSecret, "GET", key, params, yield* K.now)
     if (verified._tag !== "Valid") return verifyFailure(verified)
   }
-  return yield* getObject(key).pipe(
-    Effect.map(
-      Option.match({
-        onNone: () => storageError(404, "NoSuchKey", "The specified key does not exist"),
-        onSome: ({ object, blob }) =>
-          HttpServerResponse.stream(blob.bytes, {
-            status: 200,
-            contentType: object.contentType ?? "application/octet-stream",
-            contentLength: blob.size,
-            headers: downloadHeaders(object)
-          })
-      })
-    ),
-    Effect.catchTags({ BlobError: logged, StoreError: logged })
-  )
-})
+  return yield* serveObject(key)
+}).pipe(Effect.catchTags({ BlobError: logged, StoreError: logged }))
 
 /**
  * The object-store route: `PUT` (whole object, or one part when the URL carries `uploadId` + `partNumber`) and

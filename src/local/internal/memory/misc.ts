@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Array as Arr, Effect, Option } from "effect"
 import { DuplicateKey, type ObjectMeta, type Service, type UploadMeta } from "../../Store.js"
 import * as Counters from "../counters.js"
 import type { LocalState } from "../kernel.js"
@@ -33,6 +33,7 @@ const files = (state: LocalState): Service["files"] => ({
       return Effect.succeed(file)
     }),
   get: (id) => Effect.sync(() => Option.fromNullable(state.files.get(id))),
+  getByKey: (s3Key) => Effect.sync(() => Arr.findFirst(state.files.values(), (f) => f.s3Key === s3Key)),
   update: (id, f) =>
     Effect.sync(() => {
       const current = state.files.get(id)
