@@ -1,9 +1,11 @@
 /**
- * `bkend-local` command line: serves an in-memory bkend on a port (`bkend-local --help` lists the options).
+ * `bkend-local` command line: serves a bkend on a port, in memory or on PostgreSQL (`bkend-local --help` lists the
+ * options), and imports a bkend export into a database (`bkend-local import --help`).
  *
  * ```text
  * bkend-local [--port 8787] [--host 127.0.0.1] [--import snapshot.json] [--export snapshot.json] [--config config.json]
- *             [--files-dir DIR]
+ *             [--files-dir DIR] [--database-url postgres://…]
+ * bkend-local import DIR [--database-url postgres://…] [--files-dir DIR] [--owner-map owners.json] [--files-owner ID]
  * ```
  *
  * `--config` takes either a JSON array of table declarations or an object of server options
@@ -13,8 +15,9 @@
  * with the default permissions), the hybrid envelope, a 10 s refresh-token reuse interval, guest listing of public
  * files and the development OAuth sign-in page; the config overrides each of them (e.g. `"devMode": false`).
  *
- * Exit codes: 0 after a clean shutdown (SIGINT / SIGTERM), 2 for bad flags or a bad config, 1 when the server
- * cannot start or a snapshot cannot be read.
+ * Exit codes: 0 after a clean shutdown (SIGINT / SIGTERM: requests in flight finish first), 2 for bad flags or a bad
+ * config, 1 when the server cannot start, a snapshot cannot be read, the database cannot be reached or an import
+ * folder is refused.
  *
  * @since 0.1.0
  */
