@@ -240,7 +240,7 @@ describe.concurrent("bkend-local CLI", () => {
   it("devMode: an undeclared table lists empty, then gets bkend's default permissions", {
     timeout: 200_000
   }, async () => {
-    const { child, baseUrl, pk } = await start(["--port", "0"])
+    const { child, exited, baseUrl, pk } = await start(["--port", "0"])
     try {
       const call = async (method: string, route: string, body?: unknown, token?: string) => {
         const headers: Record<string, string> = { "x-api-key": pk }
@@ -274,6 +274,7 @@ describe.concurrent("bkend-local CLI", () => {
       expect(update.status).toBe(403)
     } finally {
       child.kill("SIGTERM")
+      expect(await exited).toBe(0)
     }
   })
 
