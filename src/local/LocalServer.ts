@@ -1,5 +1,6 @@
 /**
- * bkend-local: an in-memory, wire-compatible bkend server for tests and local development.
+ * bkend-local: a wire-compatible bkend server, on the in-memory engine (tests and local development) or on
+ * PostgreSQL.
  *
  * @since 0.1.0
  */
@@ -97,7 +98,7 @@ export interface LocalServer {
   /** The whole state (users, sessions, tables, files, objects, keys) as JSON text (in-memory engine only). */
   readonly exportSnapshot: Effect.Effect<string, SnapshotError>
   readonly importSnapshot: (json: string) => Effect.Effect<void, SnapshotError>
-  /** Raw access to options and state, for seeding in tests. */
+  /** Raw access to options and this instance's state (on the in-memory engine, also the store's Maps). */
   readonly local: K.Local["Type"]
 }
 

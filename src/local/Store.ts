@@ -302,6 +302,8 @@ export interface Service {
   readonly counters: {
     /** Adds `by` (default 1) and answers the new value. */
     readonly bump: (name: string, by?: number) => Op<number>
+    /** Adds one to each named counter (a name given twice counts twice), together. */
+    readonly bumpAll: (names: ReadonlyArray<string>) => Op<void>
     readonly all: Op<ReadonlyMap<string, number>>
   }
   readonly windows: {
