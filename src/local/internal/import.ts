@@ -128,6 +128,8 @@ const claimOwners = (store: Service, owners: ReadonlyMap<string, string>, now: n
 // Rows
 // ---------------------------------------------------------------------------------------------------------------------
 
+const ROW_CONCURRENCY = 8
+
 /** Every row of a table, page after page (one page in memory at a time). */
 const eachRow = <E, R>(
   table: Folder.ExportTable,
@@ -137,11 +139,14 @@ const eachRow = <E, R>(
     let lastHasNext = false
     for (const [i, file] of table.pages.entries()) {
       const page = yield* Folder.readPage(file, i + 1)
+      const rows: Array<Folder.ExportedRow> = []
       for (const [j, item] of page.items.entries()) {
         const row = Folder.exportedRow(item)
         if (Either.isLeft(row)) return yield* problem(`${page.file}: item ${j + 1} ${row.left}`)
-        yield* f(row.right)
+        rows.push(row.right)
       }
+      // a page's rows are independent: a few at a time, so a database round trip does not serialise them all
+      yield* Effect.forEach(rows, f, { concurrency: ROW_CONCURRENCY, discard: true })
       lastHasNext = page.hasNext
     }
     return { lastHasNext }
