@@ -2,6 +2,8 @@
  * The `bkend-local` command line, spawned as a user runs it from a clone (`tsx src/local/cli.ts`): help, version,
  * flag and config validation with exit code 2, a port in use explained, and the devMode table defaults.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { execFile, spawn } from "node:child_process"
@@ -10,7 +12,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { databaseLayer, databaseUrl, TestDatabase } from "./pg/db.js"
+import { clientConfig, databaseLayer, databaseUrl, TestDatabase } from "./pg/db.js"
 
 const root = path.resolve(import.meta.dirname, "../..")
 const tsx = path.join(root, "node_modules", ".bin", "tsx")
@@ -65,6 +67,15 @@ const withDatabase = <A>(f: (url: string) => Promise<A>): Promise<A> =>
         Effect.promise(() => f(databaseUrl(Context.get(ctx, TestDatabase))))
       )
     )
+  )
+
+/** Drops the database of `url` with its connections, as a failing database server would end them. */
+const dropDatabase = (url: string): Promise<void> =>
+  Effect.runPromise(
+    Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) => sql`DROP DATABASE ${sql(new URL(url).pathname.slice(1))} WITH (FORCE)`
+    ).pipe(Effect.asVoid, Effect.provide(PgClient.layer(clientConfig("postgres"))))
   )
 
 /** Resolves once a new connection to `port` is refused: the server stopped accepting. */
@@ -362,6 +373,10 @@ describe.concurrent("bkend-local CLI", () => {
             body: JSON.stringify({ method: "password", email: "restart@example.com", password: "s3cret!pw" })
           })
           expect(signin.status).toBe(200)
+          // the database goes away under the running server: the health check says so
+          await dropDatabase(url)
+          const down = await fetch(`${second.baseUrl}/healthz`)
+          expect([down.status, await down.json()]).toEqual([503, { ok: false }])
         } finally {
           second.child.kill("SIGTERM")
           await second.exited
