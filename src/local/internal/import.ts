@@ -33,6 +33,8 @@ export interface ImportOptions {
   readonly owners?: ReadonlyMap<string, string> | undefined
   /** The old user id that owns the imported files (default: nobody; the files are then private to the import). */
   readonly filesOwner?: string | undefined
+  /** Declared tables: one of them that does not exist yet is created as declared, not inferred. */
+  readonly tables?: ReadonlyArray<Tables.TableConfig> | undefined
   /** Where the files' bytes go; required when the folder has files. */
   readonly blobs?: Blobs.Service | undefined
   readonly now?: number | undefined
@@ -152,10 +154,15 @@ const eachRow = <E, R>(
     return { lastHasNext }
   })
 
-/** The table's configuration: the stored one, or one inferred from its rows with the default permissions. */
-const tableConfig = (store: Service, table: Folder.ExportTable) =>
+/**
+ * The table's configuration: the stored one, else the declared one, else one inferred from its rows with the default
+ * permissions.
+ */
+const tableConfig = (store: Service, table: Folder.ExportTable, declared: Tables.TableConfig | undefined) =>
   Effect.gen(function* () {
-    const existing = yield* store.tables.get(table.name)
+    const stored = yield* store.tables.get(table.name)
+    const existing =
+      Option.isSome(stored) || declared === undefined ? stored : Option.some(yield* store.tables.ensure(declared))
     const inference = Folder.inferColumns()
     const { lastHasNext } = yield* eachRow(table, (row) => Effect.sync(() => inference.add(row.fields)))
     const warnings = lastHasNext
@@ -214,9 +221,14 @@ const reassign = (store: Service, table: string, exported: Folder.ExportedRow, o
     return "reassigned" as const
   })
 
-const importTable = (store: Service, table: Folder.ExportTable, newIds: ReadonlyMap<string, string>) =>
+const importTable = (
+  store: Service,
+  table: Folder.ExportTable,
+  declared: Tables.TableConfig | undefined,
+  newIds: ReadonlyMap<string, string>
+) =>
   Effect.gen(function* () {
-    const { config, warnings } = yield* tableConfig(store, table)
+    const { config, warnings } = yield* tableConfig(store, table, declared)
     const counts = { imported: 0, present: 0, reassigned: 0 }
     yield* eachRow(table, (row) =>
       Effect.map(importRow(store, config, row, newIds), (outcome) => {
@@ -344,7 +356,8 @@ export const importFolder = (
     const tables = []
     const warnings: Array<string> = []
     for (const table of folder.tables) {
-      const done = yield* importTable(store, table, newIds)
+      const declared = options.tables?.find((t) => t.name === table.name)
+      const done = yield* importTable(store, table, declared, newIds)
       tables.push(done.summary)
       warnings.push(...done.warnings)
     }
