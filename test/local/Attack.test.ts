@@ -419,7 +419,9 @@ layer(
             rawExchange(
               h.url,
               `POST ${path} HTTP/1.1\r\nHost: evil.example\r\nX-API-Key: ${h.server.keys.publishable}\r\n${extra}` +
-                `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
+                `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+              // no half-close: node ends a connection whose client half-closed before a slower handler answers
+              true
             )
           )
         }
