@@ -1,5 +1,6 @@
 /**
- * bkend-local: an in-memory, wire-compatible bkend server for tests and local development.
+ * bkend-local: a wire-compatible bkend server, on the in-memory engine (tests and local development) or on
+ * PostgreSQL.
  *
  * @since 0.1.0
  */
@@ -30,30 +31,42 @@ import { usersRouter } from "./internal/users.js"
 import { type Service as StoreService, Store, type StoreError } from "./Store.js"
 
 /**
+ * Every option of the local server: wire variants, TTLs, tables, devMode, limits, faults, keys and more
+ * (see `defaultOptions` for the defaults).
+ *
  * @since 0.1.0
  * @category models
  */
 export type LocalOptions = K.LocalOptions
 
 /**
+ * A mail the server would have sent (verification, reset, magic link, invitation), kept in its outbox.
+ *
  * @since 0.1.0
  * @category models
  */
 export type Mail = K.Mail
 
 /**
+ * What a mail in the outbox is for.
+ *
  * @since 0.1.0
  * @category models
  */
 export type MailKind = K.MailKind
 
 /**
+ * The server's counters: requests by route and status, sign-ins and sign-ups, refreshes, replays detected,
+ * rate-limited requests and injected faults.
+ *
  * @since 0.1.0
  * @category models
  */
 export type Counters = K.Counters
 
 /**
+ * One injected fault: a route pattern and what happens to matching requests (an error status, a reset, a delay).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -95,11 +108,13 @@ export interface LocalServer {
   /** The whole state (users, sessions, tables, files, objects, keys) as JSON text (in-memory engine only). */
   readonly exportSnapshot: Effect.Effect<string, SnapshotError>
   readonly importSnapshot: (json: string) => Effect.Effect<void, SnapshotError>
-  /** Raw access to options and state, for seeding in tests. */
+  /** Raw access to options and this instance's state (on the in-memory engine, also the store's Maps). */
   readonly local: K.Local["Type"]
 }
 
 /**
+ * The tag of a running local server, for tests that read its outbox, counters or state.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -466,6 +481,8 @@ export const makeOnStore = (options?: Partial<K.LocalOptions>): Effect.Effect<Lo
   })
 
 /**
+ * A fresh local server under {@link LocalServerTag}, without a socket (serve it, or use `layerHttpClient`).
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -129,6 +129,8 @@ export interface ObjectMeta {
 }
 
 /**
+ * An uploaded part of a multipart upload: its number, size and ETag.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -302,6 +304,8 @@ export interface Service {
   readonly counters: {
     /** Adds `by` (default 1) and answers the new value. */
     readonly bump: (name: string, by?: number) => Op<number>
+    /** Adds one to each named counter (a name given twice counts twice), together. */
+    readonly bumpAll: (names: ReadonlyArray<string>) => Op<void>
     readonly all: Op<ReadonlyMap<string, number>>
   }
   readonly windows: {
@@ -313,6 +317,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the storage boundary: the service each storage engine of bkend-local (in memory, PostgreSQL) provides.
+ *
  * @since 0.1.0
  * @category tags
  */

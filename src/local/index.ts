@@ -1,5 +1,5 @@
 /**
- * bkend-local: an in-memory, wire-compatible bkend server (`bkend-effect/local`).
+ * bkend-local: a wire-compatible bkend server, in memory or on PostgreSQL (`bkend-effect/local`).
  *
  * @since 0.1.0
  */

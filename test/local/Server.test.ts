@@ -10,7 +10,18 @@ import * as K from "../../src/local/internal/kernel.js"
 import { presignUrl } from "../../src/local/internal/storage.js"
 import { handleErrors } from "../../src/local/internal/middleware.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
-import { errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str, uniqueEmail } from "./utils.js"
+import {
+  errorCode,
+  get,
+  Harness,
+  harnessLayer,
+  inProcessLayer,
+  request,
+  signUp,
+  snapshotStatus,
+  str,
+  uniqueEmail
+} from "./utils.js"
 
 layer(harnessLayer())("server basics (socket)", (it) => {
   it.effect("unknown route → 404 envelope", () =>
@@ -127,9 +138,12 @@ layer(harnessLayer())("server basics (socket)", (it) => {
       const denied = yield* request("GET", "/_local/snapshot")
       expect(denied.status).toBe(403)
       const snap = yield* request("GET", "/_local/snapshot", { key: "sk" })
-      expect(snap.status).toBe(200)
-      expect(get(snap.json, "format")).toBe("bkend-local-snapshot")
-      expect(snap.text).toContain(user.email)
+      const h = yield* Harness
+      expect(snap.status).toBe(snapshotStatus(h.server))
+      if (h.server.engine === "memory") {
+        expect(get(snap.json, "format")).toBe("bkend-local-snapshot")
+        expect(snap.text).toContain(user.email)
+      }
       const bad = yield* request("POST", "/_local/snapshot", { key: "sk", rawBody: '{"format":"other"}' })
       expect([bad.status, errorCode(bad)]).toEqual([400, "common/invalid-parameters"])
     })
@@ -304,13 +318,15 @@ layer(
 )("in-process", (it) => {
   it.effect("delay fault waits on the server's Clock (TestClock here), then answers normally", () =>
     Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
       const fiber = yield* Effect.fork(request("GET", "/v1/auth/sessions"))
-      // poll with real timers until the handler's sleep is registered on the TestClock
-      for (let i = 0; i < 200 && Chunk.isEmpty(yield* TestClock.sleeps()); i++) {
+      // poll with real timers until the handler's sleep is registered on the TestClock (an engine's own timers,
+      // e.g. a connection pool's, may be there too)
+      const registered = Effect.map(TestClock.sleeps(), (sleeps) => Chunk.some(sleeps, (at) => at === start + 5000))
+      for (let i = 0; i < 200 && !(yield* registered); i++) {
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
       }
-      const start = yield* Clock.currentTimeMillis
-      expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toEqual([start + 5000])
+      expect(yield* registered).toBe(true)
       yield* TestClock.adjust("4999 millis")
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)

@@ -226,6 +226,14 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect(Option.getOrThrow(yield* store.sessions.get(session.id)).lastActivityAt).toBe(T0 + 100)
         })
       )
+      it.effect("without a reuse interval a presentation timed before the rotation is a replay", () =>
+        Effect.gen(function* () {
+          const { store, token } = yield* signedIn()
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 10))._tag).toBe("Rotated")
+          // another instance read its clock before the rotation, then waited for the token's lock
+          expect((yield* store.lineage.rotate(token.jti, nextToken(), T0 + 5))._tag).toBe("Replayed")
+        })
+      )
       it.effect("reuse needs the child and the session unexpired", () =>
         Effect.gen(function* () {
           const { store, token } = yield* signedIn({}, 1000)
@@ -439,6 +447,11 @@ export const storeContract = (name: string, storeLayer: Layer.Layer<Store, unkno
           expect(yield* store.counters.bump(counter)).toBe(1)
           expect(yield* store.counters.bump(counter, 4)).toBe(5)
           expect((yield* store.counters.all).get(counter)).toBe(5)
+          const other = `c_${hex(4)}`
+          yield* store.counters.bumpAll([counter, other, other])
+          yield* store.counters.bumpAll([])
+          const all = yield* store.counters.all
+          expect([all.get(counter), all.get(other)]).toEqual([6, 2])
           const key = `w_${hex(4)}`
           expect(yield* store.windows.hit(key, 1000, T0)).toEqual({ windowStart: T0, count: 1 })
           expect(yield* store.windows.hit(key, 1000, T0 + 999)).toEqual({ windowStart: T0, count: 2 })

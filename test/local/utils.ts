@@ -81,6 +81,12 @@ export const memoryInProcessLayer = (options?: Partial<LocalServer.LocalOptions>
   )
 
 /**
+ * What `GET /_local/snapshot` (with the secret key) answers: snapshots are a feature of the in-memory engine, and a
+ * server on another store refuses them with 400.
+ */
+export const snapshotStatus = (server: LocalServer.LocalServer): number => (server.engine === "memory" ? 200 : 400)
+
+/**
  * A response read fully.
  */
 export interface Reply {

@@ -311,9 +311,11 @@ const linked = (provider: string, providerAccountId: string, email: string, t: n
   connectedAt: K.iso(t)
 })
 
-/** The user with `account` added, unless one of that provider is already there. */
+/** The user with `account` added, unless that provider's account is already there (a concurrent sign-in added it). */
 const withAccount = (u: K.UserRecord, account: K.LinkedAccount): K.UserRecord =>
-  u.accounts.some((a) => a.provider === account.provider) ? u : { ...u, accounts: [...u.accounts, account] }
+  u.accounts.some((a) => a.provider === account.provider && a.providerAccountId === account.providerAccountId)
+    ? u
+    : { ...u, accounts: [...u.accounts, account] }
 
 const isOAuthProvider = (p: string): p is (typeof OAUTH_PROVIDERS)[number] => p === "google" || p === "github"
 

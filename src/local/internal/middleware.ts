@@ -132,10 +132,11 @@ const destroySocket = (req: HttpServerRequest.HttpServerRequest): boolean => {
 // K.stored) and the request goes on; the route it reaches answers 503 if the store is really gone.
 const countOrLog = (name: string) => Effect.catchAll(K.count(name), () => Effect.void)
 
+// one store write per request
 const countRequest = (method: string, path: string, status: number) =>
-  Effect.all(
-    [countOrLog("requests"), countOrLog(Counters.byRoute(`${method} ${path}`)), countOrLog(Counters.byStatus(status))],
-    { discard: true }
+  Effect.catchAll(
+    K.stored((s) => s.counters.bumpAll(["requests", Counters.byRoute(`${method} ${path}`), Counters.byStatus(status)])),
+    () => Effect.void
   )
 
 const hitWindow = (key: string, windowMillis: number, t: number) =>

@@ -7,17 +7,7 @@
 import { Effect, Option } from "effect"
 import { DuplicateKey, type LineageToken, type NextToken, type Rotation, type Service } from "../../Store.js"
 import type { LocalState, SessionRecord, UserRecord } from "../kernel.js"
-
-const lineageToken = (session: SessionRecord, next: NextToken): LineageToken => ({
-  jti: next.jti,
-  sessionId: session.id,
-  userId: session.userId,
-  status: "active",
-  expiresAt: next.expiresAt,
-  issuedAt: next.issuedAt,
-  rotatedAt: undefined,
-  childJti: undefined
-})
+import { issuedToken } from "../lineage.js"
 
 const takenEmail = (state: LocalState, user: UserRecord): boolean => {
   if (user.deletedAt !== undefined) return false
@@ -45,7 +35,7 @@ const endSessions = (state: LocalState, match: (s: { sessionId: string; userId: 
 }
 
 const issue = (state: LocalState, session: SessionRecord, next: NextToken) => {
-  const token = lineageToken(session, next)
+  const token = issuedToken(session, next)
   state.refreshTokens.set(token.jti, token)
   const updated = { ...session, refreshJti: token.jti }
   state.sessions.set(updated.id, updated)
@@ -61,7 +51,13 @@ const liveSession = (state: LocalState, sessionId: string) => {
 }
 
 const reuse = (state: LocalState, parent: LineageToken, now: number, reuseMillis: number): Rotation | undefined => {
-  if (parent.rotatedAt === undefined || parent.childJti === undefined || now - parent.rotatedAt >= reuseMillis) {
+  // no interval: never (a presentation timed before the rotation, on a slower instance, is a replay too)
+  if (
+    reuseMillis <= 0 ||
+    parent.rotatedAt === undefined ||
+    parent.childJti === undefined ||
+    now - parent.rotatedAt >= reuseMillis
+  ) {
     return undefined
   }
   const child = state.refreshTokens.get(parent.childJti)

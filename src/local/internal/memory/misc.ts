@@ -74,6 +74,14 @@ const uploads = (state: LocalState): Service["uploads"] => ({
   abort: (uploadId) => Effect.sync(() => state.uploads.delete(uploadId))
 })
 
+const bumpCounter = (state: LocalState, name: string, by: number) => {
+  const known = Counters.bump(state.counters, name, by)
+  if (known !== undefined) return known
+  const value = (state.namedCounters.get(name) ?? 0) + by
+  state.namedCounters.set(name, value)
+  return value
+}
+
 const hit = (state: LocalState, key: string, windowMillis: number, now: number) => {
   const current = state.windows.get(key)
   const next =
@@ -121,13 +129,10 @@ export const make = (
       }))
   },
   counters: {
-    bump: (name, by = 1) =>
+    bump: (name, by = 1) => Effect.sync(() => bumpCounter(state, name, by)),
+    bumpAll: (names) =>
       Effect.sync(() => {
-        const known = Counters.bump(state.counters, name, by)
-        if (known !== undefined) return known
-        const value = (state.namedCounters.get(name) ?? 0) + by
-        state.namedCounters.set(name, value)
-        return value
+        for (const name of names) bumpCounter(state, name, 1)
       }),
     all: Effect.sync(() => new Map([...Counters.flatten(state.counters), ...state.namedCounters]))
   },

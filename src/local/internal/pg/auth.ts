@@ -7,18 +7,8 @@
 import { Effect, Option } from "effect"
 import type { LineageToken, NextToken, Rotation, Service } from "../../Store.js"
 import type { OneTimeToken, SessionRecord, UserRecord } from "../kernel.js"
+import { issuedToken } from "../lineage.js"
 import { documents, onDuplicate, op, type Sql, transaction } from "./sql.js"
-
-const lineageToken = (session: SessionRecord, next: NextToken): LineageToken => ({
-  jti: next.jti,
-  sessionId: session.id,
-  userId: session.userId,
-  status: "active",
-  expiresAt: next.expiresAt,
-  issuedAt: next.issuedAt,
-  rotatedAt: undefined,
-  childJti: undefined
-})
 
 const stores = (sql: Sql) => ({
   users: documents<UserRecord>(sql, { table: "bkend_users", key: "id", keyOf: (u) => u.id }),
@@ -57,7 +47,7 @@ const endSessions = (sql: Sql, by: "session_id" | "user_id", id: string, now: nu
 
 const issue = (s: Stores, session: SessionRecord, next: NextToken) =>
   Effect.gen(function* () {
-    const token = yield* s.tokens.insert(lineageToken(session, next))
+    const token = yield* s.tokens.insert(issuedToken(session, next))
     const updated = yield* s.sessions.put({ ...session, refreshJti: token.jti })
     return { session: updated, token }
   })
@@ -73,7 +63,13 @@ const liveSession = (s: Stores, sessionId: string) =>
 
 const reuse = (s: Stores, parent: LineageToken, now: number, reuseMillis: number) =>
   Effect.gen(function* () {
-    if (parent.rotatedAt === undefined || parent.childJti === undefined || now - parent.rotatedAt >= reuseMillis) {
+    // no interval: never (a presentation timed before the rotation, on a slower instance, is a replay too)
+    if (
+      reuseMillis <= 0 ||
+      parent.rotatedAt === undefined ||
+      parent.childJti === undefined ||
+      now - parent.rotatedAt >= reuseMillis
+    ) {
       return Option.none()
     }
     const child = yield* s.tokens.lock(parent.childJti)

@@ -118,6 +118,14 @@ export const make = (
             (rows) => rows[0]?.value ?? by
           )
         ),
+      bumpAll: (names) =>
+        op("counters.bumpAll")(
+          Effect.asVoid(
+            sql`INSERT INTO bkend_counters (name, value)
+              SELECT name, count(*) FROM jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) AS n(name) GROUP BY name
+              ON CONFLICT (name) DO UPDATE SET value = bkend_counters.value + EXCLUDED.value`
+          )
+        ),
       all: op("counters.all")(
         Effect.map(
           sql<{ name: string; value: number }>`SELECT name, value FROM bkend_counters ORDER BY name`,
