@@ -2,40 +2,14 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
+import { Chunk, Effect, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Files from "../src/Files.js"
-import { filesRouter } from "../src/local/internal/files.js"
-import * as K from "../src/local/internal/kernel.js"
-import { handleErrors, middleware } from "../src/local/internal/middleware.js"
-import { storageRouter } from "../src/local/internal/storage.js"
-import * as LocalServer from "../src/local/LocalServer.js"
 import * as Session from "../src/Session.js"
-import { BkendLocal, uniqueEmail } from "./utils/bkend.js"
+import { BkendLocal, localLayer, uniqueEmail } from "./utils/bkend.js"
 
-// Until LocalServer mounts the files and storage routers itself, serve them next to LocalServer's routes.
-const wired = Chunk.some(LocalServer.router.routes, (r) => r.path === "/v1/files/presigned-url")
-const serverLayer = (options: Partial<LocalServer.LocalOptions> = {}): Layer.Layer<BkendLocal> =>
-  Layer.scoped(
-    BkendLocal,
-    Effect.gen(function* () {
-      const base = yield* LocalServer.make(options)
-      const server: LocalServer.LocalServer = wired
-        ? base
-        : {
-            ...base,
-            keys: base.local.state.keys,
-            app: middleware(handleErrors(HttpRouter.concatAll(LocalServer.router, filesRouter, storageRouter))).pipe(
-              Effect.provideService(K.Local, base.local)
-            )
-          }
-      const ctx = yield* Layer.build(LocalServer.layerNodeServer(server, { port: 0, host: "127.0.0.1" }))
-      const url = yield* Effect.provide(LocalServer.serverUrl, ctx)
-      return { server, url }
-    }).pipe(Effect.orDie)
-  )
+const serverLayer = localLayer
 
 interface Sent {
   readonly method: string
@@ -112,6 +86,16 @@ const downloaded = (id: string) =>
   )
 
 const storageRequests = (sent: ReadonlyArray<Sent>) => sent.filter((s) => s.url.includes("/_storage/"))
+
+/** Whether the server still holds the multipart upload the client's first part PUT named. */
+const uploadOpen = (sent: ReadonlyArray<Sent>) =>
+  Effect.gen(function* () {
+    const { server } = yield* BkendLocal
+    const first = storageRequests(sent).find((s) => new URL(s.url).searchParams.has("uploadId"))
+    const uploadId = first === undefined ? null : new URL(first.url).searchParams.get("uploadId")
+    if (uploadId === null) return false
+    return Option.isSome(yield* Effect.orDie(server.store.uploads.get(uploadId)))
+  })
 
 /** Storage requests carried no bkend credentials (the local storage route would also refuse them with 403). */
 const expectNoCredentials = (sent: ReadonlyArray<Sent>) => {
@@ -356,14 +340,14 @@ describe("Files against bkend-local", () => {
     return Effect.gen(function* () {
       yield* signUp
       const files = yield* Files.Files
-      const { server } = yield* BkendLocal
       const error = yield* Effect.flip(
         files.upload({ data: bytesOf(150 * KB), filename: "f.bin", contentType: "application/octet-stream", ...small })
       )
       expect(error).toMatchObject({ _tag: "ServerError", status: 500 })
       const aborts = yield* logged("/v1/files/multipart/abort")
       expect(aborts.map((e) => e.status)).toEqual([200])
-      expect(server.local.state.uploads.size).toBe(0)
+      expect(storageRequests(sent).length).toBeGreaterThan(0)
+      expect(yield* uploadOpen(sent)).toBe(false)
       expect(yield* logged("/v1/files/multipart/complete")).toEqual([])
       expect((yield* files.list()).total).toBe(0)
     }).pipe(
@@ -403,18 +387,14 @@ describe("Files against bkend-local", () => {
     return Effect.gen(function* () {
       yield* signUp
       const files = yield* Files.Files
-      const { server } = yield* BkendLocal
       const fiber = yield* Effect.fork(
         files.upload({ data: bytesOf(150 * KB), filename: "i.bin", contentType: "application/octet-stream", ...small })
       )
       // wait until the upload exists and its part PUTs are hanging on the injected delay
-      while (storageRequests(sent).length === 0 || server.local.state.uploads.size === 0) {
-        yield* Effect.sleep("5 millis")
-      }
-      expect(server.local.state.uploads.size).toBe(1)
+      while (!(yield* uploadOpen(sent))) yield* Effect.sleep("5 millis")
       yield* Fiber.interrupt(fiber)
       expect((yield* logged("/v1/files/multipart/abort")).map((e) => e.status)).toEqual([200])
-      expect(server.local.state.uploads.size).toBe(0)
+      expect(yield* uploadOpen(sent)).toBe(false)
     }).pipe(
       Effect.provide(clientLayer(sent)),
       Effect.provide(serverLayer({ faults: [{ route: "PUT /_storage/*", kind: "delay", delayMillis: 2500 }] }))

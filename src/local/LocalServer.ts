@@ -14,15 +14,20 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import type { Redacted } from "effect"
-import { Context, Data, Effect, Layer, Runtime } from "effect"
+import { Context, Data, Effect, Either, Layer, Runtime } from "effect"
+import type { Server } from "node:http"
 import { authRouter } from "./internal/auth.js"
+import * as Blobs from "./internal/blobs.js"
+import * as DiskBlobs from "./internal/blobs/disk.js"
+import * as MemoryBlobs from "./internal/blobs/memory.js"
 import * as CounterNames from "./internal/counters.js"
 import { dataRouter } from "./internal/data.js"
 import { filesRouter } from "./internal/files.js"
+import { withHealth } from "./internal/health.js"
 import * as K from "./internal/kernel.js"
 import { handleErrors, middleware, RESET_MARKER } from "./internal/middleware.js"
 import * as MemoryStore from "./internal/memory/MemoryStore.js"
-import { makeNodeServer } from "./internal/socket.js"
+import { drain, makeNodeServer } from "./internal/socket.js"
 import { storageRouter } from "./internal/storage.js"
 import { usersRouter } from "./internal/users.js"
 import { type Service as StoreService, Store, type StoreError } from "./Store.js"
@@ -137,10 +142,12 @@ const snapshotFields = [
   "files",
   "objects",
   "uploads",
+  "blobs",
   "storageSecret"
 ] as const
 
-type SnapshotState = Pick<K.LocalState, (typeof snapshotFields)[number]>
+// `blobs` is missing from snapshots written before the bytes left the object records
+type SnapshotState = Omit<Pick<K.LocalState, (typeof snapshotFields)[number]>, "blobs"> & { readonly blobs?: unknown }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
@@ -201,6 +208,25 @@ const isSnapshotState = (u: unknown): u is SnapshotState => {
   )
 }
 
+// Snapshots written before the bytes left the object records carry them inline: move them to the blobs.
+const adoptInlineBytes = (state: K.LocalState): void => {
+  for (const [key, object] of state.objects) {
+    const bytes: unknown = Reflect.get(object, "bytes")
+    if (!(bytes instanceof Uint8Array)) continue
+    Either.map(Blobs.objectBlob(key), (version) => state.blobs.set(version(object.etag), bytes))
+    const { contentType, etag, createdAt } = object
+    state.objects.set(key, { key, size: bytes.length, contentType, etag, createdAt })
+  }
+  for (const upload of state.uploads.values()) {
+    for (const [partNumber, part] of upload.parts) {
+      const bytes: unknown = Reflect.get(part, "bytes")
+      if (!(bytes instanceof Uint8Array)) continue
+      state.blobs.set(Blobs.partBlob(upload.uploadId, partNumber, part.etag), bytes)
+      upload.parts.set(partNumber, { partNumber, size: bytes.length, etag: part.etag })
+    }
+  }
+}
+
 /**
  * Replaces the state's persistent fields with a snapshot's (in place: running handlers see the new data).
  *
@@ -233,6 +259,8 @@ export const restoreSnapshot = (state: K.LocalState, json: string): Effect.Effec
     state.files = s.files
     state.objects = s.objects
     state.uploads = s.uploads
+    state.blobs = s.blobs instanceof Map ? s.blobs : new Map()
+    adoptInlineBytes(state)
     state.storageSecret = s.storageSecret
     return Effect.void
   })
@@ -339,7 +367,7 @@ const localRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty
  * @since 0.1.0
  * @category routers
  */
-export const router: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.concatAll(
+export const router: HttpRouter.HttpRouter<K.ApiError, K.Local | Blobs.Blobs> = HttpRouter.concatAll(
   authRouter,
   usersRouter,
   filesRouter,
@@ -384,9 +412,11 @@ const assemble = (
   engine: "memory" | "external"
 ): LocalServer => {
   const local = K.makeLocal(resolved, state, store, engine)
+  const blobs = resolved.filesDir === undefined ? MemoryBlobs.make(state) : DiskBlobs.make(resolved.filesDir)
   // the outer handleErrors turns a defect in the middleware itself into a 500 envelope too
-  const app: HttpApp.Default = handleErrors(middleware(handleErrors(router))).pipe(
-    Effect.provideService(K.Local, local)
+  const app: HttpApp.Default = withHealth(store, handleErrors(middleware(handleErrors(router)))).pipe(
+    Effect.provideService(K.Local, local),
+    Effect.provideService(Blobs.Blobs, blobs)
   )
   const snapshots = <A>(f: Effect.Effect<A, SnapshotError>) =>
     engine === "memory"
@@ -539,7 +569,9 @@ export const layerHttpClient = (server: LocalServer): Layer.Layer<HttpClient.Htt
  * Serves a server on a real socket with `@effect/platform-node` (loaded lazily, so the in-process path never
  * needs it). Port 0 picks a free port; read it with `HttpServer.addressWith`. The socket server applies the
  * header/request/keep-alive/idle timeouts and the header-size limit of the server's options; the bound address
- * becomes the default base URL for links and decides whether the local-only endpoints are served.
+ * becomes the default base URL for links and decides whether the local-only endpoints are served. Closing the layer
+ * drains the server: it stops accepting connections and waits up to `shutdownTimeoutMillis` for the requests in
+ * flight.
  *
  * @since 0.1.0
  * @category layers
@@ -560,9 +592,23 @@ export const layerNodeServer = (
             })
           )
         )
-        return HttpServer.serve(server.app).pipe(
-          Layer.merge(recordAddress),
-          Layer.provideMerge(NodeHttpServer.layer(() => makeNodeServer(server.options), { port: listen.port, host }))
+        let node: Server | undefined
+        const nodeServer = NodeHttpServer.layer(
+          () => {
+            node = makeNodeServer(server.options)
+            return node
+          },
+          { port: listen.port, host }
+        )
+        // built last, so released first: requests in flight finish while the app still serves them
+        const drainOnClose = Layer.scopedDiscard(
+          Effect.addFinalizer(() =>
+            node === undefined ? Effect.void : drain(node, server.options.shutdownTimeoutMillis)
+          )
+        )
+        return drainOnClose.pipe(
+          Layer.provideMerge(HttpServer.serve(server.app).pipe(Layer.merge(recordAddress))),
+          Layer.provideMerge(nodeServer)
         )
       }
     )

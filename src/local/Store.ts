@@ -269,6 +269,8 @@ export interface Service {
     /** Fails with `DuplicateKey` when a file with the same `s3Key` is registered. */
     readonly insert: (file: FileRecord) => Op<FileRecord, DuplicateKey>
     readonly get: (id: string) => Op<Option.Option<FileRecord>>
+    /** The file registered for an object key. */
+    readonly getByKey: (s3Key: string) => Op<Option.Option<FileRecord>>
     readonly update: (id: string, f: (file: FileRecord) => FileRecord) => Op<Option.Option<FileRecord>>
     readonly delete: (id: string) => Op<Option.Option<FileRecord>>
     /** Every file, or those of one owner, oldest first. */

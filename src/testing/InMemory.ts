@@ -18,6 +18,7 @@ import * as Files from "../Files.js"
 import type * as LocalServer from "../local/LocalServer.js"
 import * as Tables from "../Tables.js"
 import * as MemoryClient from "./internal/memoryClient.js"
+import * as MemoryFiles from "./internal/memoryFiles.js"
 import * as MemoryTables from "./internal/memoryTables.js"
 
 /**
@@ -66,7 +67,7 @@ const contentsOf = (state: MemoryClient.State): Contents => ({
   files: () => [...state.files.values()].map((f) => ({ ...f })),
   bytes: (fileId) => {
     const file = state.files.get(fileId)
-    return file === undefined ? undefined : state.storage.objects.get(file.s3Key)?.bytes
+    return file === undefined ? undefined : MemoryFiles.bytesOf(state, file.s3Key)
   }
 })
 

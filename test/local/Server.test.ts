@@ -2,10 +2,12 @@ import { HttpClient, HttpClientRequest, HttpServerRequest, HttpServerResponse } 
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Option, TestClock } from "effect"
 import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as K from "../../src/local/internal/kernel.js"
+import { presignUrl } from "../../src/local/internal/storage.js"
 import { handleErrors } from "../../src/local/internal/middleware.js"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import {
@@ -189,18 +191,43 @@ describe("snapshots", () => {
   it.effect("binary objects and Maps survive the JSON round trip", () =>
     Effect.gen(function* () {
       const a = yield* LocalServer.make()
-      a.local.state.objects.set("k", {
-        key: "k",
-        bytes: new Uint8Array([0, 1, 254, 255]),
-        contentType: "x/y",
-        etag: '"e"',
-        createdAt: 1
-      })
+      a.local.state.objects.set("k", { key: "k", size: 4, contentType: "x/y", etag: '"e"', createdAt: 1 })
+      a.local.state.blobs.set("objects/k/e", new Uint8Array([0, 1, 254, 255]))
       const b = yield* LocalServer.make()
       yield* b.importSnapshot(yield* a.exportSnapshot)
-      const obj = b.local.state.objects.get("k")
-      expect(obj?.bytes).toBeInstanceOf(Uint8Array)
-      expect(Array.from(obj?.bytes ?? [])).toEqual([0, 1, 254, 255])
+      expect(b.local.state.objects.get("k")?.size).toBe(4)
+      const bytes = b.local.state.blobs.get("objects/k/e")
+      expect(bytes).toBeInstanceOf(Uint8Array)
+      expect(Array.from(bytes ?? [])).toEqual([0, 1, 254, 255])
+    })
+  )
+
+  it.effect("a snapshot with the bytes inside its object records (older format) serves them", () =>
+    Effect.gen(function* () {
+      const old = yield* LocalServer.make()
+      const etag = `"${createHash("md5").update("legacy").digest("hex")}"`
+      const legacy = JSON.parse(yield* old.exportSnapshot)
+      delete legacy.state.blobs
+      const inline = { $bytes: Buffer.from("legacy").toString("base64") }
+      legacy.state.objects = {
+        $map: [["a/b", { key: "a/b", bytes: inline, contentType: "text/plain", etag, createdAt: 1 }]]
+      }
+      const b = yield* LocalServer.make()
+      yield* b.importSnapshot(JSON.stringify(legacy))
+      expect(b.local.state.objects.get("a/b")).toEqual({
+        key: "a/b",
+        size: 6,
+        contentType: "text/plain",
+        etag,
+        createdAt: 1
+      })
+      const url = presignUrl(LocalServer.inProcessBaseUrl, b.local.state.storageSecret, {
+        method: "GET",
+        key: "a/b",
+        expiresAt: Date.now() + 60_000
+      })
+      const res = yield* Effect.promise(() => LocalServer.toWebHandler(b)(new Request(url)))
+      expect(yield* Effect.promise(() => res.text())).toBe("legacy")
     })
   )
 })

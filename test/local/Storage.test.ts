@@ -1,14 +1,22 @@
 import { createHash } from "node:crypto"
-import { describe, expect, it } from "@effect/vitest"
-import { FastCheck } from "effect"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Chunk, Effect, FastCheck, Option, Stream } from "effect"
+import * as Blobs from "../../src/local/internal/blobs.js"
+import * as DiskBlobs from "../../src/local/internal/blobs/disk.js"
+import * as MemoryBlobs from "../../src/local/internal/blobs/memory.js"
+import * as K from "../../src/local/internal/kernel.js"
 import {
   abortMultipart,
   completeMultipart,
-  etagOf,
+  deleteObject,
+  findUpload,
+  getObject,
   initMultipart,
   isUrlSafeKey,
   keyFromPath,
-  makeStorageState,
   presignUrl,
   putObject,
   putPart,
@@ -121,81 +129,160 @@ describe("storage signing", () => {
   )
 })
 
-describe("object store and multipart", () => {
-  it("stores objects with quoted MD5 ETags", () => {
-    const state = makeStorageState()
-    const obj = putObject(state, "k", bytes("hello"), "text/plain", 1)
-    expect(obj.etag).toBe(`"${createHash("md5").update("hello").digest("hex")}"`)
-    expect(obj.etag).toBe('"5d41402abc4b2a76b9719d911017c592"')
-    expect(text(state.objects.get("k")?.bytes ?? new Uint8Array())).toBe("hello")
-  })
+const md5 = (s: string) => createHash("md5").update(s).digest("hex")
 
-  it("assembles parts in partNumber order and checks ETags", () => {
-    const state = makeStorageState()
-    initMultipart(state, { uploadId: "u", key: "big", contentType: "text/plain", ownerId: "o", now: 0 })
-    const e3 = putPart(state, "big", "u", 3, bytes("C"))
-    const e1 = putPart(state, "big", "u", 1, bytes("AA"))
-    const e2 = putPart(state, "big", "u", 2, bytes("BBB"))
-    expect(e1).toBe(etagOf(bytes("AA")))
-    expect(putPart(state, "other", "u", 1, bytes("x"))).toBeUndefined()
-    expect(putPart(state, "big", "u", 0, bytes("x"))).toBeUndefined()
-    expect(putPart(state, "big", "u", 10001, bytes("x"))).toBeUndefined()
-    const parts = [
-      { partNumber: 2, etag: e2 ?? "" },
-      { partNumber: 3, etag: e3 ?? "" },
-      { partNumber: 1, etag: e1 ?? "" }
-    ]
-    expect(completeMultipart(state, "big", "u", [], 1)._tag).toBe("InvalidParts")
-    expect(completeMultipart(state, "big", "u", [{ partNumber: 1, etag: '"00"' }], 1)._tag).toBe("InvalidParts")
-    expect(completeMultipart(state, "big", "u", [...parts, { partNumber: 1, etag: e1 ?? "" }], 1)._tag).toBe(
-      "InvalidParts"
+// A fresh in-memory state, with the bytes in memory or in a new temporary directory.
+const dirs: Array<string> = []
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const engines = {
+  memory: (local: K.Local["Type"]) => MemoryBlobs.make(local.state),
+  disk: () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bkend-blobs-"))
+    dirs.push(dir)
+    return DiskBlobs.make(dir)
+  }
+} as const
+
+const withEngine =
+  (engine: keyof typeof engines) =>
+  <A, E>(effect: Effect.Effect<A, E, K.Local | Blobs.Blobs>): Effect.Effect<A, E> => {
+    const local = K.makeLocal(K.resolveOptions())
+    return effect.pipe(
+      Effect.provideService(K.Local, local),
+      Effect.provideService(Blobs.Blobs, engines[engine](local))
     )
-    expect(completeMultipart(state, "big", "u", [{ partNumber: 4, etag: e1 ?? "" }], 1)._tag).toBe("InvalidParts")
-    expect(completeMultipart(state, "big", "nope", parts, 1)._tag).toBe("NoSuchUpload")
-    const done = completeMultipart(state, "big", "u", parts, 1)
-    expect(done._tag).toBe("Completed")
-    if (done._tag !== "Completed") return
-    expect(text(done.object.bytes)).toBe("AABBBC")
-    expect(done.object.etag).toMatch(/^"[0-9a-f]{32}-3"$/)
-    expect(done.object.contentType).toBe("text/plain")
-    expect(text(state.objects.get("big")?.bytes ?? new Uint8Array())).toBe("AABBBC")
-    expect(state.uploads.has("u")).toBe(false)
-    expect(completeMultipart(state, "big", "u", parts, 2)._tag).toBe("NoSuchUpload")
-  })
+  }
 
-  it("accepts unquoted ETags on complete and leaves out unlisted parts", () => {
-    const state = makeStorageState()
-    initMultipart(state, { uploadId: "u", key: "k", contentType: undefined, ownerId: undefined, now: 0 })
-    const e1 = putPart(state, "k", "u", 1, bytes("one")) ?? ""
-    putPart(state, "k", "u", 2, bytes("two"))
-    const done = completeMultipart(state, "k", "u", [{ partNumber: 1, etag: e1.replaceAll('"', "") }], 1)
-    expect(done._tag === "Completed" && text(done.object.bytes)).toBe("one")
-  })
+const from = (s: string) => Stream.make(bytes(s))
 
-  it.prop(
-    "complete assembles any upload order in partNumber order",
-    [FastCheck.array(FastCheck.string(), { minLength: 1, maxLength: 8 }), FastCheck.nat()],
-    ([chunks, seed]) => {
-      const state = makeStorageState()
-      initMultipart(state, { uploadId: "u", key: "k", contentType: undefined, ownerId: undefined, now: 0 })
-      const order = chunks.map((_, i) => i).sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13) || a - b)
-      const parts = order.map((i) => ({
-        partNumber: i + 1,
-        etag: putPart(state, "k", "u", i + 1, bytes(chunks[i] ?? "")) ?? ""
-      }))
-      const done = completeMultipart(state, "k", "u", parts, 1)
-      expect(done._tag === "Completed" && text(done.object.bytes)).toBe(chunks.join(""))
-    }
+const contents = (key: string) =>
+  Effect.flatMap(getObject(key), (found) =>
+    Option.match(found, {
+      onNone: () => Effect.succeed(undefined),
+      onSome: ({ blob }) =>
+        Effect.map(Stream.runCollect(blob.bytes), (chunks) => text(Buffer.concat(Chunk.toReadonlyArray(chunks))))
+    })
   )
 
-  it("abort discards the upload", () => {
-    const state = makeStorageState()
-    initMultipart(state, { uploadId: "u", key: "k", contentType: undefined, ownerId: undefined, now: 0 })
-    putPart(state, "k", "u", 1, bytes("x"))
-    expect(abortMultipart(state, "other", "u")).toBe(false)
-    expect(abortMultipart(state, "k", "u")).toBe(true)
-    expect(abortMultipart(state, "k", "u")).toBe(false)
-    expect(putPart(state, "k", "u", 1, bytes("x"))).toBeUndefined()
-    expect(state.objects.has("k")).toBe(false)
+const uploaded = (uploadId: string, key: string) =>
+  initMultipart({ uploadId, key, contentType: "text/plain", ownerId: "o", createdAt: 0 })
+
+const etagOfPart = (key: string, uploadId: string, n: number, s: string) =>
+  Effect.map(putPart(key, uploadId, n, from(s)), (part) => Option.getOrThrow(part).etag)
+
+for (const engine of ["memory", "disk"] as const) {
+  const run = withEngine(engine)
+  describe(`object store and multipart (${engine} bytes)`, () => {
+    it.effect("stores objects with quoted MD5 ETags; a new upload replaces the old bytes", () =>
+      run(
+        Effect.gen(function* () {
+          const obj = yield* putObject("k", "text/plain", from("hello"), 1)
+          expect(obj.etag).toBe('"5d41402abc4b2a76b9719d911017c592"')
+          expect(obj.size).toBe(5)
+          expect(yield* contents("k")).toBe("hello")
+          yield* putObject("k", "text/plain", from("world!"), 2)
+          expect(yield* contents("k")).toBe("world!")
+          expect(yield* deleteObject("k")).toBe(true)
+          expect(yield* contents("k")).toBeUndefined()
+          expect(yield* deleteObject("k")).toBe(false)
+        })
+      )
+    )
+
+    it.effect("a failing body stores nothing and keeps the previous object", () =>
+      run(
+        Effect.gen(function* () {
+          yield* putObject("k", undefined, from("old"), 1)
+          const failing = Stream.concat(from("new bytes"), Stream.fail("connection lost"))
+          expect(yield* Effect.flip(putObject("k", undefined, failing, 2))).toBe("connection lost")
+          expect(yield* contents("k")).toBe("old")
+        })
+      )
+    )
+
+    it.effect("assembles parts in partNumber order and checks ETags", () =>
+      run(
+        Effect.gen(function* () {
+          yield* uploaded("u", "big")
+          const e3 = yield* etagOfPart("big", "u", 3, "C")
+          const e1 = yield* etagOfPart("big", "u", 1, "AA")
+          const e2 = yield* etagOfPart("big", "u", 2, "BBB")
+          expect(e1).toBe(`"${md5("AA")}"`)
+          expect(Option.isNone(yield* putPart("other", "u", 1, from("x")))).toBe(true)
+          expect(Option.isNone(yield* putPart("big", "u", 0, from("x")))).toBe(true)
+          expect(Option.isNone(yield* putPart("big", "u", 10001, from("x")))).toBe(true)
+          const parts = [
+            { partNumber: 2, etag: e2 },
+            { partNumber: 3, etag: e3 },
+            { partNumber: 1, etag: e1 }
+          ]
+          const complete = (listed: ReadonlyArray<{ partNumber: number; etag: string }>, uploadId = "u") =>
+            Effect.map(completeMultipart("big", uploadId, listed, 1), (r) => r._tag)
+          expect(yield* complete([])).toBe("InvalidParts")
+          expect(yield* complete([{ partNumber: 1, etag: '"00"' }])).toBe("InvalidParts")
+          expect(yield* complete([...parts, { partNumber: 1, etag: e1 }])).toBe("InvalidParts")
+          expect(yield* complete([{ partNumber: 4, etag: e1 }])).toBe("InvalidParts")
+          expect(yield* complete(parts, "nope")).toBe("NoSuchUpload")
+          const done = yield* completeMultipart("big", "u", parts, 1)
+          if (done._tag !== "Completed") throw new Error(done._tag)
+          expect(done.object.etag).toMatch(/^"[0-9a-f]{32}-3"$/)
+          expect(done.object.size).toBe(6)
+          expect(done.object.contentType).toBe("text/plain")
+          expect(yield* contents("big")).toBe("AABBBC")
+          expect(Option.isNone(yield* findUpload("big", "u"))).toBe(true)
+          expect(yield* complete(parts)).toBe("NoSuchUpload")
+        })
+      )
+    )
+
+    it.effect("accepts unquoted ETags on complete and leaves out unlisted parts", () =>
+      run(
+        Effect.gen(function* () {
+          yield* uploaded("u", "k")
+          const e1 = yield* etagOfPart("k", "u", 1, "one")
+          yield* etagOfPart("k", "u", 2, "two")
+          const done = yield* completeMultipart("k", "u", [{ partNumber: 1, etag: e1.replaceAll('"', "") }], 1)
+          expect(done._tag).toBe("Completed")
+          expect(yield* contents("k")).toBe("one")
+        })
+      )
+    )
+
+    it.effect.prop(
+      "complete assembles any upload order in partNumber order",
+      [FastCheck.array(FastCheck.string(), { minLength: 1, maxLength: 8 }), FastCheck.nat()],
+      ([chunks, seed]) =>
+        run(
+          Effect.gen(function* () {
+            yield* uploaded("u", "k")
+            const order = chunks
+              .map((_, i) => i)
+              .sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13) || a - b)
+            const parts = yield* Effect.forEach(order, (i) =>
+              Effect.map(etagOfPart("k", "u", i + 1, chunks[i] ?? ""), (etag) => ({ partNumber: i + 1, etag }))
+            )
+            expect((yield* completeMultipart("k", "u", parts, 1))._tag).toBe("Completed")
+            expect(yield* contents("k")).toBe(chunks.join(""))
+          })
+        ),
+      { fastCheck: { numRuns: engine === "disk" ? 20 : 100 } }
+    )
+
+    it.effect("abort discards the upload", () =>
+      run(
+        Effect.gen(function* () {
+          yield* uploaded("u", "k")
+          yield* etagOfPart("k", "u", 1, "x")
+          expect(yield* abortMultipart("other", "u")).toBe(false)
+          expect(yield* abortMultipart("k", "u")).toBe(true)
+          expect(yield* abortMultipart("k", "u")).toBe(false)
+          expect(Option.isNone(yield* putPart("k", "u", 1, from("x")))).toBe(true)
+          expect(yield* contents("k")).toBeUndefined()
+        })
+      )
+    )
   })
-})
+}

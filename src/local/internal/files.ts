@@ -6,7 +6,9 @@
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { HttpRouter } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import type { StoreError } from "../Store.js"
+import type { BlobError, Blobs } from "./blobs.js"
 import * as K from "./kernel.js"
 import * as Storage from "./storage.js"
 
@@ -131,13 +133,22 @@ const safeSegment = (name: string): string => {
 }
 
 /**
- * A fresh object key for an upload by `ownerId`: `<category|files>/<ownerId>/<uuid>/<sanitised filename>`.
+ * The object key of upload `uploadId` by `ownerId`: `<category|files>/<ownerId>/<uploadId>/<sanitised filename>`.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const objectKey = (ownerId: string, uploadId: string, filename: string, category: string | undefined): string =>
+  `${category ?? "files"}/${ownerId}/${uploadId}/${safeSegment(filename)}`
+
+/**
+ * A fresh object key for an upload by `ownerId` (a new uuid as its upload id).
  *
  * @since 0.1.0
  * @category keys
  */
 export const newObjectKey = (ownerId: string, filename: string, category: string | undefined): string =>
-  `${category ?? "files"}/${ownerId}/${K.uuid()}/${safeSegment(filename)}`
+  objectKey(ownerId, K.uuid(), filename, category)
 
 /**
  * The user an object key was issued to: upload keys (`<category>/<userId>/…`) and avatar keys
@@ -228,11 +239,22 @@ export const accessOf = (f: K.FileRecord, userId: string | undefined): "owner" |
   }
 }
 
+const notFound = K.fail(404, "file/not-found", "File not found")
+
 const findFile = (fileId: string | undefined) =>
-  Effect.flatMap(K.Local, ({ state }) => {
-    const file = fileId === undefined ? undefined : state.files.get(fileId)
-    return file === undefined ? K.fail(404, "file/not-found", "File not found") : Effect.succeed(file)
-  })
+  fileId === undefined
+    ? notFound
+    : Effect.flatMap(
+        K.stored((store) => store.files.get(fileId)),
+        Option.match({ onNone: () => notFound, onSome: Effect.succeed })
+      )
+
+/** An object or upload operation: an engine failure answers 503 (as every store operation), a failed disk 500. */
+const objectOp = <A, R>(effect: Effect.Effect<A, BlobError | StoreError, R>) =>
+  effect.pipe(
+    Effect.catchTag("StoreError", (e) => K.stored(() => Effect.fail(e))),
+    Effect.orDie
+  )
 
 const fileId = Effect.map(HttpRouter.params, (p) => p.fileId)
 
@@ -290,9 +312,8 @@ const presign = Effect.gen(function* () {
 
 const multipartInit = Effect.gen(function* () {
   const { ownerId, key, filename, contentType } = yield* uploadRequest(true, MAX_MULTIPART_BYTES)
-  const { state } = yield* K.Local
   const uploadId = K.randomToken(24)
-  Storage.initMultipart(state, { uploadId, key, contentType, ownerId, now: yield* K.now })
+  yield* objectOp(Storage.initMultipart({ uploadId, key, contentType, ownerId, createdAt: yield* K.now }))
   return yield* K.ok({ uploadId, key, filename })
 })
 
@@ -300,9 +321,9 @@ const ownedUpload = (ownerId: string, body: Json) =>
   Effect.gen(function* () {
     const key = yield* requiredString(body, "key")
     const uploadId = yield* requiredString(body, "uploadId")
-    const { state } = yield* K.Local
-    const upload = Storage.findUpload(state, key, uploadId)
-    if (upload === undefined) return yield* K.fail(404, "file/not-found", "Multipart upload not found")
+    const found = yield* objectOp(Storage.findUpload(key, uploadId))
+    if (Option.isNone(found)) return yield* K.fail(404, "file/not-found", "Multipart upload not found")
+    const upload = found.value
     if (upload.ownerId !== ownerId) {
       return yield* K.fail(403, "file/access-denied", "This multipart upload belongs to another user")
     }
@@ -348,8 +369,7 @@ const multipartComplete = Effect.gen(function* () {
   if (parts === undefined) {
     return yield* K.fail(400, "file/invalid-parts-array", "parts must be a non-empty array of { partNumber, etag }")
   }
-  const { state } = yield* K.Local
-  const result = Storage.completeMultipart(state, upload.key, upload.uploadId, parts, yield* K.now)
+  const result = yield* objectOp(Storage.completeMultipart(upload.key, upload.uploadId, parts, yield* K.now))
   switch (result._tag) {
     case "NoSuchUpload":
       return yield* K.fail(404, "file/not-found", "Multipart upload not found")
@@ -367,8 +387,7 @@ const multipartAbort = Effect.gen(function* () {
   const ownerId = yield* callerId
   const body = yield* jsonObject
   const upload = yield* ownedUpload(ownerId, body)
-  const { state } = yield* K.Local
-  const aborted = Storage.abortMultipart(state, upload.key, upload.uploadId)
+  const aborted = yield* objectOp(Storage.abortMultipart(upload.key, upload.uploadId))
   return yield* K.ok({ success: aborted, key: upload.key })
 })
 
@@ -440,11 +459,7 @@ const register = Effect.gen(function* () {
   if (keyOwner(s3Key) !== ownerId) {
     return yield* K.fail(403, "file/access-denied", "This s3Key was not issued to you")
   }
-  const { state } = yield* K.Local
   const at = K.iso(yield* K.now)
-  for (const f of state.files.values()) {
-    if (f.s3Key === s3Key) return yield* K.fail(409, "file/s3-key-already-exists", "This s3Key is already registered")
-  }
   const file: K.FileRecord = {
     id: K.uuid(),
     s3Key,
@@ -461,7 +476,10 @@ const register = Effect.gen(function* () {
     createdAt: at,
     updatedAt: at
   }
-  state.files.set(file.id, file)
+  // one registration per key, also across instances (the store's unique key)
+  yield* K.stored((store) => store.files.insert(file)).pipe(
+    Effect.catchTag("DuplicateKey", () => K.fail(409, "file/s3-key-already-exists", "This s3Key is already registered"))
+  )
   return yield* K.ok(fileView(file), 201)
 })
 
@@ -498,8 +516,9 @@ const listFiles = Effect.gen(function* () {
     return yield* K.fail(400, INVALID, `ownerType must be one of ${OWNER_TYPES.join(", ")}`)
   }
   const search = q.search?.toLowerCase()
-  const { state } = yield* K.Local
-  const matches = [...state.files.values()].filter(
+  // filtered (access rules included) before the page is cut, so totals count only what the caller may see
+  const candidates = yield* K.stored((store) => store.files.list(q.ownerId))
+  const matches = candidates.filter(
     (f) =>
       accessOf(f, caller.userId) !== "none" &&
       (q.visibility === undefined || f.visibility === q.visibility) &&
@@ -516,6 +535,16 @@ const listFiles = Effect.gen(function* () {
   return yield* K.ok({ items, pagination })
 })
 
+// `null` removes a field
+const mergeMetadata = (current: Json, patch: Json): Json => {
+  const merged: Json = { ...current }
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete merged[k]
+    else merged[k] = v
+  }
+  return merged
+}
+
 const updateFile = Effect.gen(function* () {
   const { file } = yield* ownedFile
   const body = yield* jsonObject
@@ -527,25 +556,24 @@ const updateFile = Effect.gen(function* () {
   const visibility = yield* optionalEnum(body, "visibility", VISIBILITIES)
   const patch = body.metadata === undefined ? undefined : yield* checkMetadata(body.metadata, true)
   const at = K.iso(yield* K.now)
-  if (typeof name === "string") file.originalName = name
-  if (visibility !== undefined) file.visibility = visibility
-  if (patch !== undefined) {
-    const merged: Json = { ...file.metadata }
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === null) delete merged[k]
-      else merged[k] = v
-    }
-    file.metadata = merged
-  }
-  file.updatedAt = at
-  return yield* K.ok(fileView(file))
+  // applied to the stored record as it is now: a concurrent update of other fields is kept
+  const updated = yield* K.stored((store) =>
+    store.files.update(file.id, (current) => ({
+      ...current,
+      ...(typeof name === "string" ? { originalName: name } : {}),
+      ...(visibility !== undefined ? { visibility } : {}),
+      ...(patch !== undefined ? { metadata: mergeMetadata(current.metadata, patch) } : {}),
+      updatedAt: at
+    }))
+  )
+  if (Option.isNone(updated)) return yield* notFound
+  return yield* K.ok(fileView(updated.value))
 })
 
 const deleteFile = Effect.gen(function* () {
   const { file } = yield* ownedFile
-  const { state } = yield* K.Local
-  state.files.delete(file.id)
-  state.objects.delete(file.s3Key)
+  if (Option.isNone(yield* K.stored((store) => store.files.delete(file.id)))) return yield* notFound
+  yield* objectOp(Storage.deleteObject(file.s3Key))
   return yield* K.deleted({})
 })
 
@@ -569,7 +597,7 @@ const downloadUrl = Effect.gen(function* () {
  * @since 0.1.0
  * @category routers
  */
-export const filesRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+export const filesRouter: HttpRouter.HttpRouter<K.ApiError, K.Local | Blobs> = HttpRouter.empty.pipe(
   HttpRouter.post("/v1/files/presigned-url", presign),
   HttpRouter.post("/v1/files/multipart/init", multipartInit),
   HttpRouter.post("/v1/files/multipart/presigned-url", multipartPartUrl),

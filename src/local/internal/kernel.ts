@@ -31,7 +31,7 @@
  * @since 0.1.0
  */
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Context, Data, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Data, Effect, Either, Option, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { Readable } from "node:stream"
 import * as Store from "../Store.js"
@@ -95,6 +95,11 @@ export interface LocalOptions {
   readonly maxBodyBytes: number
   /** Limit for storage PUT bodies under STORAGE_PREFIX. */
   readonly maxUploadBytes: number
+  /**
+   * Directory for the bytes of uploaded objects, streamed to and from files there (never held whole in memory).
+   * Default: kept in memory (and in snapshots). Several servers sharing one database share this directory too.
+   */
+  readonly filesDir: string | undefined
   /** Deepest nesting of objects/arrays accepted in a JSON body (400 above it). Default 32. */
   readonly maxJsonDepth: number
   readonly faults: ReadonlyArray<FaultRule>
@@ -121,6 +126,11 @@ export interface LocalOptions {
   readonly idleTimeoutMillis: number
   /** Socket server: largest request line + headers accepted (431 / 414 above it). Default 16 KiB. */
   readonly maxHeaderBytes: number
+  /**
+   * Socket server: on shutdown, how long requests in flight may take to finish after the server stops accepting
+   * connections; those still running then are cut off. Default 10 s.
+   */
+  readonly shutdownTimeoutMillis: number
   /** Fixed keys (default: random at start). */
   readonly publishableKey: string | undefined
   readonly secretKey: string | undefined
@@ -177,6 +187,7 @@ export const defaultOptions: LocalOptions = {
   rateLimit: undefined,
   maxBodyBytes: 1024 * 1024,
   maxUploadBytes: 100 * 1024 * 1024,
+  filesDir: undefined,
   maxJsonDepth: 32,
   faults: [],
   faultSeed: 1,
@@ -187,6 +198,7 @@ export const defaultOptions: LocalOptions = {
   keepAliveTimeoutMillis: 5_000,
   idleTimeoutMillis: 30_000,
   maxHeaderBytes: 16 * 1024,
+  shutdownTimeoutMillis: 10_000,
   publishableKey: undefined,
   secretKey: undefined,
   magicLinkEnabled: true,
@@ -477,9 +489,13 @@ export interface LocalState {
   tables: Map<string, Tables.TableState>
   /** FILES area: registered metadata by file id. */
   files: Map<string, FileRecord>
-  /** FILES area (storage.ts): objects by key, multipart uploads by upload id; HMAC secret for presigned URLs. */
+  /**
+   * FILES area (storage.ts): object metadata by key, multipart uploads by upload id; HMAC secret for presigned URLs.
+   * The bytes are in a blob service: in memory, `blobs` (name → bytes); with `filesDir`, files on disk.
+   */
   objects: Map<string, Storage.StoredObject>
   uploads: Map<string, Storage.MultipartUpload>
+  blobs: Map<string, Uint8Array>
   storageSecret: Uint8Array
   /** Redirect-style OAuth flows waiting for their callback, by state (oauth.ts; not in snapshots). */
   oauthFlows: Map<string, OAuth.OAuthFlow>
@@ -533,6 +549,7 @@ export const makeState = (options: LocalOptions): LocalState => ({
   files: new Map(),
   objects: new Map(),
   uploads: new Map(),
+  blobs: new Map(),
   storageSecret: new Uint8Array(crypto.randomBytes(32)),
   oauthFlows: new Map(),
   listening: undefined
@@ -1119,40 +1136,36 @@ const concatOnce = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Arra
   return out
 }
 
-/**
- * Reads a node request stream, counting bytes as they arrive. Past `limit` it stops reading (the socket is paused,
- * never destroyed, so the 413 can still be written) and fails. Chunks are concatenated once, at the end.
- */
-const readNodeBody = (source: Readable, limit: number): Effect.Effect<Uint8Array, ApiError> =>
-  Effect.async<Uint8Array, ApiError>((resume) => {
-    const chunks: Array<Uint8Array> = []
-    let total = 0
+// One chunk of a node request body, `None` at its end. Paused-mode reads: bytes left unread stay in the socket, so
+// a body is pulled only as fast as it is consumed, and stopping early never destroys the socket (a 413 can still be
+// written).
+const nodeChunk = (source: Readable): Effect.Effect<Uint8Array, Option.Option<ApiError>> =>
+  Effect.async<Uint8Array, Option.Option<ApiError>>((resume) => {
     const cleanup = () => {
-      source.off("data", onData)
+      source.off("readable", onReadable)
       source.off("end", onEnd)
       source.off("error", onError)
       source.off("aborted", onError)
     }
-    const onData = (chunk: Buffer) => {
-      total += chunk.length
-      if (total > limit) {
+    const onReadable = () => {
+      const chunk: unknown = source.read()
+      if (chunk instanceof Uint8Array) {
         cleanup()
-        source.pause()
-        chunks.length = 0
-        return resume(Effect.fail(tooLarge()))
+        resume(Effect.succeed(chunk))
       }
-      chunks.push(chunk)
     }
     const onEnd = () => {
       cleanup()
-      resume(Effect.succeed(concatOnce(chunks, total)))
+      resume(Effect.fail(Option.none()))
     }
     const onError = () => {
       cleanup()
-      resume(Effect.fail(unreadable()))
+      resume(Effect.fail(Option.some(unreadable())))
     }
-    if (source.readableEnded) return resume(Effect.succeed(new Uint8Array(0)))
-    source.on("data", onData)
+    const ready: unknown = source.read()
+    if (ready instanceof Uint8Array) return resume(Effect.succeed(ready))
+    if (source.readableEnded) return resume(Effect.fail(Option.none()))
+    source.on("readable", onReadable)
     source.on("end", onEnd)
     source.on("error", onError)
     source.on("aborted", onError)
@@ -1160,29 +1173,43 @@ const readNodeBody = (source: Readable, limit: number): Effect.Effect<Uint8Array
   })
 
 /**
- * Raw request body bytes in one buffer, enforcing `limit` while the bytes arrive (413 `common/payload-too-large`
- * as soon as it is passed, or up front for a larger `Content-Length`); memory stays proportional to `limit`.
+ * The request body as a stream of chunks, enforcing `limit` while the bytes arrive (413 `common/payload-too-large`
+ * as soon as it is passed, or up front for a larger `Content-Length`). Bytes are read only as the stream is pulled.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const bodyStream = (limit: number): Stream.Stream<Uint8Array, ApiError, HttpServerRequest.HttpServerRequest> =>
+  Stream.unwrap(
+    Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
+      const declared = Number(header(req, "content-length") ?? "0")
+      if (declared > limit) return Stream.fail(tooLarge())
+      const source: unknown = req.source
+      const chunks =
+        source instanceof Readable
+          ? Stream.repeatEffectOption(nodeChunk(source))
+          : // in-process (web) requests: the platform stream
+            Stream.catchTag(req.stream, "RequestError", () => Stream.fail(unreadable()))
+      return Stream.mapAccumEffect(chunks, 0, (total, chunk) =>
+        total + chunk.length > limit ? Effect.fail(tooLarge()) : Effect.succeed([total + chunk.length, chunk] as const)
+      )
+    })
+  )
+
+/**
+ * Raw request body bytes in one buffer, read with `bodyStream` (the limit enforced while they arrive); memory stays
+ * proportional to `limit`.
  *
  * @since 0.1.0
  * @category requests
  */
 export const rawBody = (limit: number): Effect.Effect<Uint8Array, ApiError, HttpServerRequest.HttpServerRequest> =>
-  Effect.gen(function* () {
-    const req = yield* HttpServerRequest.HttpServerRequest
-    const declared = Number(header(req, "content-length") ?? "0")
-    if (declared > limit) return yield* Effect.fail(tooLarge())
-    const source: unknown = req.source
-    if (source instanceof Readable) return yield* readNodeBody(source, limit)
-    // in-process (web) requests: the platform stream, counted the same way
-    const chunks: Array<Uint8Array> = []
-    let total = 0
-    yield* Stream.runForEach(req.stream, (chunk) => {
-      total += chunk.length
-      if (total > limit) return Effect.fail(tooLarge())
-      chunks.push(chunk)
-      return Effect.void
-    }).pipe(Effect.catchTag("RequestError", () => Effect.fail(unreadable())))
-    return concatOnce(chunks, total)
+  Effect.map(Stream.runCollect(bodyStream(limit)), (chunks) => {
+    const all = Chunk.toReadonlyArray(chunks)
+    return concatOnce(
+      all,
+      all.reduce((n, c) => n + c.length, 0)
+    )
   })
 
 const describeIssues = (error: ParseResult.ParseError): string => {

@@ -40,6 +40,7 @@ const fields = {
   rateLimit: Schema.Struct({ limit: PositiveInt, windowSeconds: Positive }),
   maxBodyBytes: PositiveInt,
   maxUploadBytes: PositiveInt,
+  filesDir: Schema.String.pipe(Schema.minLength(1, { message: () => "filesDir is a directory path" })),
   maxJsonDepth: PositiveInt,
   faults: Schema.Array(FaultRuleSchema),
   faultSeed: Schema.Int,
@@ -50,6 +51,7 @@ const fields = {
   keepAliveTimeoutMillis: PositiveInt,
   idleTimeoutMillis: PositiveInt,
   maxHeaderBytes: PositiveInt,
+  shutdownTimeoutMillis: NonNegativeInt,
   publishableKey: Schema.String.pipe(
     Schema.pattern(/^pk_[a-fA-F0-9]{64}$/, { message: () => "a publishable key is pk_ followed by 64 hex digits" })
   ),

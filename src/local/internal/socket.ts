@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { createServer, STATUS_CODES } from "node:http"
-import type { Server } from "node:http"
+import { Duration, Effect, Schedule } from "effect"
+import { createServer, type ServerResponse, STATUS_CODES } from "node:http"
+import type { IncomingMessage, Server } from "node:http"
 import type { Duplex } from "node:stream"
 import * as K from "./kernel.js"
 
@@ -92,3 +93,37 @@ export const makeNodeServer = (options: K.LocalOptions): Server => {
   server.on("clientError", (error: unknown, socket: Duplex) => answerClientError(options, error, socket))
   return server
 }
+
+/**
+ * A graceful stop: the server stops accepting connections, every response from now on closes its connection, idle
+ * connections are closed as they become idle, and the effect ends once every connection is gone or after
+ * `timeoutMillis`, when the connections still open are cut off.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const drain = (server: Server, timeoutMillis: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!server.listening) return Effect.void
+    const closeAfterResponse = (_request: IncomingMessage, response: ServerResponse) =>
+      response.setHeader("Connection", "close")
+    server.on("request", closeAfterResponse)
+    const closed = Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
+    const closeIdle = Effect.repeat(
+      Effect.sync(() => server.closeIdleConnections()),
+      Schedule.spaced(Duration.millis(50))
+    )
+    // interruptible: a drain runs as a finalizer, where the race's loser and the timeout could not interrupt
+    return Effect.interruptible(Effect.raceFirst(closed, closeIdle)).pipe(
+      Effect.timeout(Duration.millis(timeoutMillis)),
+      Effect.ignore,
+      Effect.ensuring(
+        Effect.sync(() => {
+          server.closeAllConnections()
+          server.off("request", closeAfterResponse)
+        })
+      )
+    )
+  })

@@ -5,8 +5,11 @@
  * @since 0.1.0
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Either, Option, type Stream } from "effect"
 import { createHash, createHmac, timingSafeEqual } from "node:crypto"
+import type * as Store from "../Store.js"
+import * as Blobs from "./blobs.js"
+import { BlobError } from "./blobs.js"
 import * as K from "./kernel.js"
 
 /**
@@ -26,74 +29,30 @@ export const STORAGE_PATH = "/_storage"
 export const DEFAULT_URL_TTL_MS = 15 * 60 * 1000
 
 /**
- * One stored object.
+ * The metadata of one stored object (its bytes are in the blob service).
  *
  * @since 0.1.0
  * @category models
  */
-export interface StoredObject {
-  readonly key: string
-  readonly bytes: Uint8Array
-  /** The size recorded through the storage boundary (default: the length of `bytes`). */
-  readonly size?: number | undefined
-  readonly contentType: string | undefined
-  readonly etag: string
-  readonly createdAt: number
-}
+export type StoredObject = Store.ObjectMeta
 
 /**
- * One uploaded part of a multipart upload.
+ * An in-progress multipart upload as the in-memory state keeps it: its parts' metadata by part number.
  *
  * @since 0.1.0
  * @category models
  */
-export interface UploadedPart {
-  readonly partNumber: number
-  readonly bytes: Uint8Array
-  /** The size recorded through the storage boundary (default: the length of `bytes`). */
-  readonly size?: number | undefined
-  readonly etag: string
+export interface MultipartUpload extends Omit<Store.UploadMeta, "parts"> {
+  readonly parts: Map<number, Store.PartMeta>
 }
 
 /**
- * An in-progress multipart upload.
+ * The Store groups the object store works with.
  *
  * @since 0.1.0
  * @category models
  */
-export interface MultipartUpload {
-  readonly uploadId: string
-  readonly key: string
-  readonly contentType: string | undefined
-  readonly ownerId: string | undefined
-  readonly createdAt: number
-  readonly parts: Map<number, UploadedPart>
-}
-
-/**
- * The mutable storage state: objects by key and multipart uploads by upload id.
- *
- * @since 0.1.0
- * @category models
- */
-export interface StorageState {
-  readonly objects: Map<string, StoredObject>
-  readonly uploads: Map<string, MultipartUpload>
-}
-
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const makeStorageState = (): StorageState => ({ objects: new Map(), uploads: new Map() })
-
-/**
- * S3-style ETag of a byte string: the quoted MD5 hex digest.
- *
- * @since 0.1.0
- * @category signing
- */
-export const etagOf = (bytes: Uint8Array): string => `"${createHash("md5").update(bytes).digest("hex")}"`
+export type ObjectStore = Pick<Store.Service, "objects" | "uploads" | "files">
 
 /**
  * What a presigned URL grants: one method on one key (optionally one part of one multipart upload) until
@@ -244,63 +203,6 @@ export const verifyRequest = (
 }
 
 /**
- * Stores (or replaces) a whole object and returns it.
- *
- * @since 0.1.0
- * @category store
- */
-export const putObject = (
-  state: StorageState,
-  key: string,
-  bytes: Uint8Array,
-  contentType: string | undefined,
-  now: number
-): StoredObject => {
-  const object: StoredObject = { key, bytes, contentType, etag: etagOf(bytes), createdAt: now }
-  state.objects.set(key, object)
-  return object
-}
-
-/**
- * Starts a multipart upload for `key`.
- *
- * @since 0.1.0
- * @category multipart
- */
-export const initMultipart = (
-  state: StorageState,
-  options: {
-    readonly uploadId: string
-    readonly key: string
-    readonly contentType: string | undefined
-    readonly ownerId: string | undefined
-    readonly now: number
-  }
-): MultipartUpload => {
-  const upload: MultipartUpload = {
-    uploadId: options.uploadId,
-    key: options.key,
-    contentType: options.contentType,
-    ownerId: options.ownerId,
-    createdAt: options.now,
-    parts: new Map()
-  }
-  state.uploads.set(options.uploadId, upload)
-  return upload
-}
-
-/**
- * Finds an in-progress upload by id, checking that it belongs to `key`.
- *
- * @since 0.1.0
- * @category multipart
- */
-export const findUpload = (state: StorageState, key: string, uploadId: string): MultipartUpload | undefined => {
-  const upload = state.uploads.get(uploadId)
-  return upload !== undefined && upload.key === key ? upload : undefined
-}
-
-/**
  * Smallest and largest S3 part numbers.
  *
  * @since 0.1.0
@@ -322,27 +224,6 @@ export const isValidPartNumber = (n: number): boolean =>
   Number.isInteger(n) && n >= PART_NUMBER_MIN && n <= PART_NUMBER_MAX
 
 /**
- * Stores one part (replacing an earlier upload of the same part number) and returns its ETag, or
- * `undefined` when the upload does not exist (aborted or completed).
- *
- * @since 0.1.0
- * @category multipart
- */
-export const putPart = (
-  state: StorageState,
-  key: string,
-  uploadId: string,
-  partNumber: number,
-  bytes: Uint8Array
-): string | undefined => {
-  const upload = findUpload(state, key, uploadId)
-  if (upload === undefined || !isValidPartNumber(partNumber)) return undefined
-  const etag = etagOf(bytes)
-  upload.parts.set(partNumber, { partNumber, bytes, etag })
-  return etag
-}
-
-/**
  * A part as listed by the client on complete.
  *
  * @since 0.1.0
@@ -352,6 +233,206 @@ export interface CompletedPart {
   readonly partNumber: number
   readonly etag: string
 }
+
+const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, "$1")
+
+/**
+ * The parts a completion assembles, in `partNumber` order, or why the list is refused: it must be non-empty,
+ * unique, name uploaded parts, and carry the ETag each part PUT returned (with or without the quotes).
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const chooseParts = (
+  uploaded: ReadonlyArray<Store.PartMeta>,
+  listed: ReadonlyArray<CompletedPart>
+): Either.Either<ReadonlyArray<Store.PartMeta>, string> => {
+  if (listed.length === 0) return Either.left("parts must not be empty")
+  const byNumber = new Map(uploaded.map((p) => [p.partNumber, p]))
+  const sorted = [...listed].sort((a, b) => a.partNumber - b.partNumber)
+  const chosen: Array<Store.PartMeta> = []
+  for (const [i, part] of sorted.entries()) {
+    if (!isValidPartNumber(part.partNumber)) return Either.left(`invalid partNumber ${part.partNumber}`)
+    if (i > 0 && sorted[i - 1]?.partNumber === part.partNumber) {
+      return Either.left(`duplicate partNumber ${part.partNumber}`)
+    }
+    const stored = byNumber.get(part.partNumber)
+    if (stored === undefined) return Either.left(`part ${part.partNumber} was not uploaded`)
+    if (unquote(part.etag) !== unquote(stored.etag)) return Either.left(`ETag mismatch for part ${part.partNumber}`)
+    chosen.push(stored)
+  }
+  return Either.right(chosen)
+}
+
+/**
+ * S3's ETag of an object assembled from parts: `"<md5 of the parts' binary MD5s>-<number of parts>"`.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const multipartEtag = (parts: ReadonlyArray<Store.PartMeta>): string => {
+  const md5s = Buffer.concat(parts.map((p) => Buffer.from(unquote(p.etag), "hex")))
+  return `"${createHash("md5").update(md5s).digest("hex")}-${parts.length}"`
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Objects: metadata in the Store, bytes in the blob service
+// ---------------------------------------------------------------------------------------------------------------------
+
+const objectStore = Effect.map(K.Local, (local): ObjectStore => local.store)
+
+/** What the object operations need: the object metadata and the bytes. */
+type Needs = K.Local | Blobs.Blobs
+
+/**
+ * The blob names of an object's versions, or a `BlobError` when the key cannot name stored bytes.
+ */
+const versionsOf = (key: string): Effect.Effect<(etag: string) => string, BlobError> =>
+  Either.match(Blobs.objectBlob(key), {
+    onLeft: () => Effect.fail(new BlobError({ operation: "name", code: "EINVAL" })),
+    onRight: Effect.succeed
+  })
+
+// After `current` replaced `previous`, the bytes of `previous` are garbage (unless both are the same bytes).
+const retire = (blobs: Blobs.Service, previous: Option.Option<StoredObject>, current: StoredObject) =>
+  Option.match(previous, {
+    onNone: () => Effect.void,
+    onSome: (old) =>
+      old.etag === current.etag ? Effect.void : Effect.flatMap(versionsOf(old.key), (v) => blobs.delete(v(old.etag)))
+  })
+
+/**
+ * Stores (or replaces) a whole object from a byte stream and returns its metadata. The bytes are stored first
+ * under their own version's name, then the metadata names them: a reader sees the old object or the new, whole.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const putObject = <E, R>(
+  key: string,
+  contentType: string | undefined,
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  now: number
+): Effect.Effect<StoredObject, E | BlobError | Store.StoreError, Needs | R> =>
+  Effect.flatMap(objectStore, (store) => putObjectInto(store, key, contentType, bytes, now))
+
+/**
+ * `putObject` into the objects of `store` (the import writes to a store outside a running server).
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const putObjectInto = <E, R>(
+  store: Pick<Store.Service, "objects">,
+  key: string,
+  contentType: string | undefined,
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  now: number
+): Effect.Effect<StoredObject, E | BlobError | Store.StoreError, Blobs.Blobs | R> =>
+  Effect.gen(function* () {
+    const blobs = yield* Blobs.Blobs
+    const version = yield* versionsOf(key)
+    const written = yield* blobs.put(bytes, (w) => version(w.md5))
+    const previous = yield* store.objects.get(key)
+    const object: StoredObject = { key, size: written.size, contentType, etag: `"${written.md5}"`, createdAt: now }
+    yield* store.objects.put(object)
+    yield* retire(blobs, previous, object)
+    return object
+  })
+
+/**
+ * An object's metadata and bytes, if it exists.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const getObject = (
+  key: string
+): Effect.Effect<
+  Option.Option<{ readonly object: StoredObject; readonly blob: Blobs.Blob }>,
+  BlobError | Store.StoreError,
+  Needs
+> =>
+  Effect.gen(function* () {
+    const store = yield* objectStore
+    const found = yield* store.objects.get(key)
+    if (Option.isNone(found)) return Option.none()
+    const object = found.value
+    const version = yield* versionsOf(key)
+    const blob = yield* (yield* Blobs.Blobs).get(version(object.etag))
+    return Option.map(blob, (b) => ({ object, blob: b }))
+  })
+
+/**
+ * Deletes an object (metadata and bytes); `false` when there was none.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const deleteObject = (key: string): Effect.Effect<boolean, BlobError | Store.StoreError, Needs> =>
+  Effect.gen(function* () {
+    const store = yield* objectStore
+    const found = yield* store.objects.get(key)
+    if (Option.isNone(found)) return false
+    yield* store.objects.delete(key)
+    const version = yield* versionsOf(key)
+    yield* (yield* Blobs.Blobs).delete(version(found.value.etag))
+    return true
+  })
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Multipart uploads
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * Starts a multipart upload for `key`.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const initMultipart = (upload: Omit<Store.UploadMeta, "parts">): Effect.Effect<void, Store.StoreError, Needs> =>
+  Effect.flatMap(objectStore, (store) => store.uploads.start(upload))
+
+/**
+ * Finds an in-progress upload by id, checking that it belongs to `key`.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const findUpload = (
+  key: string,
+  uploadId: string
+): Effect.Effect<Option.Option<Store.UploadMeta>, Store.StoreError, Needs> =>
+  Effect.flatMap(objectStore, (store) =>
+    Effect.map(
+      store.uploads.get(uploadId),
+      Option.filter((upload) => upload.key === key)
+    )
+  )
+
+/**
+ * Stores one part from a byte stream (replacing an earlier upload of the same part number) and returns its
+ * metadata, or `None` when the upload does not exist (aborted or completed); the body is not read then.
+ *
+ * @since 0.1.0
+ * @category multipart
+ */
+export const putPart = <E, R>(
+  key: string,
+  uploadId: string,
+  partNumber: number,
+  bytes: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<Option.Option<Store.PartMeta>, E | BlobError | Store.StoreError, Needs | R> =>
+  Effect.gen(function* () {
+    if (!isValidPartNumber(partNumber) || Option.isNone(yield* findUpload(key, uploadId))) return Option.none()
+    const blobs = yield* Blobs.Blobs
+    const written = yield* blobs.put(bytes, (w) => Blobs.partBlob(uploadId, partNumber, w.md5))
+    const part: Store.PartMeta = { partNumber, size: written.size, etag: `"${written.md5}"` }
+    if (yield* (yield* objectStore).uploads.putPart(uploadId, part)) return Option.some(part)
+    // the upload ended while the part streamed in
+    yield* blobs.delete(Blobs.partBlob(uploadId, partNumber, written.md5))
+    return Option.none()
+  })
 
 /**
  * Result of completing a multipart upload.
@@ -364,56 +445,47 @@ export type CompleteResult =
   | { readonly _tag: "NoSuchUpload" }
   | { readonly _tag: "InvalidParts"; readonly reason: string }
 
-const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, "$1")
-
 /**
- * Completes a multipart upload: the listed parts must be non-empty, unique, uploaded, and carry the ETag the
- * part PUT returned (compared with or without the surrounding quotes). The object is assembled in
- * `partNumber` order; its ETag is S3's `"md5(part md5s)-N"`. Unlisted uploaded parts are discarded.
+ * Completes a multipart upload (see `chooseParts`): the chosen parts are streamed, in `partNumber` order, into the
+ * object, whose ETag is `multipartEtag`; then the upload ends and the object is stored, together. Unlisted parts
+ * are discarded.
  *
  * @since 0.1.0
  * @category multipart
  */
 export const completeMultipart = (
-  state: StorageState,
   key: string,
   uploadId: string,
-  parts: ReadonlyArray<CompletedPart>,
+  listed: ReadonlyArray<CompletedPart>,
   now: number
-): CompleteResult => {
-  const upload = findUpload(state, key, uploadId)
-  if (upload === undefined) return { _tag: "NoSuchUpload" }
-  if (parts.length === 0) return { _tag: "InvalidParts", reason: "parts must not be empty" }
-  const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber)
-  const chosen: Array<UploadedPart> = []
-  for (const [i, part] of sorted.entries()) {
-    if (!isValidPartNumber(part.partNumber)) {
-      return { _tag: "InvalidParts", reason: `invalid partNumber ${part.partNumber}` }
+): Effect.Effect<CompleteResult, BlobError | Store.StoreError, Needs> =>
+  Effect.gen(function* () {
+    const found = yield* findUpload(key, uploadId)
+    if (Option.isNone(found)) return { _tag: "NoSuchUpload" } as const
+    const upload = found.value
+    const chosen = chooseParts(upload.parts, listed)
+    if (Either.isLeft(chosen)) return { _tag: "InvalidParts", reason: chosen.left } as const
+    const parts = chosen.right
+    const etag = multipartEtag(parts)
+    const blobs = yield* Blobs.Blobs
+    const store = yield* objectStore
+    const version = yield* versionsOf(key)
+    const written = yield* blobs.concat(
+      version(etag),
+      parts.map((p) => Blobs.partBlob(uploadId, p.partNumber, p.etag))
+    )
+    const object: StoredObject = { key, size: written.size, contentType: upload.contentType, etag, createdAt: now }
+    const previous = yield* store.objects.get(key)
+    // Another request ended the upload meanwhile: keep the assembled bytes only if they are what the key names.
+    if (!(yield* store.uploads.complete(uploadId, object))) {
+      const current = yield* store.objects.get(key)
+      if (Option.isNone(current) || current.value.etag !== etag) yield* blobs.delete(version(etag))
+      return { _tag: "NoSuchUpload" } as const
     }
-    if (i > 0 && sorted[i - 1]?.partNumber === part.partNumber) {
-      return { _tag: "InvalidParts", reason: `duplicate partNumber ${part.partNumber}` }
-    }
-    const uploaded = upload.parts.get(part.partNumber)
-    if (uploaded === undefined) return { _tag: "InvalidParts", reason: `part ${part.partNumber} was not uploaded` }
-    if (unquote(part.etag) !== unquote(uploaded.etag)) {
-      return { _tag: "InvalidParts", reason: `ETag mismatch for part ${part.partNumber}` }
-    }
-    chosen.push(uploaded)
-  }
-  const total = chosen.reduce((n, p) => n + p.bytes.length, 0)
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const p of chosen) {
-    bytes.set(p.bytes, offset)
-    offset += p.bytes.length
-  }
-  const md5s = Buffer.concat(chosen.map((p) => Buffer.from(unquote(p.etag), "hex")))
-  const etag = `"${createHash("md5").update(md5s).digest("hex")}-${chosen.length}"`
-  const object: StoredObject = { key, bytes, contentType: upload.contentType, etag, createdAt: now }
-  state.objects.set(key, object)
-  state.uploads.delete(uploadId)
-  return { _tag: "Completed", object }
-}
+    yield* retire(blobs, previous, object)
+    yield* blobs.deleteAll(Blobs.partsOf(uploadId))
+    return { _tag: "Completed", object } as const
+  })
 
 /**
  * Aborts a multipart upload, discarding its parts. Returns `false` when there was no such upload.
@@ -421,11 +493,16 @@ export const completeMultipart = (
  * @since 0.1.0
  * @category multipart
  */
-export const abortMultipart = (state: StorageState, key: string, uploadId: string): boolean => {
-  if (findUpload(state, key, uploadId) === undefined) return false
-  state.uploads.delete(uploadId)
-  return true
-}
+export const abortMultipart = (
+  key: string,
+  uploadId: string
+): Effect.Effect<boolean, BlobError | Store.StoreError, Needs> =>
+  Effect.gen(function* () {
+    if (Option.isNone(yield* findUpload(key, uploadId))) return false
+    const aborted = yield* (yield* objectStore).uploads.abort(uploadId)
+    yield* (yield* Blobs.Blobs).deleteAll(Blobs.partsOf(uploadId))
+    return aborted
+  })
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Effectful helpers and the storage route
@@ -510,9 +587,43 @@ const downloadHeaders = (object: StoredObject): Record<string, string> => ({
   ...(INLINE_TYPES.includes(mediaType(object.contentType) ?? "") ? {} : { "content-disposition": "attachment" })
 })
 
+const bodyFailure = (error: K.ApiError): HttpServerResponse.HttpServerResponse =>
+  error.status === 413
+    ? HttpServerResponse.setHeader(
+        storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"),
+        "connection",
+        "close"
+      )
+    : storageError(400, "IncompleteBody", "Could not read the request body")
+
+// The bytes could not be stored or read (disk, database): S3's InternalError, with no detail.
+const internalError = storageError(500, "InternalError", "We encountered an internal error. Please try again.")
+
+const noSuchUpload = storageError(404, "NoSuchUpload", "The specified multipart upload does not exist")
+
+// A whole object, or one part when the URL was signed for an upload id and part number.
+const storeBody = (key: string, target: SignedTarget, contentType: string | undefined) =>
+  Effect.gen(function* () {
+    const { options } = yield* K.Local
+    const body = K.bodyStream(options.maxUploadBytes)
+    if (target.uploadId === undefined) {
+      const object = yield* putObject(key, contentType, body, yield* K.now)
+      return HttpServerResponse.empty({ status: 200, headers: { etag: object.etag } })
+    }
+    const part =
+      target.partNumber === undefined ? Option.none() : yield* putPart(key, target.uploadId, target.partNumber, body)
+    return Option.match(part, {
+      onNone: () => noSuchUpload,
+      onSome: (p) => HttpServerResponse.empty({ status: 200, headers: { etag: p.etag } })
+    })
+  }).pipe(Effect.catchTags({ ApiError: (e) => Effect.succeed(bodyFailure(e)), BlobError: logged, StoreError: logged }))
+
+const logged = (error: BlobError | Store.StoreError) =>
+  Effect.as(Effect.logError("storage: bytes or metadata unavailable", error.message), internalError)
+
 const handlePut = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
-  const { options, state } = yield* K.Local
+  const { state } = yield* K.Local
   if (carriesApiCredentials(req)) return credentialsRejected
   const { key, params } = requestTarget(req)
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
@@ -522,26 +633,9 @@ const handlePut = Effect.gen(function* () {
   if (signedType !== undefined && mediaType(K.header(req, "content-type")) !== signedType) {
     return storageError(403, "SignatureDoesNotMatch", "The Content-Type differs from the one the URL was signed for")
   }
-  const bytes = yield* Effect.either(K.rawBody(options.maxUploadBytes))
-  if (bytes._tag === "Left") {
-    return bytes.left.status === 413
-      ? HttpServerResponse.setHeader(
-          storageError(413, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"),
-          "connection",
-          "close"
-        )
-      : storageError(400, "IncompleteBody", "Could not read the request body")
-  }
-  const { target } = verified
-  const now = yield* K.now
-  if (target.uploadId !== undefined) {
-    const etag =
-      target.partNumber === undefined ? undefined : putPart(state, key, target.uploadId, target.partNumber, bytes.right)
-    if (etag === undefined) return storageError(404, "NoSuchUpload", "The specified multipart upload does not exist")
-    return HttpServerResponse.empty({ status: 200, headers: { etag } })
-  }
-  const object = putObject(state, key, bytes.right, K.header(req, "content-type"), now)
-  return HttpServerResponse.empty({ status: 200, headers: { etag: object.etag } })
+  const problem = Blobs.keyProblem(key)
+  if (problem !== undefined) return storageError(400, "InvalidURI", `Invalid object key: ${problem}`)
+  return yield* storeBody(key, verified.target, K.header(req, "content-type"))
 })
 
 /**
@@ -552,11 +646,30 @@ const handlePut = Effect.gen(function* () {
  */
 export const AVATAR_PREFIX = "avatars/"
 
-const isPublicObject = (state: K.LocalState, key: string): boolean => {
-  if (key.startsWith(AVATAR_PREFIX)) return true
-  for (const f of state.files.values()) if (f.s3Key === key && f.visibility === "public") return true
-  return false
-}
+const isPublicObject = (key: string) =>
+  key.startsWith(AVATAR_PREFIX)
+    ? Effect.succeed(true)
+    : Effect.flatMap(objectStore, (store) =>
+        Effect.map(
+          store.files.getByKey(key),
+          Option.exists((f) => f.visibility === "public")
+        )
+      )
+
+const serveObject = (key: string) =>
+  Effect.map(
+    getObject(key),
+    Option.match({
+      onNone: () => storageError(404, "NoSuchKey", "The specified key does not exist"),
+      onSome: ({ object, blob }) =>
+        HttpServerResponse.stream(blob.bytes, {
+          status: 200,
+          contentType: object.contentType ?? "application/octet-stream",
+          contentLength: blob.size,
+          headers: downloadHeaders(object)
+        })
+    })
+  )
 
 const handleGet = Effect.gen(function* () {
   const req = yield* HttpServerRequest.HttpServerRequest
@@ -566,18 +679,12 @@ const handleGet = Effect.gen(function* () {
   if (key === undefined) return storageError(400, "InvalidURI", "Could not parse the object key")
   const unsigned = !params.has("signature") && !params.has("expires")
   // objects registered as `public` (and avatars) are also served at the unsigned URL.
-  if (!(unsigned && isPublicObject(state, key))) {
+  if (!(unsigned && (yield* isPublicObject(key)))) {
     const verified = verifyRequest(state.storageSecret, "GET", key, params, yield* K.now)
     if (verified._tag !== "Valid") return verifyFailure(verified)
   }
-  const object = state.objects.get(key)
-  if (object === undefined) return storageError(404, "NoSuchKey", "The specified key does not exist")
-  return HttpServerResponse.uint8Array(object.bytes, {
-    status: 200,
-    contentType: object.contentType ?? "application/octet-stream",
-    headers: downloadHeaders(object)
-  })
-})
+  return yield* serveObject(key)
+}).pipe(Effect.catchTags({ BlobError: logged, StoreError: logged }))
 
 /**
  * The object-store route: `PUT` (whole object, or one part when the URL carries `uploadId` + `partNumber`) and
@@ -587,7 +694,7 @@ const handleGet = Effect.gen(function* () {
  * @since 0.1.0
  * @category route
  */
-export const storageRouter: HttpRouter.HttpRouter<K.ApiError, K.Local> = HttpRouter.empty.pipe(
+export const storageRouter: HttpRouter.HttpRouter<K.ApiError, K.Local | Blobs.Blobs> = HttpRouter.empty.pipe(
   HttpRouter.put(`${STORAGE_PATH}/*`, handlePut),
   HttpRouter.get(`${STORAGE_PATH}/*`, handleGet)
 )

@@ -411,11 +411,12 @@ const saveAvatar = Effect.gen(function* () {
   const body = yield* jsonObject
   const s3Key = body.s3Key
   if (typeof s3Key !== "string" || s3Key === "") return yield* K.fail(400, INVALID, "s3Key is required")
-  const { state } = yield* K.Local
-  if (!state.objects.has(s3Key)) return yield* K.fail(400, INVALID, "s3Key does not name an uploaded object")
+  const uploaded = yield* K.stored((store) => store.objects.get(s3Key))
+  if (Option.isNone(uploaded)) return yield* K.fail(400, INVALID, "s3Key does not name an uploaded object")
   // The image URL is served unsigned, so only avatar uploads of this user or public files qualify.
   const isOwnAvatar = s3Key.startsWith(`${Storage.AVATAR_PREFIX}${user.id}/`)
-  const isPublicFile = [...state.files.values()].some((f) => f.s3Key === s3Key && f.visibility === "public")
+  const file = isOwnAvatar ? Option.none() : yield* K.stored((store) => store.files.getByKey(s3Key))
+  const isPublicFile = Option.exists(file, (f) => f.visibility === "public")
   if (!isOwnAvatar && !isPublicFile) {
     return yield* K.fail(400, INVALID, "s3Key must come from this user's avatar upload URL or name a public file")
   }

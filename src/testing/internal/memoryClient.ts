@@ -12,7 +12,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import type * as BkendClient from "../../BkendClient.js"
 import type * as BkendError from "../../BkendError.js"
-import { makeStorageState } from "../../local/internal/storage.js"
+import * as K from "../../local/internal/kernel.js"
 import * as decode from "../../internal/decode.js"
 import * as retry from "../../internal/retry.js"
 import * as BkendErrors from "../BkendErrors.js"
@@ -30,7 +30,7 @@ export const makeState = (options: {
   tables: new Map(),
   declared: options.tables,
   files: new Map(),
-  storage: makeStorageState(),
+  storage: K.makeLocal(K.resolveOptions()),
   userId: options.userId
 })
 
@@ -69,10 +69,10 @@ export const make = (state: State): BkendClient.Service => {
       })
     )
   }
-  const read = (url: string) => {
-    const bytes = MemoryFiles.get(state, url)
-    return bytes === undefined ? Effect.fail(storageMissing("GET")) : Effect.succeed(bytes)
-  }
+  const read = (url: string) =>
+    Effect.flatMap(MemoryFiles.get(state, url), (bytes) =>
+      bytes === undefined ? Effect.fail(storageMissing("GET")) : Effect.succeed(bytes)
+    )
   return {
     config: {
       baseUrl: "memory://bkend",

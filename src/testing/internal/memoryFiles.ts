@@ -3,17 +3,25 @@
  * parts, ETags) and its file views, without HTTP, signed URLs or permissions. Every file belongs to the one
  * user the client acts as. "Presigned" URLs are `memory://storage?key=…` addresses that only this client reads.
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { FileRecord } from "../../local/internal/kernel.js"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Blobs from "../../local/internal/blobs.js"
+import * as MemoryBlobs from "../../local/internal/blobs/memory.js"
 import { fileView, newObjectKey, publicFileView } from "../../local/internal/files.js"
+import type { FileRecord } from "../../local/internal/kernel.js"
+import * as K from "../../local/internal/kernel.js"
 import * as Storage from "../../local/internal/storage.js"
 import type { Call, Rejection } from "./memoryTables.js"
 
 /** The files of the in-memory client: registered records by id, and the storage behind them. */
 export interface FilesState {
   readonly files: Map<string, FileRecord>
-  readonly storage: Storage.StorageState
+  /** the object store behind them: an in-memory server's objects and uploads, with their bytes in memory */
+  readonly storage: K.Local["Type"]
   /** the owner of every upload */
   readonly userId: string
 }
@@ -22,6 +30,14 @@ type Json = Readonly<Record<string, unknown>>
 
 const reject = (status: number, code: string, message: string): Effect.Effect<never, Rejection> =>
   Effect.fail({ status, code, message })
+
+/** An object store operation on this client's storage (its failures are defects: memory does not fail). */
+const onStorage = <A, E>(state: FilesState, effect: Effect.Effect<A, E, K.Local | Blobs.Blobs>) =>
+  effect.pipe(
+    Effect.provideService(K.Local, state.storage),
+    Effect.provideService(Blobs.Blobs, MemoryBlobs.make(state.storage.state)),
+    Effect.orDie
+  )
 
 const isJson = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
 const asJson = (body: unknown): Json => (isJson(body) ? body : {})
@@ -128,10 +144,9 @@ const update = (state: FilesState, id: string, body: Json) =>
   })
 
 const remove = (state: FilesState, id: string) =>
-  Effect.map(fileOf(state, id), (file) => {
+  Effect.flatMap(fileOf(state, id), (file) => {
     state.files.delete(file.id)
-    state.storage.objects.delete(file.s3Key)
-    return {}
+    return Effect.as(onStorage(state, Storage.deleteObject(file.s3Key)), {})
   })
 
 const downloadUrl = (state: FilesState, id: string) =>
@@ -143,32 +158,28 @@ const downloadUrl = (state: FilesState, id: string) =>
   }))
 
 const multipartInit = (state: FilesState, body: Json) =>
-  Effect.map(Clock.currentTimeMillis, (now) => {
-    const upload = Storage.initMultipart(state.storage, {
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const upload = {
       uploadId: crypto.randomUUID(),
       key: newKey(state, body),
       contentType: text(body, "contentType"),
       ownerId: state.userId,
-      now
-    })
-    return { uploadId: upload.uploadId, key: upload.key }
+      createdAt: now
+    }
+    return Effect.as(onStorage(state, Storage.initMultipart(upload)), { uploadId: upload.uploadId, key: upload.key })
   })
 
 const multipartComplete = (state: FilesState, body: Json) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const parts = Array.isArray(body.parts) ? body.parts.map(asJson) : []
     const listed = parts.map((p) => ({ partNumber: num(p, "partNumber") ?? 0, etag: text(p, "etag") ?? "" }))
-    const result = Storage.completeMultipart(
-      state.storage,
-      text(body, "key") ?? "",
-      text(body, "uploadId") ?? "",
-      listed,
-      now
-    )
-    if (result._tag === "Completed") return Effect.succeed({})
-    return result._tag === "NoSuchUpload"
-      ? reject(404, "file/upload-not-found", "No such multipart upload")
-      : reject(400, "file/invalid-parts", result.reason)
+    const complete = Storage.completeMultipart(text(body, "key") ?? "", text(body, "uploadId") ?? "", listed, now)
+    return Effect.flatMap(onStorage(state, complete), (result) => {
+      if (result._tag === "Completed") return Effect.succeed({})
+      return result._tag === "NoSuchUpload"
+        ? reject(404, "file/upload-not-found", "No such multipart upload")
+        : reject(400, "file/invalid-parts", result.reason)
+    })
   })
 
 /** Answers a file route (`/v1/files…`), or `undefined` when the call is not one. */
@@ -189,8 +200,10 @@ export const handle = (state: FilesState, call: Call): Effect.Effect<unknown, Re
     case "POST /v1/files/multipart/complete":
       return multipartComplete(state, body)
     case "POST /v1/files/multipart/abort":
-      Storage.abortMultipart(state.storage, text(body, "key") ?? "", text(body, "uploadId") ?? "")
-      return Effect.succeed({})
+      return Effect.as(
+        onStorage(state, Storage.abortMultipart(text(body, "key") ?? "", text(body, "uploadId") ?? "")),
+        {}
+      )
     case "POST /v1/files":
       return register(state, body)
     case "GET /v1/files":
@@ -210,15 +223,36 @@ export const handle = (state: FilesState, call: Call): Effect.Effect<unknown, Re
 
 /** Stores the body of a storage PUT; returns its ETag, or `undefined` when the URL names no object or live upload. */
 export const put = (state: FilesState, url: string, body: Uint8Array, contentType: string | undefined) =>
-  Effect.map(Clock.currentTimeMillis, (now): string | undefined => {
+  Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<string | undefined> => {
     const target = targetOf(url)
-    if (target === undefined) return undefined
-    if (target.uploadId === undefined) return Storage.putObject(state.storage, target.key, body, contentType, now).etag
-    return Storage.putPart(state.storage, target.key, target.uploadId, target.partNumber, body)
+    if (target === undefined) return Effect.succeed(undefined)
+    const bytes = Stream.make(body)
+    if (target.uploadId === undefined) {
+      return Effect.map(onStorage(state, Storage.putObject(target.key, contentType, bytes, now)), (o) => o.etag)
+    }
+    const part = Storage.putPart(target.key, target.uploadId, target.partNumber, bytes)
+    return Effect.map(onStorage(state, part), (p) => Option.getOrUndefined(Option.map(p, (x) => x.etag)))
   })
 
+/** The bytes of the object at `key`, if it exists (read from memory at once). */
+export const bytesOf = (state: FilesState, key: string): Uint8Array | undefined => {
+  const { objects, blobs } = state.storage.state
+  const object = objects.get(key)
+  if (object === undefined) return undefined
+  return Either.match(Blobs.objectBlob(key), { onLeft: () => undefined, onRight: (v) => blobs.get(v(object.etag)) })
+}
+
 /** The bytes a storage GET of `url` reads, if the object exists. */
-export const get = (state: FilesState, url: string): Uint8Array | undefined => {
+export const get = (state: FilesState, url: string): Effect.Effect<Uint8Array | undefined> => {
   const target = targetOf(url)
-  return target === undefined ? undefined : state.storage.objects.get(target.key)?.bytes
+  if (target === undefined) return Effect.succeed(undefined)
+  return Effect.flatMap(onStorage(state, Storage.getObject(target.key)), (found) =>
+    Option.match(found, {
+      onNone: () => Effect.succeed(undefined),
+      onSome: ({ blob }) =>
+        Effect.map(Effect.orDie(Stream.runCollect(blob.bytes)), (chunks) =>
+          Buffer.concat(Chunk.toReadonlyArray(chunks))
+        )
+    })
+  )
 }

@@ -10,6 +10,9 @@ import * as crypto from "node:crypto"
 const host = process.env.BKEND_TEST_PG_HOST ?? "127.0.0.1"
 const port = Number(process.env.BKEND_TEST_PG_PORT ?? "5432")
 
+/** The URL of one database, as `--database-url` takes it. */
+export const databaseUrl = (database: string): string => `postgres://postgres@${host}:${port}/${database}`
+
 /** Client options for one database. */
 export const clientConfig = (database: string): PgClient.PgClientConfig => ({
   host,

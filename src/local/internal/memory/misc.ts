@@ -1,25 +1,14 @@
 /**
  * Files, objects, multipart uploads, the mail outbox, keys, counters and rate windows of the in-memory engine, over
- * the server state. Objects and parts keep their bytes in the state next to the metadata the storage boundary
- * reads and writes.
+ * the server state. Objects and parts are metadata here; their bytes are in the blob service.
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Array as Arr, Effect, Option } from "effect"
 import { DuplicateKey, type ObjectMeta, type Service, type UploadMeta } from "../../Store.js"
 import * as Counters from "../counters.js"
 import type { LocalState } from "../kernel.js"
-import type { MultipartUpload, StoredObject } from "../storage.js"
-
-const empty = new Uint8Array(0)
-
-const objectMeta = (o: StoredObject): ObjectMeta => ({
-  key: o.key,
-  size: o.size ?? o.bytes.length,
-  contentType: o.contentType,
-  etag: o.etag,
-  createdAt: o.createdAt
-})
+import type { MultipartUpload } from "../storage.js"
 
 const uploadMeta = (u: MultipartUpload): UploadMeta => ({
   uploadId: u.uploadId,
@@ -27,13 +16,11 @@ const uploadMeta = (u: MultipartUpload): UploadMeta => ({
   contentType: u.contentType,
   ownerId: u.ownerId,
   createdAt: u.createdAt,
-  parts: [...u.parts.values()]
-    .sort((a, b) => a.partNumber - b.partNumber)
-    .map((p) => ({ partNumber: p.partNumber, size: p.size ?? p.bytes.length, etag: p.etag }))
+  parts: [...u.parts.values()].sort((a, b) => a.partNumber - b.partNumber)
 })
 
 const putObject = (state: LocalState, object: ObjectMeta) => {
-  state.objects.set(object.key, { ...object, bytes: state.objects.get(object.key)?.bytes ?? empty })
+  state.objects.set(object.key, object)
 }
 
 const files = (state: LocalState): Service["files"] => ({
@@ -46,6 +33,7 @@ const files = (state: LocalState): Service["files"] => ({
       return Effect.succeed(file)
     }),
   get: (id) => Effect.sync(() => Option.fromNullable(state.files.get(id))),
+  getByKey: (s3Key) => Effect.sync(() => Arr.findFirst(state.files.values(), (f) => f.s3Key === s3Key)),
   update: (id, f) =>
     Effect.sync(() => {
       const current = state.files.get(id)
@@ -74,7 +62,7 @@ const uploads = (state: LocalState): Service["uploads"] => ({
     Effect.sync(() => {
       const upload = state.uploads.get(uploadId)
       if (upload === undefined) return false
-      upload.parts.set(part.partNumber, { ...part, bytes: upload.parts.get(part.partNumber)?.bytes ?? empty })
+      upload.parts.set(part.partNumber, part)
       return true
     }),
   complete: (uploadId, object) =>
@@ -117,7 +105,7 @@ export const make = (
   files: files(state),
   objects: {
     put: (object) => Effect.sync(() => putObject(state, object)),
-    get: (key) => Effect.sync(() => Option.map(Option.fromNullable(state.objects.get(key)), objectMeta)),
+    get: (key) => Effect.sync(() => Option.fromNullable(state.objects.get(key))),
     delete: (key) => Effect.sync(() => state.objects.delete(key))
   },
   uploads: uploads(state),

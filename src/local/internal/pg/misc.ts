@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Array as Arr, Effect, Option } from "effect"
 import type { ObjectMeta, PartMeta, ServerKeys, Service, UploadMeta, Window } from "../../Store.js"
 import type { FileRecord, Mail } from "../kernel.js"
 import { documents, onDuplicate, op, type Sql, stored, transaction } from "./sql.js"
@@ -61,6 +61,9 @@ export const make = (
       insert: (file) =>
         op("files.insert")(files.insert(file).pipe(onDuplicate("files", () => Effect.succeed(["s3Key"])))),
       get: (id) => op("files.get")(files.get(id)),
+      // served by the unique index on the key
+      getByKey: (s3Key) =>
+        op("files.getByKey")(Effect.map(files.where(sql`data ->> 's3Key' = ${s3Key}`, "seq"), Arr.head)),
       update: (id, f) => op("files.update")(files.update(id, f)),
       delete: (id) => op("files.delete")(files.delete(id)),
       list: (ownerId) =>
