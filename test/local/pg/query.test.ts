@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL query compiler against the in-memory list engine (`runQuery`, the server's semantics today) on
+ * The PostgreSQL query compiler against the in-memory engine (`memory/query.ts`, the same row query) on
  * random rows and random filters, and the plans of filtered lists on a 100,000-row table.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
