@@ -12,7 +12,8 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    // the testing example is itself a vitest file, run as its readers run it
+    include: ["test/**/*.test.ts", "examples/testing-with-layers.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -96,7 +96,7 @@ export const run = async (): Promise<void> => {
         format: "esm",
         platform: "node",
         outfile,
-        external: ["effect", "effect/*", "@effect/*", "undici"],
+        external: ["effect", "effect/*", "@effect/*", "undici", "proper-lockfile"],
         logLevel: "silent"
       })
     const sdkPath = join(dir, "sdk.mjs")

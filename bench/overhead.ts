@@ -11,14 +11,20 @@
  * on both undici transports). Rounds are interleaved across clients; the table
  * shows the median over rounds.
  *
+ * `--baseline DIR` adds the SDK of another checkout (say a worktree of the previous release) as two more rows, so a
+ * change is compared with what it replaces in one interleaved run rather than across two noisy ones.
+ *
  *   npx tsx bench/overhead.ts [--only sdk-undici,undici] [--rounds 5] [--ms 1500] [--concurrency 64] [--method GET]
+ *                             [--baseline ../previous-checkout]
  * Env: BENCH_ROUNDS, BENCH_MS.
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
 import * as undici from "undici"
-import * as BkendClient from "../src/BkendClient.js"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import * as Current from "../src/BkendClient.js"
 import { NodeTransport } from "../src/node/index.js"
 import { makeBkendFetch } from "./bkendFetch.js"
 import {
@@ -70,7 +76,20 @@ const effectClient = <R>(
   close: () => runtime.dispose()
 })
 
-const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
+/** The SDK modules one row runs on: this checkout's, or a baseline checkout's (`--baseline DIR`). */
+interface Sdk {
+  readonly BkendClient: typeof Current
+  readonly NodeTransport: typeof NodeTransport
+}
+
+const loadBaseline = async (dir: string): Promise<Sdk> => {
+  const at = (file: string) => pathToFileURL(path.resolve(dir, file)).href
+  const client: typeof Current = await import(at("src/BkendClient.ts"))
+  const node: { NodeTransport: typeof NodeTransport } = await import(at("src/node/index.ts"))
+  return { BkendClient: client, NodeTransport: node.NodeTransport }
+}
+
+const makeClients = async (baseUrl: string, baseline: Sdk | undefined): Promise<ReadonlyArray<Client>> => {
   const headers = {
     "content-type": "application/json",
     "x-api-key": API_KEY,
@@ -152,7 +171,12 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
       )
     })
 
-  const sdk = async (name: string, transport: Layer.Layer<HttpClient.HttpClient>, tracing = true) => {
+  const sdk = async (
+    name: string,
+    transport: Layer.Layer<HttpClient.HttpClient>,
+    tracing = true,
+    { BkendClient }: Sdk = { BkendClient: Current, NodeTransport }
+  ) => {
     const runtime = ManagedRuntime.make(
       BkendClient.layer({ apiKey: Redacted.make(API_KEY), baseUrl }).pipe(
         Layer.provide(transport),
@@ -198,7 +222,13 @@ const makeClients = async (baseUrl: string): Promise<ReadonlyArray<Client>> => {
     await sdk("SDK on NodeTransport.layer", NodeTransport.layer),
     await sdk("SDK on FetchHttpClient.layer", FetchHttpClient.layer),
     // a user-level knob: with the tracer disabled every span (the SDK's and the HTTP client's) is a no-op
-    await sdk("SDK on undici, tracer disabled", NodeHttpClient.layerUndici, false)
+    await sdk("SDK on undici, tracer disabled", NodeHttpClient.layerUndici, false),
+    ...(baseline === undefined
+      ? []
+      : [
+          await sdk("baseline SDK on layerUndici", NodeHttpClient.layerUndici, true, baseline),
+          await sdk("baseline SDK on NodeTransport", baseline.NodeTransport.layer, true, baseline)
+        ])
   ]
 }
 
@@ -211,7 +241,9 @@ const SHORT: Record<string, string> = {
   "SDK on NodeHttpClient.layerUndici": "sdk-undici",
   "SDK on NodeTransport.layer": "sdk-node",
   "SDK on FetchHttpClient.layer": "sdk-fetch",
-  "SDK on undici, tracer disabled": "sdk-notrace"
+  "SDK on undici, tracer disabled": "sdk-notrace",
+  "baseline SDK on layerUndici": "base-undici",
+  "baseline SDK on NodeTransport": "base-node"
 }
 
 export const run = async (): Promise<void> => {
@@ -223,7 +255,8 @@ export const run = async (): Promise<void> => {
 
   const server = await startCannedServer()
   try {
-    const all = await makeClients(server.url)
+    const baselineDir = argValue("baseline")
+    const all = await makeClients(server.url, baselineDir === undefined ? undefined : await loadBaseline(baselineDir))
     const clients = all.filter((c) => only === undefined || only.includes(SHORT[c.name] ?? c.name))
     console.log(
       `\n## Benchmark 1 — per-request overhead (server: forked child process, ${server.url}; ${rounds} rounds x ${ms} ms, medians)\n`

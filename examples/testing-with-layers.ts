@@ -1,19 +1,21 @@
 /**
- * How to test your own program that uses the SDK, two ways:
+ * How to test your own program that uses the SDK, with vitest and @effect/vitest, three ways:
  *
- * 1. Mocked services: `Layer.mock` for `Auth` (only the methods the program calls) and `Layer.succeed` for an
- *    in-memory `Tables` — no HTTP at all, and failures you choose (here a 403 from bkend).
- * 2. The ready-made test layer from `bkend-effect/testing`: the real SDK on an in-process bkend-local (no socket),
- *    with the server itself available to read its state, outbox and counters.
+ * 1. Mocks: `TableMock` for the table the program uses (typed by its row schema, every method you do not give
+ *    dies naming itself) and `Layer.mock` for `Auth`; failures from `BkendErrors` (here a 403 from bkend).
+ * 2. In-memory fakes: `InMemory.layer()` is the SDK's own `Tables` and `Files` on maps instead of a server, with
+ *    what they hold readable through `InMemory.Store`.
+ * 3. The real SDK on an in-process bkend-local (no socket): `BkendTesting.layer(…)`, the server itself readable
+ *    through `LocalServer.LocalServerTag`.
  *
- *   npx tsx examples/testing-with-layers.ts
+ *   npx vitest run examples/testing-with-layers.ts
  */
-import * as assert from "node:assert/strict"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { Auth, Tables } from "bkend-effect"
 import * as LocalServer from "bkend-effect/local"
 import * as BkendTesting from "bkend-effect/testing"
-import { BkendErrors } from "bkend-effect/testing"
+import { BkendErrors, InMemory, TableMock } from "bkend-effect/testing"
 
 // ---- the program under test: publish a post as the signed-in user -------------------------------------------
 
@@ -27,74 +29,65 @@ const publish = (title: string) =>
     return `${post.id}: "${post.title}" by ${post.author}`
   })
 
-// ---- 1. mocked layers ---------------------------------------------------------------------------------------
+const SignedIn = Layer.mock(Auth.Auth, { me: Effect.succeed({ id: "user-1", email: "ada@example.com" }) })
 
-const AuthMock = Layer.mock(Auth.Auth, {
-  me: Effect.succeed({ id: "user-1", email: "ada@example.com" })
+// ---- 1. mocks -----------------------------------------------------------------------------------------------
+
+describe("with mocks", () => {
+  it.effect("publish creates the post it is given", () =>
+    Effect.gen(function* () {
+      expect(yield* publish("Hello")).toBe('post-1: "Hello" by ada@example.com')
+    }).pipe(
+      Effect.provide(SignedIn),
+      Effect.provide(
+        TableMock.layer(
+          // `data` is typed from Post: { title: string; author: string }
+          TableMock.make("posts", Post, { create: ({ data }) => Effect.succeed({ ...data, id: "post-1" }) })
+        )
+      )
+    )
+  )
+
+  it.effect("a Forbidden from bkend reaches the caller by its tag", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(publish("Nope"))
+      expect(error._tag).toBe("Forbidden")
+      expect(error.code).toBe("data/permission-denied")
+    }).pipe(
+      Effect.provide(SignedIn),
+      Effect.provide(
+        TableMock.layer(TableMock.make("posts", Post, { create: () => Effect.fail(BkendErrors.forbidden()) }))
+      )
+    )
+  )
 })
 
-/** An in-memory `Tables` whose `create` stores rows; `fail` makes every write fail like bkend's RLS would. */
-const tablesInMemory = (options: { readonly fail?: boolean }) => {
-  const rows: Array<Record<string, unknown>> = []
-  const table = (name: string) => ({
-    create: ({ data }: { readonly data: Record<string, unknown> }) =>
-      options.fail
-        ? Effect.fail(BkendErrors.forbidden({ route: "/v1/data/:table" }))
-        : Effect.sync(() => {
-            const row = {
-              ...data,
-              id: String(rows.length + 1).padStart(24, "0"),
-              createdBy: "user-1",
-              createdAt: new Date(0).toISOString(),
-              updatedAt: new Date(0).toISOString()
-            }
-            rows.push(row)
-            return row
-          }),
-    name
-  })
-  // only `create` is used by the program; Layer.mock would also do, this shows a hand-written fake
-  return { rows, layer: Layer.mock(Tables.Tables, { table: table as unknown as Tables.Service["table"] }) }
-}
+// ---- 2. in-memory fakes -------------------------------------------------------------------------------------
 
-const mocked = Effect.gen(function* () {
-  const ok = tablesInMemory({})
-  const result = yield* publish("Hello").pipe(Effect.provide(Layer.merge(AuthMock, ok.layer)))
-  assert.equal(result, `${"1".padStart(24, "0")}: "Hello" by ada@example.com`)
-  assert.equal(ok.rows.length, 1)
-  console.log(`  ✓ mocked: publish stores one row → ${result}`)
-
-  const denied = tablesInMemory({ fail: true })
-  const error = yield* publish("Nope").pipe(Effect.provide(Layer.merge(AuthMock, denied.layer)), Effect.flip)
-  assert.equal(error._tag, "Forbidden")
-  console.log(`  ✓ mocked: a Forbidden from bkend reaches the caller as ${error._tag} (${error.code})`)
+describe("with the in-memory fakes", () => {
+  it.effect("publish stores one row, which lists like any other", () =>
+    Effect.gen(function* () {
+      const result = yield* publish("Hello")
+      const rows = (yield* InMemory.Store).rows("posts")
+      expect(rows).toHaveLength(1)
+      expect(result).toBe(`${rows[0]?.id}: "Hello" by ada@example.com`)
+      const mine = yield* (yield* Tables.Tables).table("posts", Post).list({ filter: { author: "ada@example.com" } })
+      expect(mine.items.map((p) => p.title)).toEqual(["Hello"])
+    }).pipe(Effect.provide(SignedIn), Effect.provide(InMemory.layer()))
+  )
 })
 
-// ---- 2. the in-process local server ------------------------------------------------------------------------
+// ---- 3. the in-process local server -------------------------------------------------------------------------
 
-const inProcess = Effect.gen(function* () {
-  const auth = yield* Auth.Auth
-  yield* auth.signUp({ email: "grace@example.com", password: "s3cret!pw", name: "Grace" })
-  const result = yield* publish("From the local server")
-  const server = yield* LocalServer.LocalServerTag
-  const rows = server.local.state.tables.get("posts")?.rows
-  assert.equal(rows?.size, 1)
-  const counters = yield* server.counters
-  assert.equal(counters.signUps, 1)
-  console.log(`  ✓ in-process bkend-local: ${result} (server holds ${rows?.size} row, ${counters.requests} requests)`)
-}).pipe(Effect.provide(BkendTesting.layer({ local: { devMode: true } })))
-
-Effect.runPromise(
-  Effect.gen(function* () {
-    console.log("testing with layers")
-    yield* mocked
-    yield* inProcess
-    console.log("all checks passed")
-  })
-).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error("testing-with-layers failed:", error)
-    process.exit(1)
-  }
-)
+layer(BkendTesting.layer({ local: { devMode: true } }))("against the in-process bkend-local", (it) => {
+  it.effect("a signed-up user publishes; the server holds the row", () =>
+    Effect.gen(function* () {
+      yield* (yield* Auth.Auth).signUp({ email: "grace@example.com", password: "s3cret!pw", name: "Grace" })
+      const result = yield* publish("From the local server")
+      expect(result).toMatch(/^[0-9a-f]{24}: "From the local server" by grace@example\.com$/)
+      const server = yield* LocalServer.LocalServerTag
+      expect(server.local.state.tables.get("posts")?.rows.size).toBe(1)
+      expect((yield* server.counters).signUps).toBe(1)
+    })
+  )
+})

@@ -15,61 +15,86 @@ import * as Session from "./Session.js"
 
 export {
   /**
+   * Whether an e-mail already has an account, and of which kind (`checkAccount`).
+   *
    * @since 0.1.0
    * @category schemas
    */
   AccountCheck,
   /**
+   * The outcome of confirming an e-mail address with the token from its mail.
+   *
    * @since 0.1.0
    * @category schemas
    */
   EmailConfirmed,
   /**
+   * An invitation to an organization or project, with its status and expiry.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Invitation,
   /**
+   * What accepting an invitation answers: the invitation and the resource it grants.
+   *
    * @since 0.1.0
    * @category schemas
    */
   InvitationAccepted,
   /**
+   * Where an invitation stands: pending, accepted, rejected, expired or revoked.
+   *
    * @since 0.1.0
    * @category schemas
    */
   InvitationStatus,
   /**
+   * A sign-in method linked to the user (e-mail, Google, GitHub), from either documented shape.
+   *
    * @since 0.1.0
    * @category schemas
    */
   LinkedAccount,
   /**
+   * The answer to a request that sends a mail (magic link, verification): the address it went to.
+   *
    * @since 0.1.0
    * @category schemas
    */
   MailSent,
   /**
+   * The backup codes returned once MFA is confirmed with a first TOTP code.
+   *
    * @since 0.1.0
    * @category schemas
    */
   MfaConfirmed,
   /**
+   * What enabling MFA returns: the TOTP secret, its `otpauth://` URI and backup codes.
+   *
    * @since 0.1.0
    * @category schemas
    */
   MfaSetup,
   /**
+   * One of the user's server-side sessions (device, IP, last activity), as `sessions` lists them.
+   *
    * @since 0.1.0
    * @category schemas
    */
   SessionInfo,
   /**
+   * The errors any call can fail with whatever its endpoint: rate limiting, network, 5xx, an undecodable body or
+   * an undocumented status.
+   *
    * @since 0.1.0
    * @category errors
    */
   type TransportError,
   /**
+   * The signed-in user as `me` returns it; only `id` and `email` are guaranteed.
+   *
    * @since 0.1.0
    * @category schemas
    */
@@ -89,6 +114,8 @@ export {
 export type OAuthProvider = "google" | "github"
 
 /**
+ * Every {@link OAuthProvider}, for building a provider picker or validating input.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -132,6 +159,8 @@ export interface OAuthCallbackOptions {
 }
 
 /**
+ * What `createInvitation` sends: the resource (organization or project), who is invited and with which role.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -146,6 +175,8 @@ export interface CreateInvitationOptions {
 }
 
 /**
+ * Filters and paging of `listInvitations`: by resource and by status.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -166,6 +197,9 @@ export type Errors<T extends BkendError.BkendError["_tag"]> =
   | TransportError
 
 /**
+ * Every auth call, each typed with the errors its endpoint documents; calls that return tokens store the
+ * session in the client.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -339,6 +373,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the auth service; `Bkend.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -373,6 +409,8 @@ export const isInvalidCredentials = (error: unknown): error is BkendError.Unauth
 const isNewUser = (tokens: Session.TokenResponse): boolean => tokens.is_new_user ?? tokens.isNewUser ?? false
 
 /**
+ * Builds the auth service on a `BkendClient` (what {@link layer} provides).
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -786,6 +824,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 })
 
 /**
+ * The auth service, for a `BkendClient` provided from outside (`Bkend.layer` wires both).
+ *
  * @since 0.1.0
  * @category layers
  */

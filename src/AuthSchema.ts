@@ -88,6 +88,8 @@ export const narrowTo = <const T extends ReadonlyArray<Tag>>(...tags: T) => {
 export const Role = Schema.Literal("admin", "user", "guest")
 
 /**
+ * A user role: `admin`, `user` or `guest`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -113,6 +115,8 @@ export const User = Schema.Struct({
 })
 
 /**
+ * The signed-in user, as `Auth.me` returns it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -138,6 +142,8 @@ export const MailSent = Schema.Struct({
 })
 
 /**
+ * What the calls that send a mail return (`signInWithMagicLink`, `sendEmailVerification`, …).
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -170,6 +176,8 @@ export const EmailConfirmed = Schema.Union(
 )
 
 /**
+ * What `confirmSignUpEmail` and `confirmEmailVerification` return: whether the address is now verified.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -226,6 +234,8 @@ export const SessionInfo = Schema.transform(WireSession, SessionInfoType, {
 })
 
 /**
+ * One item of `Auth.listSessions`: a device signed in as the user, to show or `terminateSession`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -248,6 +258,8 @@ export const MfaSetup = Schema.Struct({
 })
 
 /**
+ * What `Auth.enableMfa` returns: the secret to show as a QR code, then confirm with `confirmMfa`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -264,6 +276,8 @@ export const MfaConfirmed = Schema.Struct({
 })
 
 /**
+ * What `Auth.confirmMfa` returns: the backup codes to show the user once.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -314,6 +328,8 @@ export const LinkedAccount = Schema.transform(WireAccount, LinkedAccountType, {
 })
 
 /**
+ * One item of `Auth.listAccounts`: a sign-in method the user may `unlinkAccount`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -332,6 +348,8 @@ export const AccountCheck = Schema.Struct({
 })
 
 /**
+ * What `Auth.checkAccount` returns: whether a sign-in identity already belongs to an account.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -342,12 +360,16 @@ export type AccountCheck = typeof AccountCheck.Type
 // ---------------------------------------------------------------------------------------------------------------------
 
 /**
+ * The statuses an invitation goes through: pending, then accepted, rejected, expired or revoked.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const InvitationStatus = Schema.Literal("pending", "accepted", "rejected", "expired", "revoked")
 
 /**
+ * An invitation's status, e.g. to filter `listInvitations` with.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -374,6 +396,8 @@ export const Invitation = Schema.Struct({
 })
 
 /**
+ * An invitation as `createInvitation`, `getInvitation` and `listInvitations` return it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -394,6 +418,8 @@ export const InvitationAccepted = Schema.Struct({
 })
 
 /**
+ * What `Auth.acceptInvitation` returns: the invitation now accepted and the resource it grants.
+ *
  * @since 0.1.0
  * @category schemas
  */

@@ -97,6 +97,8 @@ export type RetryPolicy = retry.RetryPolicy
 export const defaultRetryPolicy: RetryPolicy = retry.defaultRetryPolicy
 
 /**
+ * What a client needs: the API key, and optionally the base URL, retry policy, refresh margin and reuse window.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -133,6 +135,9 @@ export interface StoragePut {
 }
 
 /**
+ * The pipeline every service call goes through, and the session it keeps; services are built on it, and a
+ * program may call routes the services do not cover with `request`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -177,6 +182,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the client every service is built on.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -195,6 +202,8 @@ export const make: (
 ) => Effect.Effect<Service, BkendError.InvalidConfig, HttpClient.HttpClient | Scope.Scope> = internal.make
 
 /**
+ * The client from options; it needs an `HttpClient` (`FetchHttpClient.layer` or `NodeTransport.layer`).
+ *
  * @since 0.1.0
  * @category layers
  */

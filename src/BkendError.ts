@@ -179,6 +179,8 @@ export const DecodeIssue = Schema.Struct({
 })
 
 /**
+ * One entry of `DecodeError.issues`: where a body failed, what was expected and what kind of value came.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -270,6 +272,8 @@ export const tags = [
 ] as const
 
 /**
+ * Whether a value is one of the SDK's errors (by its tag), e.g. to tell them from a program's own errors.
+ *
  * @since 0.1.0
  * @category guards
  */

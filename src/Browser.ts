@@ -19,6 +19,8 @@ import type * as BkendError from "./BkendError.js"
 import * as Session from "./Session.js"
 
 /**
+ * Where a browser keeps the session: the `localStorage` key, or another `Storage`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -30,6 +32,8 @@ export interface StorageOptions {
 }
 
 /**
+ * How tabs share one refresh through Web Locks: the lock's name and how long a tab waits for another.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -50,6 +54,8 @@ export interface LockOptions {
 }
 
 /**
+ * The client's options plus where the session is stored and how tabs lock refreshes.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -259,6 +265,8 @@ export const makeRefreshLock = (
   })
 
 /**
+ * The cross-tab refresh lock alone, for a client whose session store is set up separately.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -63,6 +63,8 @@ export const Metadata = Schema.Struct({
 })
 
 /**
+ * A file's metadata as `upload` and `update` take it and file records carry it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -109,6 +111,8 @@ export const FileRecord = Schema.transformOrFail(WireFile, Schema.Struct({ ...re
 })
 
 /**
+ * A file as `upload`, `get`, `list` and `update` return it; its storage key is `key`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -129,6 +133,8 @@ export const DownloadUrl = Schema.Struct({
 })
 
 /**
+ * What `downloadUrl` returns: a presigned URL to hand to a browser or another client, with its expiry.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -190,6 +196,9 @@ export const fromPath = (
   })
 
 /**
+ * What `upload` takes: the bytes (array, `Blob` or sized stream), name, type and the file's settings, plus
+ * progress reporting and the multipart tuning.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -217,6 +226,8 @@ export interface UploadOptions<E = never> {
 }
 
 /**
+ * Paging, sort and filters of a file list: visibility, owner, bucket, MIME type and a name search.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -237,6 +248,8 @@ export interface ListQuery {
 }
 
 /**
+ * What `update` changes on a file: its name, visibility or metadata.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -271,6 +284,8 @@ const narrowFile = narrowTo("BadRequest", "Unauthorized", "Forbidden", "NotFound
 const narrowUpload = narrowTo("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput", "Conflict")
 
 /**
+ * Every file call: uploads (single or multipart, with progress), reads, lists, changes, deletes and downloads.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -307,6 +322,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the files service; `Bkend.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -663,6 +680,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 )
 
 /**
+ * The files service, for a `BkendClient` provided from outside (`Bkend.layer` wires both).
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -8,6 +8,9 @@
 import { Schema } from "effect"
 
 /**
+ * One page of a list, whichever pagination variant the server sent: the items, where the page is and
+ * whether there are more.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -59,6 +59,8 @@ export const TokenResponse = Schema.Struct({
 })
 
 /**
+ * A token pair as bkend answers a sign-in, sign-up or refresh, before it becomes a {@link Session}.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -115,6 +117,8 @@ export type SessionChange = Data.TaggedEnum<{
 export type SignOutReason = Extract<SessionChange, { readonly _tag: "SignedOut" }>["reason"]
 
 /**
+ * Constructors and matchers of {@link SessionChange} values (`SessionChange.SignedIn({ session })`, `$match`).
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -171,6 +175,8 @@ export const makeKeyValueStore = (options?: { readonly key?: string | undefined 
   })
 
 /**
+ * A {@link TokenStore} on the `KeyValueStore` in the context (a file, `localStorage`, memory), under `key`.
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -42,6 +42,8 @@ export const SystemFields = Schema.Struct({
 })
 
 /**
+ * The system fields as every decoded row carries them (`id` always, the others when the server sent them).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -176,6 +178,8 @@ export interface CountQuery<I> {
 }
 
 /**
+ * What `stream` takes: the filters, plus page size, sort and `select`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -190,6 +194,8 @@ export interface StreamQuery<A, I, K extends SelectableKey<A, I>> extends CountQ
 }
 
 /**
+ * What `list` takes: the stream query plus the page to read.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -226,6 +232,8 @@ export const TableSpec = Schema.Struct({
 })
 
 /**
+ * What `Table.spec` returns: the table's bsonType schema, indexes and permissions.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -249,6 +257,8 @@ export const OpenApiDocument = Schema.Struct({
 })
 
 /**
+ * What `Table.openapi` returns, e.g. to generate another client for the table.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -331,6 +341,8 @@ export interface Table<A, I> {
 }
 
 /**
+ * Gives a typed client per table (`table(name, schema)`).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -346,6 +358,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the tables service; `Bkend.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -628,6 +642,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 )
 
 /**
+ * The tables service, for a `BkendClient` provided from outside (`Bkend.layer` wires both).
+ *
  * @since 0.1.0
  * @category layers
  */

@@ -28,61 +28,85 @@ import {
 
 export {
   /**
+   * A user role: `admin`, `user` or `guest`.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Role,
   /**
+   * A linked account as embedded in a user list item (with `includeAccounts`).
+   *
    * @since 0.1.0
    * @category schemas
    */
   UserAccount,
   /**
+   * A user as lists show it; only `id` is guaranteed (non-admins see public fields only).
+   *
    * @since 0.1.0
    * @category schemas
    */
   UserSummary,
   /**
+   * A user as get, create, update and role changes return it.
+   *
    * @since 0.1.0
    * @category schemas
    */
   User,
   /**
+   * A profile's GitHub, Twitter and LinkedIn links.
+   *
    * @since 0.1.0
    * @category schemas
    */
   SocialLinks,
   /**
+   * A user's public profile: name, nickname, contact fields, bio and image.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Profile,
   /**
+   * Where to PUT a new avatar's bytes, and the key to save it under.
+   *
    * @since 0.1.0
    * @category schemas
    */
   AvatarUploadUrl,
   /**
+   * The image URL of a saved avatar.
+   *
    * @since 0.1.0
    * @category schemas
    */
   AvatarSaved,
   /**
+   * A user's locale, time zone and theme.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Preferences,
   /**
+   * Which notifications a user receives.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Notifications,
   /**
+   * The user's onboarding record, an open object.
+   *
    * @since 0.1.0
    * @category schemas
    */
   Onboarding,
   /**
+   * Whether a user's profile is public, and its slug.
+   *
    * @since 0.1.0
    * @category schemas
    */
@@ -103,6 +127,8 @@ export {
 export type UserError = Errors<"BadRequest" | "Unauthorized" | "Forbidden" | "NotFound" | "InvalidInput">
 
 /**
+ * Paging, search and sort of a user list, and whether items embed their linked accounts.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -144,6 +170,8 @@ export interface ProfileUpdate {
 }
 
 /**
+ * The image types an avatar may have.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -154,6 +182,9 @@ interface UserId {
 }
 
 /**
+ * Every users call: list, create, read, update and delete users, and their roles, profiles, avatars, preferences,
+ * notifications, onboarding and public settings.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -228,6 +259,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the users service; `Bkend.layer` provides it.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -236,6 +269,8 @@ export class Users extends Context.Tag("bkend-effect/Users")<Users, Service>() {
 const userErrors = documented("BadRequest", "Unauthorized", "Forbidden", "NotFound", "InvalidInput")
 
 /**
+ * Builds the users service on a `BkendClient` (what {@link layer} provides).
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -347,6 +382,8 @@ export const make: Effect.Effect<Service, never, BkendClient.BkendClient> = Effe
 })
 
 /**
+ * The users service, for a `BkendClient` provided from outside (`Bkend.layer` wires both).
+ *
  * @since 0.1.0
  * @category layers
  */

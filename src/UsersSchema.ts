@@ -7,12 +7,16 @@
 import { ParseResult, Schema } from "effect"
 
 /**
+ * A user role: `admin`, `user` or `guest`.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const Role = Schema.Literal("admin", "user", "guest")
 
 /**
+ * A user role, as `Users.setRole` takes it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -52,6 +56,8 @@ export const UserSummary = Schema.Struct({
 })
 
 /**
+ * One item of `Users.list`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -70,12 +76,16 @@ export const User = Schema.Struct({
 })
 
 /**
+ * A user as `Users.get`, `create`, `update` and `setRole` return it.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export type User = typeof User.Type
 
 /**
+ * A profile's social links; `null` clears one.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -103,6 +113,8 @@ export const Profile = Schema.Struct({
 })
 
 /**
+ * A profile as `Users.getProfile` and `updateProfile` return it.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -141,6 +153,8 @@ export const AvatarUploadUrl = Schema.transformOrFail(WireUploadUrl, UploadUrlTy
 })
 
 /**
+ * What `Users.createAvatarUploadUrl` returns: the URL to PUT the image to and the key for `saveAvatar`.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -155,18 +169,24 @@ export type AvatarUploadUrl = typeof AvatarUploadUrl.Type
 export const AvatarSaved = Schema.Struct({ image: Schema.NullOr(Schema.String) })
 
 /**
+ * What `Users.saveAvatar` returns: the avatar's new image URL.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export type AvatarSaved = typeof AvatarSaved.Type
 
 /**
+ * A user's locale, time zone and theme (`GET`/`PATCH /v1/users/:userId/preferences`).
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const Preferences = Schema.Struct({ locale: optionalText, timezone: optionalText, theme: optionalText })
 
 /**
+ * The preferences as `Users.getPreferences` and `updatePreferences` return them.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -191,6 +211,8 @@ export const Notifications = Schema.Struct({
 })
 
 /**
+ * The notification settings as `Users.getNotifications` and `updateNotifications` return them.
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -205,18 +227,24 @@ export type Notifications = typeof Notifications.Type
 export const Onboarding = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /**
+ * The onboarding record as `Users.getOnboarding` and `updateOnboarding` return it.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export type Onboarding = typeof Onboarding.Type
 
 /**
+ * Whether a user's profile is public, and the slug it is reached by.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const PublicSettings = Schema.Struct({ slug: optionalText, isPublic: flag })
 
 /**
+ * The public settings as `Users.getPublicSettings` and `updatePublicSettings` return them.
+ *
  * @since 0.1.0
  * @category schemas
  */

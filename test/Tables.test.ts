@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import type * as BkendError from "../src/BkendError.js"
 import type * as LocalTables from "../src/local/internal/tables.js"
@@ -53,18 +53,32 @@ const Note = Schema.Struct({ text: Schema.String })
 
 const BIG = 10_000
 
-/** Seeds `big` with rows n = 0 … BIG-1 directly in the server state (10,000 HTTP creates would be slow). */
-const seedBig = Effect.flatMap(BkendLocal, ({ server }) =>
-  Effect.sync(() => {
-    const rows = new Map<string, LocalTables.Row>()
-    const at = new Date(0).toISOString()
-    for (let n = 0; n < BIG; n++) {
-      const id = n.toString(16).padStart(24, "0")
-      rows.set(id, { id, n, createdBy: "", createdAt: at, updatedAt: at })
-    }
-    server.local.state.tables.set("big", { config: bigConfig, rows })
+/** Seeds `big` with rows n = 0 … BIG-1 through the server's store (10,000 HTTP creates would be slow). */
+const seedBig = Effect.flatMap(BkendLocal, ({ server }) => {
+  const at = new Date(0).toISOString()
+  const row = (n: number): LocalTables.Row => ({
+    id: n.toString(16).padStart(24, "0"),
+    n,
+    createdBy: "",
+    createdAt: at,
+    updatedAt: at
   })
-)
+  const insertAll = Effect.zipRight(
+    server.store.tables.put(bigConfig),
+    Effect.forEach(
+      Array.from({ length: BIG }, (_, n) => row(n)),
+      (r) => server.store.rows.insert("big", r),
+      {
+        concurrency: 8,
+        discard: true
+      }
+    )
+  )
+  // once per server: the tests that use it share one
+  return Effect.orDie(
+    Effect.flatMap(server.store.tables.get("big"), (existing) => (Option.isSome(existing) ? Effect.void : insertAll))
+  )
+})
 
 /** Signs up a fresh user through the client and stores its session; returns the user id. */
 const signUp = Effect.gen(function* () {
@@ -113,7 +127,17 @@ const seedPosts = [
 layer(TestLayer, { excludeTestServices: true })("Tables against bkend-local", (it) => {
   const seeded = Effect.gen(function* () {
     const { server } = yield* BkendLocal
-    if ((server.local.state.tables.get("posts")?.rows.size ?? 0) > 0) return
+    const stored = yield* Effect.orDie(
+      server.store.rows.query("posts", {
+        where: { _tag: "All" },
+        sortBy: "id",
+        sortDirection: "asc",
+        offset: 0,
+        limit: 1,
+        select: undefined
+      })
+    )
+    if (stored.total > 0) return
     yield* withClient("sk")(
       Effect.gen(function* () {
         const posts = (yield* Tables.Tables).table("posts", Post)

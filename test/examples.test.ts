@@ -1,6 +1,7 @@
 /**
  * Every example runs as a user would run it (`tsx examples/<name>.ts`) against its embedded bkend-local, and
- * prints what it promises.
+ * prints what it promises. (`examples/testing-with-layers.ts` is a vitest file: vitest.config.ts includes it, so
+ * `npm test` runs it as its readers would, with `npx vitest run examples/testing-with-layers.ts`.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
@@ -40,12 +41,6 @@ describe.concurrent("examples", () => {
     expect(stdout).toContain('POST /orders {"item":"keyboard","quantity":1} → 201')
     expect(stdout).toContain('POST /orders {"item":42} → 400')
     expect(stdout).toMatch(/GET \/orders → 200 .*"total":2/)
-  })
-
-  it("testing-with-layers: mocks and the in-process test layer", { timeout: 120_000 }, async () => {
-    const { code, stdout } = await runExample("testing-with-layers")
-    expect(code).toBe(0)
-    expect(stdout).toContain("all checks passed")
   })
 
   it("upload: multipart with progress, downloaded bytes verified", { timeout: 120_000 }, async () => {

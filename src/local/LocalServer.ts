@@ -33,30 +33,42 @@ import { usersRouter } from "./internal/users.js"
 import { type Service as StoreService, Store, type StoreError } from "./Store.js"
 
 /**
+ * Every option of the local server: wire variants, TTLs, tables, devMode, limits, faults, keys and more
+ * (see `defaultOptions` for the defaults).
+ *
  * @since 0.1.0
  * @category models
  */
 export type LocalOptions = K.LocalOptions
 
 /**
+ * A mail the server would have sent (verification, reset, magic link, invitation), kept in its outbox.
+ *
  * @since 0.1.0
  * @category models
  */
 export type Mail = K.Mail
 
 /**
+ * What a mail in the outbox is for.
+ *
  * @since 0.1.0
  * @category models
  */
 export type MailKind = K.MailKind
 
 /**
+ * The server's counters: requests by route and status, sign-ins and sign-ups, refreshes, replays detected,
+ * rate-limited requests and injected faults.
+ *
  * @since 0.1.0
  * @category models
  */
 export type Counters = K.Counters
 
 /**
+ * One injected fault: a route pattern and what happens to matching requests (an error status, a reset, a delay).
+ *
  * @since 0.1.0
  * @category models
  */
@@ -103,6 +115,8 @@ export interface LocalServer {
 }
 
 /**
+ * The tag of a running local server, for tests that read its outbox, counters or state.
+ *
  * @since 0.1.0
  * @category tags
  */
@@ -469,6 +483,8 @@ export const makeOnStore = (options?: Partial<K.LocalOptions>): Effect.Effect<Lo
   })
 
 /**
+ * A fresh local server under {@link LocalServerTag}, without a socket (serve it, or use `layerHttpClient`).
+ *
  * @since 0.1.0
  * @category layers
  */

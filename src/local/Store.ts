@@ -129,6 +129,8 @@ export interface ObjectMeta {
 }
 
 /**
+ * An uploaded part of a multipart upload: its number, size and ETag.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -315,6 +317,8 @@ export interface Service {
 }
 
 /**
+ * The tag of the storage boundary: the service each storage engine of bkend-local (in memory, PostgreSQL) provides.
+ *
  * @since 0.1.0
  * @category tags
  */

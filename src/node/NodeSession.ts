@@ -21,6 +21,8 @@ import { lock } from "proper-lockfile"
 import * as Session from "../Session.js"
 
 /**
+ * The lock file beside the session file, and how long a process waits for another one's refresh.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -35,6 +37,8 @@ export interface LockOptions {
 }
 
 /**
+ * Where the session file is and how processes lock refreshes.
+ *
  * @since 0.1.0
  * @category models
  */

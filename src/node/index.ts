@@ -6,11 +6,15 @@
  */
 
 /**
+ * The session in a file, shared by Node processes through a lock file.
+ *
  * @since 0.1.0
  */
 export * as NodeSession from "./NodeSession.js"
 
 /**
+ * A lean `HttpClient` for Node over undici, the transport to provide under `Bkend.layer` in servers and scripts.
+ *
  * @since 0.1.0
  */
 export * as NodeTransport from "./NodeTransport.js"

@@ -1,5 +1,10 @@
 /**
- * Test layers: the whole SDK wired to an in-process bkend-local (no socket, no network).
+ * Helpers for testing programs that use the SDK, from the lightest to the most complete:
+ *
+ * - `TableMock`: a `Tables` answering with the methods you give, typed by the row schema; the others die naming
+ *   themselves. `BkendErrors` builds the errors a mock fails with.
+ * - `InMemory`: the SDK's own `Tables` and `Files` on maps instead of a server (no users or permissions).
+ * - `layer`: the whole SDK wired to an in-process bkend-local (no socket, no network).
  *
  * ```ts
  * import { layer } from "@effect/vitest"
@@ -21,11 +26,30 @@ import { Effect, Layer, Redacted } from "effect"
  * @category testing
  */
 export * as BkendErrors from "./BkendErrors.js"
+
+/**
+ * In-memory fakes of `Tables` and `Files` (the SDK's own services on maps instead of a server), with their
+ * contents readable for assertions: `InMemory.layer({ seed: { posts: [...] } })`.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as InMemory from "./InMemory.js"
+
+/**
+ * Typed table mocks whose unmocked methods die naming themselves: `TableMock.layer(TableMock.make("posts", Post, { create }))`.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export * as TableMock from "./TableMock.js"
 import * as Bkend from "../Bkend.js"
 import type * as BkendClient from "../BkendClient.js"
 import * as LocalServer from "../local/LocalServer.js"
 
 /**
+ * What {@link layer} starts with: the local server's options, which key the SDK uses, and client options.
+ *
  * @since 0.1.0
  * @category testing
  */

@@ -4,7 +4,7 @@
  * is the documented 4xx envelope (never a 5xx), and the server keeps answering other requests meanwhile.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, FastCheck as fc, TestServices } from "effect"
+import { Effect, FastCheck as fc, Option, TestServices } from "effect"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as LocalServer from "../../src/local/LocalServer.js"
@@ -209,7 +209,9 @@ layer(
         const stored = yield* Effect.promise(() => streamBody(ok, "PUT", ok, 6 * MiB, {}))
         expect(stored.status).toBe(200)
         const key = new URL(ok).pathname.slice("/_storage/".length).split("/").map(decodeURIComponent).join("/")
-        expect(h.server.local.state.objects.get(key)?.size).toBe(6 * MiB)
+        expect(Option.map(yield* Effect.orDie(h.server.store.objects.get(key)), (o) => o.size)).toEqual(
+          Option.some(6 * MiB)
+        )
       })
     )
   })

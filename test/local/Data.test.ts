@@ -11,6 +11,7 @@ import {
   Harness,
   harnessLayer,
   inProcessLayer,
+  memoryInProcessLayer,
   type Reply,
   request,
   signUp,
@@ -105,8 +106,8 @@ const keysOf = (u: unknown): ReadonlyArray<string> => (typeof u === "object" && 
 const names = (res: Reply): ReadonlyArray<unknown> => arr(res.data, "items").map((item) => get(item, "name"))
 
 const seedCatalog = Effect.gen(function* () {
-  const h = yield* Harness
-  if ((h.server.local.state.tables.get("catalog")?.rows.size ?? 0) > 0) return
+  const seeded = yield* request("GET", "/v1/data/catalog", { key: "sk" })
+  if (get(seeded.data, "pagination.total") !== 0) return
   for (const row of catalogRows) {
     const res = yield* request("POST", "/v1/data/catalog", { key: "sk", body: row })
     expect(res.status).toBe(201)
@@ -443,14 +444,24 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
 
     it.effect("a 10,000-row table paginates fully with limit=100", () =>
       Effect.gen(function* () {
-        const h = yield* Harness
-        const table = Tables.makeTableState(big)
-        h.server.local.state.tables.set("big", table)
-        for (let n = 0; n < 10_000; n++) {
-          const id = Tables.newRowId(n * 1000)
-          const at = K.iso(n * 1000)
-          table.rows.set(id, { id, n, createdBy: "", createdAt: at, updatedAt: at })
-        }
+        const { store } = (yield* Harness).server
+        yield* Effect.orDie(store.tables.put(big))
+        yield* Effect.forEach(
+          Array.from({ length: 10_000 }, (_, n) => n),
+          (n) => {
+            const at = K.iso(n * 1000)
+            return Effect.orDie(
+              store.rows.insert("big", {
+                id: Tables.newRowId(n * 1000),
+                n,
+                createdBy: "",
+                createdAt: at,
+                updatedAt: at
+              })
+            )
+          },
+          { concurrency: 8, discard: true }
+        )
         const seen = new Set<unknown>()
         let page = 1
         let hasNext = true
@@ -731,7 +742,7 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
         expect(restored?.rows.size).toBe(5)
         expect([...(restored?.rows.values() ?? [])]).toEqual([...(original?.rows.values() ?? [])])
         expect(restored?.config.name).toBe("catalog")
-      })
+      }).pipe(Effect.provide(memoryInProcessLayer({ tables })))
     )
   })
 

@@ -1,10 +1,21 @@
 import { createHash } from "node:crypto"
 import { expect, layer } from "@effect/vitest"
-import { Effect, FastCheck, Layer, Option, TestClock } from "effect"
+import { Effect, FastCheck, Option, TestClock } from "effect"
 import * as LocalServer from "../../src/local/LocalServer.js"
 import { presignUrl } from "../../src/local/internal/storage.js"
 import type { Reply, TestUser } from "./utils.js"
-import { arr, errorCode, get, Harness, harnessLayer, inProcessLayer, request, signUp, str } from "./utils.js"
+import {
+  arr,
+  errorCode,
+  get,
+  Harness,
+  harnessLayer,
+  inProcessLayer,
+  memoryInProcessLayer,
+  request,
+  signUp,
+  str
+} from "./utils.js"
 
 const bytes = (s: string) => new TextEncoder().encode(s)
 const md5Etag = (s: string | Uint8Array) => `"${createHash("md5").update(s).digest("hex")}"`
@@ -577,16 +588,6 @@ layer(harnessLayer({ envelope: "bare", deletes: "204", pagination: "union", base
   }
 )
 
-// An in-process server on the in-memory engine.
-const memoryInProcess = Layer.effect(
-  Harness,
-  Effect.gen(function* () {
-    const server = yield* LocalServer.make()
-    const fetch = LocalServer.toWebHandler(server, yield* Effect.runtime<never>())
-    return { server, url: LocalServer.inProcessBaseUrl, fetch }
-  })
-)
-
 layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
   it.effect("presigned upload and download work without a socket", () =>
     Effect.gen(function* () {
@@ -637,7 +638,7 @@ layer(inProcessLayer())("bkend-local /v1/files in-process", (it) => {
       const assembled = yield* Effect.promise(() => fetchCopy(new Request(signed)))
       expect(yield* Effect.promise(() => assembled.text())).toBe("p1")
       expect(copy.local.state.files.get(file.id)?.originalName).toBe("kept.txt")
-    }).pipe(Effect.provide(memoryInProcess))
+    }).pipe(Effect.provide(memoryInProcessLayer()))
   )
 })
 

@@ -68,6 +68,19 @@ export const inProcessLayer = (options?: Partial<LocalServer.LocalOptions>): Lay
   )
 
 /**
+ * An in-process server on the in-memory engine, whatever the test engine: for what only that engine has (snapshots).
+ */
+export const memoryInProcessLayer = (options?: Partial<LocalServer.LocalOptions>): Layer.Layer<Harness> =>
+  Layer.effect(
+    Harness,
+    Effect.gen(function* () {
+      const server = yield* LocalServer.make(options)
+      const runtime = yield* Effect.runtime<never>()
+      return { server, url: LocalServer.inProcessBaseUrl, fetch: LocalServer.toWebHandler(server, runtime) }
+    })
+  )
+
+/**
  * What `GET /_local/snapshot` (with the secret key) answers: snapshots are a feature of the in-memory engine, and a
  * server on another store refuses them with 400.
  */

@@ -7,9 +7,11 @@
  */
 import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import type { HttpServerResponse } from "@effect/platform"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
+import type { DuplicateKey } from "../Store.js"
 import * as K from "./kernel.js"
 import { openapi } from "./openapi.js"
+import * as RowQuery from "./rowQuery.js"
 import * as Tables from "./tables.js"
 
 /**
@@ -41,22 +43,26 @@ const principalOf = (caller: K.Caller): Tables.Principal => ({ role: caller.role
  */
 type Resolve = "create" | "list" | "existing"
 
+interface Resolved {
+  readonly config: Tables.TableConfig
+  /** `false`: a devMode table nobody wrote to yet, not in the store. */
+  readonly registered: boolean
+}
+
 /**
- * The table a request addresses. Declared tables (`options.tables`) are materialised into the state on first use.
+ * The table a request addresses. Declared tables (`options.tables`) are stored on first use.
  */
-const resolveTable = (name: string, mode: Resolve): Effect.Effect<Tables.TableState, K.ApiError, K.Local> =>
-  Effect.flatMap(K.Local, ({ options, state }) => {
-    const existing = state.tables.get(name)
-    if (existing !== undefined) return Effect.succeed(existing)
+const resolveTable = (name: string, mode: Resolve): Effect.Effect<Resolved, K.ApiError, K.Local> =>
+  Effect.gen(function* () {
+    const { options } = yield* K.Local
+    const stored = yield* K.stored((store) => store.tables.get(name))
+    if (Option.isSome(stored)) return { config: stored.value, registered: true }
     const declared = options.tables.find((t) => t.name === name)
     if (declared !== undefined) {
-      const table = Tables.makeTableState(declared)
-      state.tables.set(name, table)
-      return Effect.succeed(table)
+      return { config: yield* K.stored((store) => store.tables.ensure(declared)), registered: true }
     }
-    if (mode !== "existing" && options.devMode)
-      return Effect.succeed(Tables.makeTableState(Tables.devTableConfig(name)))
-    return K.fail(404, "data/table-not-found", `Table '${name}' not found`)
+    if (mode !== "existing" && options.devMode) return { config: Tables.devTableConfig(name), registered: false }
+    return yield* K.fail(404, "data/table-not-found", `Table '${name}' not found`)
   })
 
 /**
@@ -72,22 +78,18 @@ const tableName = (shorthand: boolean): Effect.Effect<string, K.ApiError, HttpRo
 
 const rowId = Effect.map(HttpRouter.params, (params) => params.id ?? "")
 
-const lookup = (table: Tables.TableState, id: string): Either.Either<Tables.Row, Tables.TableError> => {
-  const row = Tables.isRowId(id) ? table.rows.get(id) : undefined
-  return row === undefined
-    ? Either.left(new Tables.TableError({ status: 404, code: "data/not-found", message: "Record not found" }))
-    : Either.right(row)
-}
+const rowNotFound = K.fail(404, "data/not-found", "Record not found")
 
-const findRow = (table: Tables.TableState, id: string): Effect.Effect<Tables.Row, K.ApiError> =>
-  orFail(lookup(table, id))
+const findRow = (table: string, id: string): Effect.Effect<Tables.Row, K.ApiError, K.Local> =>
+  Tables.isRowId(id)
+    ? Effect.flatMap(
+        K.stored((store) => store.rows.get(table, id)),
+        Option.match({ onNone: () => rowNotFound, onSome: Effect.succeed })
+      )
+    : rowNotFound
 
-// Writes below run as one synchronous step (unique check + write), so no other request interleaves.
-const commit = (table: Tables.TableState, row: Tables.Row): Either.Either<Tables.Row, Tables.TableError> =>
-  Either.map(Tables.checkUnique(table.config, table.rows.values(), row), () => {
-    table.rows.set(row.id, row)
-    return row
-  })
+// The store refused a write for repeating a unique key (checked inside the write, so also across instances).
+const duplicate = (e: DuplicateKey) => orFail(Either.left(Tables.duplicateValue(e.fields)))
 
 const requestBody = Effect.flatMap(K.jsonBody("data/validation-error"), (json) =>
   json === undefined ? K.fail(400, "data/validation-error", "A JSON body is required") : Effect.succeed(json)
@@ -103,25 +105,19 @@ const create = (shorthand: boolean): Handler =>
     const input = yield* requestBody
     yield* orFail(Tables.checkWritable(table.config, input, principal, undefined))
     const nowMillis = yield* K.now
-    const { state } = yield* K.Local
     const row = yield* orFail(
-      Either.flatMap(
-        Tables.prepareCreate(table.config, input, {
-          id: Tables.newRowId(nowMillis),
-          createdBy: caller.userId ?? "",
-          now: K.iso(nowMillis)
-        }),
-        (r) => {
-          // A dev-mode table is registered with its first row; a concurrent first write may have registered it.
-          const target = state.tables.get(name) ?? table
-          return Either.map(commit(target, r), (saved) => {
-            state.tables.set(name, target)
-            return saved
-          })
-        }
-      )
+      Tables.prepareCreate(table.config, input, {
+        id: Tables.newRowId(nowMillis),
+        createdBy: caller.userId ?? "",
+        now: K.iso(nowMillis)
+      })
     )
-    return yield* K.ok(Tables.readableRow(table.config, row, principal), 201)
+    // A dev-mode table is registered with its first row (a concurrent first write may have registered it).
+    if (!table.registered) yield* K.stored((store) => store.tables.ensure(table.config))
+    const saved = yield* K.stored((store) => store.rows.insert(name, row)).pipe(
+      Effect.catchTag("DuplicateKey", duplicate)
+    )
+    return yield* K.ok(Tables.readableRow(table.config, saved, principal), 201)
   })
 
 const read = (shorthand: boolean): Handler =>
@@ -131,7 +127,7 @@ const read = (shorthand: boolean): Handler =>
     const table = yield* resolveTable(name, "existing")
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "read", principal))
-    const row = yield* findRow(table, yield* rowId)
+    const row = yield* findRow(name, yield* rowId)
     yield* orFail(Tables.checkRowAccess(access, row, principal, "read"))
     return yield* K.ok(Tables.readableRow(table.config, row, principal))
   })
@@ -147,9 +143,11 @@ const list = (shorthand: boolean): Handler =>
     const unreadable = Tables.unreadableFields(table.config, principal, access)
     const query = yield* orFail(Tables.parseListQuery(table.config, params, unreadable))
     const rowFilters = yield* orFail(Tables.rowFiltersFor(table.config, principal))
-    const result = yield* orFail(
-      Tables.runQuery(table.rows.values(), query, access === "self" ? (principal.userId ?? "") : undefined, rowFilters)
-    )
+    // the caller's row rules are part of the query, so the page and its total count only the rows they may see
+    const rowQuery = RowQuery.fromListQuery(query, access === "self" ? (principal.userId ?? "") : undefined, rowFilters)
+    const result = table.registered
+      ? yield* K.stored((store) => store.rows.query(name, rowQuery))
+      : { items: [], total: 0 }
     const pagination = yield* K.pagination("data", query.page, query.limit, result.total)
     const items = result.items.map((row) => Tables.readableRow(table.config, row, principal))
     return yield* K.ok({ items, pagination })
@@ -163,20 +161,27 @@ const update = (shorthand: boolean): Handler =>
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "update", principal))
     const id = yield* rowId
-    yield* findRow(table, id)
+    yield* findRow(name, id)
     const input = yield* requestBody
     const now = K.iso(yield* K.now)
-    // Re-read after the body was awaited: another request may have changed or deleted the row meanwhile.
-    const next = yield* orFail(
-      Either.flatMap(lookup(table, id), (current) =>
-        Either.flatMap(Tables.checkRowAccess(access, current, principal, "update"), () =>
-          Either.flatMap(Tables.checkWritable(table.config, input, principal, current), () =>
-            Either.flatMap(Tables.prepareUpdate(table.config, current, input, now), (r) => commit(table, r))
-          )
+    // Checked and applied to the row as stored when the write happens, in one store update: another request may
+    // have changed it since it was read. A refused update writes the row back unchanged.
+    const outcome: { refused: Tables.TableError | undefined } = { refused: undefined }
+    const next = (current: Tables.Row) => {
+      const result = Either.flatMap(Tables.checkRowAccess(access, current, principal, "update"), () =>
+        Either.flatMap(Tables.checkWritable(table.config, input, principal, current), () =>
+          Tables.prepareUpdate(table.config, current, input, now)
         )
       )
+      outcome.refused = Either.isLeft(result) ? result.left : undefined
+      return Either.getOrElse(result, () => current)
+    }
+    const updated = yield* K.stored((store) => store.rows.update(name, id, next)).pipe(
+      Effect.catchTag("DuplicateKey", duplicate)
     )
-    return yield* K.ok(Tables.readableRow(table.config, next, principal))
+    if (outcome.refused !== undefined) return yield* orFail(Either.left(outcome.refused))
+    if (Option.isNone(updated)) return yield* rowNotFound
+    return yield* K.ok(Tables.readableRow(table.config, updated.value, principal))
   })
 
 const remove = (shorthand: boolean): Handler =>
@@ -187,13 +192,9 @@ const remove = (shorthand: boolean): Handler =>
     const principal = principalOf(caller)
     const access = yield* orFail(Tables.authorize(table.config, "delete", principal))
     const id = yield* rowId
-    yield* orFail(
-      Either.flatMap(lookup(table, id), (row) =>
-        Either.map(Tables.checkRowAccess(access, row, principal, "delete"), () => {
-          table.rows.delete(row.id)
-        })
-      )
-    )
+    // the rule reads only the row's creator, which never changes: checking before the delete is enough
+    yield* orFail(Tables.checkRowAccess(access, yield* findRow(name, id), principal, "delete"))
+    if (Option.isNone(yield* K.stored((store) => store.rows.delete(name, id)))) return yield* rowNotFound
     return yield* K.deleted()
   })
 

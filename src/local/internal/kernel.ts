@@ -1464,8 +1464,11 @@ export const findOrCreateUser = (
   Effect.gen(function* () {
     const existing = yield* findUserByEmail(input.email)
     if (existing !== undefined) return { user: existing, isNew: false }
-    const created = yield* Effect.either(stored((s) => s.users.insert(newUserRecord(input, nowMillis))))
-    if (Either.isRight(created)) return { user: created.right, isNew: true }
+    const created = yield* stored((s) => s.users.insert(newUserRecord(input, nowMillis))).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("DuplicateKey", () => Effect.succeed(Option.none<UserRecord>()))
+    )
+    if (Option.isSome(created)) return { user: created.value, isNew: true }
     const raced = yield* findUserByEmail(input.email)
     return raced === undefined ? yield* emailTaken() : { user: raced, isNew: false }
   })

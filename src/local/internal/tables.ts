@@ -780,15 +780,21 @@ export const checkUnique = (
   candidate: Row
 ): Either.Either<void, TableError> => {
   const key = uniqueConflict(config, rows, candidate)
-  if (key === undefined) return Either.void
-  return Either.left(
-    new TableError({
-      status: 409,
-      code: "data/duplicate-value",
-      message: `Duplicate value for unique field${key.length > 1 ? "s" : ""} '${key.join("', '")}'`
-    })
-  )
+  return key === undefined ? Either.void : Either.left(duplicateValue(key))
 }
+
+/**
+ * 409 `data/duplicate-value` for a unique key (its fields).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const duplicateValue = (key: ReadonlyArray<string>): TableError =>
+  new TableError({
+    status: 409,
+    code: "data/duplicate-value",
+    message: `Duplicate value for unique field${key.length > 1 ? "s" : ""} '${key.join("', '")}'`
+  })
 
 /**
  * The first unique key (its fields) that `candidate` shares with another of `rows`, if any. Missing and `null`

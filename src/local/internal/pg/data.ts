@@ -116,6 +116,8 @@ export const make = (sql: Sql): Pick<Service, "tables" | "rows"> => {
         WHERE table_name = ${table} AND id = ${id} ${sql.literal(lock ? "FOR UPDATE" : "")}`,
       decodeFirst
     )
+  // The statement alone; `onDuplicate` names the violated key, outside any transaction (an aborted one refuses the
+  // lookup of the key's fields).
   const write = (table: string, row: Tables.Row, verb: "insert" | "update") => {
     const columns = {
       data: JSON.stringify(userFields(row)),
@@ -127,7 +129,7 @@ export const make = (sql: Sql): Pick<Service, "tables" | "rows"> => {
       verb === "insert"
         ? sql`INSERT INTO bkend_rows ${sql.insert({ table_name: table, id: row.id, ...columns })}`
         : sql`UPDATE bkend_rows SET ${sql.update(columns)} WHERE table_name = ${table} AND id = ${row.id}`
-    return Effect.as(statement, row).pipe(onDuplicate("rows", fieldsOf(table)))
+    return Effect.as(statement, row)
   }
   const query = (table: string, q: Q.RowQuery) =>
     Effect.flatMap(tables.config(table), (config) => {
@@ -151,7 +153,7 @@ export const make = (sql: Sql): Pick<Service, "tables" | "rows"> => {
       delete: (name) => op("tables.delete")(tables.remove(name))
     },
     rows: {
-      insert: (table, row) => op("rows.insert")(write(table, row, "insert")),
+      insert: (table, row) => op("rows.insert")(write(table, row, "insert").pipe(onDuplicate("rows", fieldsOf(table)))),
       get: (table, id) => op("rows.get")(select(table, id, false)),
       update: (table, id, f) =>
         op("rows.update")(
@@ -161,7 +163,7 @@ export const make = (sql: Sql): Pick<Service, "tables" | "rows"> => {
                 ? Effect.succeed(Option.none())
                 : Effect.map(write(table, { ...f(current.value), id }, "update"), Option.some)
             )
-          )
+          ).pipe(onDuplicate("rows", fieldsOf(table)))
         ),
       delete: (table, id) =>
         op("rows.delete")(
