@@ -5,7 +5,8 @@
  * ```text
  * bkend-local [--port 8787] [--host 127.0.0.1] [--import snapshot.json] [--export snapshot.json] [--config config.json]
  *             [--files-dir DIR] [--database-url postgres://…]
- * bkend-local import DIR [--database-url postgres://…] [--files-dir DIR] [--owner-map owners.json] [--files-owner ID]
+ * bkend-local import DIR [--database-url postgres://…] [--files-dir DIR] [--config config.json] [--owner-map owners.json]
+ *                   [--files-owner ID]
  * ```
  *
  * `--config` takes either a JSON array of table declarations or an object of server options
@@ -247,9 +248,11 @@ const runImport = (flags: {
   readonly ownerMap: Option.Option<string>
   readonly filesOwner: Option.Option<string>
   readonly filesDir: Option.Option<string>
+  readonly config: Option.Option<string>
 }) =>
   Effect.gen(function* () {
     const url = yield* requireDatabase(flags.databaseUrl)
+    const configured = Option.isSome(flags.config) ? yield* readConfig(flags.config.value) : {}
     if (Option.isSome(flags.filesDir)) yield* checkFilesDir(flags.filesDir.value)
     const file = Option.getOrUndefined(flags.ownerMap)
     const owners =
@@ -265,6 +268,7 @@ const runImport = (flags: {
     const summary = yield* Import.importFolder(flags.dir, {
       owners,
       filesOwner: Option.getOrUndefined(flags.filesOwner),
+      tables: configured.tables,
       blobs: Option.getOrUndefined(Option.map(flags.filesDir, DiskBlobs.make))
     }).pipe(Effect.provide(PgStore.layerFromUrl(url)))
     for (const line of Import.summaryLines(flags.dir, summary)) console.log(line)
@@ -272,7 +276,7 @@ const runImport = (flags: {
 
 const importCommand = Command.make(
   "import",
-  { dir: exportDir, databaseUrl, filesDir, ownerMap, filesOwner },
+  { dir: exportDir, databaseUrl, filesDir, config: configFile, ownerMap, filesOwner },
   runImport
 ).pipe(
   Command.withDescription("Import a folder exported from bkend (rows, files) into the database; run it again safely.")

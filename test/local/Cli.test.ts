@@ -2,7 +2,10 @@
  * The `bkend-local` command line, spawned as a user runs it from a clone (`src/local/cli.ts` under tsx): help, version,
  * flag and config validation with exit code 2, a port in use explained, and the devMode table defaults.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -10,6 +13,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { command, root, start, tempFile, withDatabase } from "./cliProcess.js"
+import { clientConfig } from "./pg/db.js"
 
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
 
@@ -21,6 +25,15 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
     )
   })
+
+/** Drops the database of `url` with its connections, as a failing database server would end them. */
+const dropDatabase = (url: string): Promise<void> =>
+  Effect.runPromise(
+    Effect.flatMap(
+      SqlClient.SqlClient,
+      (sql) => sql`DROP DATABASE ${sql(new URL(url).pathname.slice(1))} WITH (FORCE)`
+    ).pipe(Effect.asVoid, Effect.provide(PgClient.layer(clientConfig("postgres"))))
+  )
 
 /** Resolves once a new connection to `port` is refused: the server stopped accepting. */
 const refused = async (port: number): Promise<void> => {
@@ -318,6 +331,10 @@ describe.concurrent("bkend-local CLI", () => {
             body: JSON.stringify({ method: "password", email: "restart@example.com", password: "s3cret!pw" })
           })
           expect(signin.status).toBe(200)
+          // the database goes away under the running server: the health check says so
+          await dropDatabase(url)
+          const down = await fetch(`${second.baseUrl}/healthz`)
+          expect([down.status, await down.json()]).toEqual([503, { ok: false }])
         } finally {
           second.child.kill("SIGTERM")
           await second.exited

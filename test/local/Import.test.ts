@@ -217,6 +217,28 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>, ma
       })
     )
 
+    it.effect("a declared table is created as declared, not inferred; its rules apply to the rows", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const suffix = crypto.randomBytes(4).toString("hex")
+        const name = `orders_${suffix}`
+        const declared = {
+          name,
+          columns: { total: "number" as const },
+          permissions: { user: { create: true, read: true, list: true } }
+        }
+        const good = folder({ [`${name}_page1.json`]: JSON.stringify(wrapped([row(1, "u", { total: 3 })], 1, 1, 1)) })
+        const done = yield* provided(importFolder(good, { tables: [declared] }))
+        expect(done.tables[0]).toMatchObject({ imported: 1 })
+        expect(Option.getOrThrow(yield* store.tables.get(name))).toEqual(declared)
+        const bad = folder({
+          [`${name}_page1.json`]: JSON.stringify(wrapped([row(2, "u", { total: 1, note: "x" })], 1, 1, 1))
+        })
+        const error = yield* Effect.flip(provided(importFolder(bad, { tables: [declared] })))
+        expect(error.message).toMatch(new RegExp(`table ${name}: row [0-9a-f]{24}: Unknown field 'note'`))
+      })
+    )
+
     describe("folders that are refused, with what is wrong", () => {
       const refused = (files: Record<string, string | Uint8Array>, message: RegExp) =>
         Effect.gen(function* () {

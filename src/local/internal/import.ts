@@ -33,6 +33,8 @@ export interface ImportOptions {
   readonly owners?: ReadonlyMap<string, string> | undefined
   /** The old user id that owns the imported files (default: nobody; the files are then private to the import). */
   readonly filesOwner?: string | undefined
+  /** Declared tables: one of them that does not exist yet is created as declared, not inferred. */
+  readonly tables?: ReadonlyArray<Tables.TableConfig> | undefined
   /** Where the files' bytes go; required when the folder has files. */
   readonly blobs?: Blobs.Service | undefined
   readonly now?: number | undefined
@@ -128,6 +130,8 @@ const claimOwners = (store: Service, owners: ReadonlyMap<string, string>, now: n
 // Rows
 // ---------------------------------------------------------------------------------------------------------------------
 
+const ROW_CONCURRENCY = 8
+
 /** Every row of a table, page after page (one page in memory at a time). */
 const eachRow = <E, R>(
   table: Folder.ExportTable,
@@ -137,20 +141,28 @@ const eachRow = <E, R>(
     let lastHasNext = false
     for (const [i, file] of table.pages.entries()) {
       const page = yield* Folder.readPage(file, i + 1)
+      const rows: Array<Folder.ExportedRow> = []
       for (const [j, item] of page.items.entries()) {
         const row = Folder.exportedRow(item)
         if (Either.isLeft(row)) return yield* problem(`${page.file}: item ${j + 1} ${row.left}`)
-        yield* f(row.right)
+        rows.push(row.right)
       }
+      // a page's rows are independent: a few at a time, so a database round trip does not serialise them all
+      yield* Effect.forEach(rows, f, { concurrency: ROW_CONCURRENCY, discard: true })
       lastHasNext = page.hasNext
     }
     return { lastHasNext }
   })
 
-/** The table's configuration: the stored one, or one inferred from its rows with the default permissions. */
-const tableConfig = (store: Service, table: Folder.ExportTable) =>
+/**
+ * The table's configuration: the stored one, else the declared one, else one inferred from its rows with the default
+ * permissions.
+ */
+const tableConfig = (store: Service, table: Folder.ExportTable, declared: Tables.TableConfig | undefined) =>
   Effect.gen(function* () {
-    const existing = yield* store.tables.get(table.name)
+    const stored = yield* store.tables.get(table.name)
+    const existing =
+      Option.isSome(stored) || declared === undefined ? stored : Option.some(yield* store.tables.ensure(declared))
     const inference = Folder.inferColumns()
     const { lastHasNext } = yield* eachRow(table, (row) => Effect.sync(() => inference.add(row.fields)))
     const warnings = lastHasNext
@@ -209,9 +221,14 @@ const reassign = (store: Service, table: string, exported: Folder.ExportedRow, o
     return "reassigned" as const
   })
 
-const importTable = (store: Service, table: Folder.ExportTable, newIds: ReadonlyMap<string, string>) =>
+const importTable = (
+  store: Service,
+  table: Folder.ExportTable,
+  declared: Tables.TableConfig | undefined,
+  newIds: ReadonlyMap<string, string>
+) =>
   Effect.gen(function* () {
-    const { config, warnings } = yield* tableConfig(store, table)
+    const { config, warnings } = yield* tableConfig(store, table, declared)
     const counts = { imported: 0, present: 0, reassigned: 0 }
     yield* eachRow(table, (row) =>
       Effect.map(importRow(store, config, row, newIds), (outcome) => {
@@ -339,7 +356,8 @@ export const importFolder = (
     const tables = []
     const warnings: Array<string> = []
     for (const table of folder.tables) {
-      const done = yield* importTable(store, table, newIds)
+      const declared = options.tables?.find((t) => t.name === table.name)
+      const done = yield* importTable(store, table, declared, newIds)
       tables.push(done.summary)
       warnings.push(...done.warnings)
     }
