@@ -2,7 +2,7 @@
  * `bkend-local` as a child process, for the tests that run the command as a user does: `node --import tsx
  * src/local/cli.ts`, so the child's pid is the server itself (a SIGKILL reaches it, not a launcher in front of it).
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -56,21 +56,45 @@ export const start = async (args: ReadonlyArray<string>, env: Record<string, str
   return { child, exited, banner, baseUrl, pk, sk }
 }
 
+/** One JSON call to `server` with its publishable key (and `token` as the bearer): the status, `data` and `error`. */
+export const call = async (server: CliServer, method: string, route: string, body?: unknown, token?: string) => {
+  const headers: Record<string, string> = { "x-api-key": server.pk }
+  if (body !== undefined) headers["content-type"] = "application/json"
+  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  const res = await fetch(`${server.baseUrl}${route}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const json = (await res.json()) as { data?: Record<string, unknown>; error?: { code: string } }
+  return { status: res.status, data: json.data ?? {}, error: json.error }
+}
+
 /** Sends `signal` (SIGTERM by default) unless the server already exited, and waits for the exit. */
 export const stop = async (server: CliServer, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {
   if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill(signal)
   return server.exited
 }
 
+/** A fresh PostgreSQL database for a whole file (`beforeAll`): its URL, and `drop` for `afterAll`. */
+export const openDatabase = async (): Promise<{ readonly url: string; readonly drop: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const ctx = await Effect.runPromise(Layer.buildWithScope(databaseLayer, scope))
+  return {
+    url: databaseUrl(Context.get(ctx, TestDatabase)),
+    drop: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
 /** Runs `f` with the URL of a fresh PostgreSQL database, dropped afterwards. */
-export const withDatabase = <A>(f: (url: string) => Promise<A>): Promise<A> =>
-  Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(Layer.build(databaseLayer), (ctx) =>
-        Effect.promise(() => f(databaseUrl(Context.get(ctx, TestDatabase))))
-      )
-    )
-  )
+export const withDatabase = async <A>(f: (url: string) => Promise<A>): Promise<A> => {
+  const database = await openDatabase()
+  try {
+    return await f(database.url)
+  } finally {
+    await database.drop()
+  }
+}
 
 /** A new empty directory under the system's temp directory. */
 export const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))

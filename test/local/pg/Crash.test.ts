@@ -8,21 +8,8 @@ import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type CliServer, start, stop, tempDir, withDatabase } from "../cliProcess.js"
+import { type CliServer, call, start, stop, tempDir, withDatabase } from "../cliProcess.js"
 import { download, sdk, signUp } from "../cliSdk.js"
-
-const call = async (server: CliServer, method: string, route: string, body?: unknown, token?: string) => {
-  const headers: Record<string, string> = { "x-api-key": server.pk }
-  if (body !== undefined) headers["content-type"] = "application/json"
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  const res = await fetch(`${server.baseUrl}${route}`, {
-    method,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  const json = (await res.json()) as { data?: Record<string, unknown>; error?: { code: string } }
-  return { status: res.status, data: json.data ?? {}, error: json.error }
-}
 
 const password = "Passw0rd!"
 const signIn = (server: CliServer, email: string) =>
