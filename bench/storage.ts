@@ -5,8 +5,9 @@
  * ratios. Then the filtered-list p50 on a 100,000-row PostgreSQL table (seeded with one INSERT … SELECT
  * generate_series, its declared columns indexed) and the EXPLAIN line of that list's query.
  *
- * Both servers run in this process, each on its own loopback socket, the client too: the ratios compare the
- * engines under the same load, not absolute capacity.
+ * get and list read a table of 2,000 rows (list: equality on a declared column, sorted by another, 20 per page);
+ * creates write to a table of their own. Both servers run in this process, each on its own loopback socket, the
+ * client too: the ratios compare the engines under the same load, not absolute capacity.
  *
  *   npx tsx bench/storage.ts [--rounds 3] [--ms 1500]
  */
@@ -26,6 +27,8 @@ const items: Tables.TableConfig = {
   columns: { n: "int", category: "string" },
   permissions: { guest: { create: true, read: true, list: true } }
 }
+/** creates go to their own table, so the table that get and list read has the same rows on both engines */
+const writes: Tables.TableConfig = { ...items, name: "writes" }
 const big: Tables.TableConfig = {
   name: "big",
   columns: { price: "number", category: "string" },
@@ -68,8 +71,7 @@ const serve = (name: string, layer: Layer.Layer<LocalServer.LocalServerTag, unkn
 
 const filter = encodeURIComponent(JSON.stringify({ category: "c7" }))
 const ops = {
-  create: (e: Engine) => () =>
-    call(e.url, e.key, "POST", "/v1/data/items", { n: e.ids.length, category: `c${e.ids.length % 50}` }, 201),
+  create: (e: Engine) => () => call(e.url, e.key, "POST", "/v1/data/writes", { n: 1, category: "c1" }, 201),
   get: (e: Engine) => () =>
     call(e.url, e.key, "GET", `/v1/data/items/${e.ids[Math.floor(Math.random() * e.ids.length)]}`),
   list: (e: Engine) => () => call(e.url, e.key, "GET", `/v1/data/items?andFilters=${filter}&sortBy=n&limit=20`)
@@ -127,7 +129,7 @@ export const run = async (): Promise<void> => {
         const scope = yield* Scope.Scope
         const name = Context.get(yield* Layer.buildWithScope(databaseLayer, scope), TestDatabase)
         const url = databaseUrl(name)
-        const options = { tables: [items, big] }
+        const options = { tables: [items, writes, big] }
         const memory = yield* serve("memory", LocalServer.layer(options), scope)
         const pg = yield* serve("PostgreSQL", LocalServer.layerPg(url, options), scope)
         const engines = [memory, pg]
