@@ -1,6 +1,7 @@
 /**
- * The local object store behind presigned URLs: HMAC-signed URLs on the server's own host, an in-memory
- * byte store, S3-style multipart state, and the `/_storage/*` route that plays the role of the bucket.
+ * The local object store behind presigned URLs: HMAC-signed URLs on the server's own host, objects and S3-style
+ * multipart uploads (metadata in the `Store`, bytes in the blob service, streamed), and the `/_storage/*` route that
+ * plays the role of the bucket.
  *
  * @since 0.1.0
  */

@@ -1119,11 +1119,6 @@ export const matchCondition = (value: unknown, c: Condition): boolean => {
   }
 }
 
-const matchEntry = (row: Row, entry: Filter[number]): boolean => {
-  const value = fieldValue(row, entry.field)
-  return entry.conditions.every((c) => matchCondition(value, c))
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // List queries
 // ---------------------------------------------------------------------------------------------------------------
@@ -1358,37 +1353,6 @@ export const project = (row: Row, select: ReadonlyArray<string> | undefined): Ro
     createdAt: row.createdAt,
     updatedAt: row.updatedAt
   }
-}
-
-/**
- * Runs a list query: the owner restriction (`self.list`) and the row filters (any of them; `undefined` = none
- * configured), then AND-set ∧ (any of OR-set) ∧ search, then sort (ties broken by `id` in the same direction), then
- * the page slice and `select`. `total` counts the visible rows.
- *
- * @since 0.1.0
- * @category queries
- */
-export const runQuery = (
-  rows: Iterable<Row>,
-  query: ListQuery,
-  ownerId: string | undefined,
-  rowFilters?: ReadonlyArray<Filter> | undefined
-): Either.Either<{ readonly items: ReadonlyArray<Row>; readonly total: number }, TableError> => {
-  const candidates: Array<Row> = []
-  for (const row of rows)
-    if (ownerId === undefined || (ownerId !== "" && row.createdBy === ownerId)) candidates.push(row)
-  const needle = query.search?.toLowerCase()
-  const matched = candidates.filter(
-    (row) =>
-      (rowFilters === undefined || rowFilters.some((f) => f.every((entry) => matchEntry(row, entry)))) &&
-      query.andFilters.every((entry) => matchEntry(row, entry)) &&
-      (query.orFilters.length === 0 || query.orFilters.some((entry) => matchEntry(row, entry))) &&
-      (needle === undefined || matchesSearch(row, needle, query.searchType, query.unreadable))
-  )
-  matched.sort(rowOrder(query.sortBy, query.sortDirection))
-  const start = (query.page - 1) * query.limit
-  const items = matched.slice(start, start + query.limit).map((row) => project(row, query.select))
-  return Either.right({ items, total: matched.length })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

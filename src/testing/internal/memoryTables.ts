@@ -7,6 +7,8 @@ import { Clock, Effect, Either } from "effect"
 import type * as BkendClient from "../../BkendClient.js"
 import { openapi } from "../../local/internal/openapi.js"
 import * as Engine from "../../local/internal/tables.js"
+import * as MemoryQuery from "../../local/internal/memory/query.js"
+import * as RowQuery from "../../local/internal/rowQuery.js"
 
 /** What a route answers instead of a body: the status, code and message a bkend error response carries. */
 export interface Rejection {
@@ -107,7 +109,7 @@ const list = (state: TablesState, name: string, call: Call) =>
   Effect.gen(function* () {
     const table = yield* tableOf(state, name, "list")
     const query = yield* fromEither(Engine.parseListQuery(table.config, searchParams(call.query)))
-    const result = yield* fromEither(Engine.runQuery(table.rows.values(), query, undefined))
+    const result = MemoryQuery.run(table.rows.values(), RowQuery.fromListQuery(query, undefined))
     return listBody(result.items, result.total, query.page, query.limit)
   })
 
