@@ -83,6 +83,8 @@ const claimAndRead = async (url: string, filesDir: string) => {
     const token = String(signin.json.data.accessToken)
     const me = await call("GET", "/v1/auth/me", undefined, server.pk, token)
     expect(me.json.data.id).toBe("old-user")
+    const notes = await call("GET", "/v1/data/notes", undefined, server.pk, token)
+    expect(notes.json.data.items.map((n) => [n.text, n.createdBy])).toEqual([["hello", "old-user"]])
     const files = await call("GET", "/v1/files", undefined, server.pk, token)
     const file = files.json.data.items.find((f) => f.originalName === "report.txt")
     const link = await call("POST", `/v1/files/${String(file?.id)}/download-url`, undefined, server.pk, token)
