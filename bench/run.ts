@@ -31,6 +31,8 @@ const main = async () => {
   }
   const cold = await import("./cold-start.js")
   await cold.run()
+  const storage = await import("./storage.js")
+  await storage.run()
   console.log(
     `\nload average at the end: ${loadavg()
       .map((l) => l.toFixed(2))

@@ -1,73 +1,30 @@
 /**
- * The `bkend-local` command line, spawned as a user runs it from a clone (`tsx src/local/cli.ts`): help, version,
+ * The `bkend-local` command line, spawned as a user runs it from a clone (`src/local/cli.ts` under tsx): help, version,
  * flag and config validation with exit code 2, a port in use explained, and the devMode table defaults.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { clientConfig, databaseLayer, databaseUrl, TestDatabase } from "./pg/db.js"
+import { command, root, start, tempFile, withDatabase } from "./cliProcess.js"
+import { clientConfig } from "./pg/db.js"
 
-const root = path.resolve(import.meta.dirname, "../..")
-const tsx = path.join(root, "node_modules", ".bin", "tsx")
-const cli = path.join(root, "src", "local", "cli.ts")
 const version = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const options = { cwd: root, timeout: 150_000, env: { ...process.env, ...env } }
-    execFile(tsx, [cli, ...args], options, (error, stdout, stderr) =>
+    const [file, argv] = command(args)
+    execFile(file, argv, options, (error, stdout, stderr) =>
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
     )
   })
-
-const tmpFile = (name: string, content: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bkend-local-cli-"))
-  const file = path.join(dir, name)
-  fs.writeFileSync(file, content)
-  return file
-}
-
-/** A server started by the CLI: resolves once it printed its keys. */
-const start = async (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const child = spawn(tsx, [cli, ...args], { cwd: root, env: { ...process.env, ...env } })
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  const banner = await new Promise<string>((resolve, reject) => {
-    let text = ""
-    const timer = setTimeout(() => reject(new Error(`bkend-local did not start: ${text}`)), 150_000)
-    child.stdout.on("data", (chunk: Buffer) => {
-      text += chunk.toString()
-      if (/sk_[0-9a-f]{64}/.test(text)) {
-        clearTimeout(timer)
-        resolve(text)
-      }
-    })
-    child.stderr.on("data", (chunk: Buffer) => {
-      text += chunk.toString()
-    })
-    void exited.then((code) => reject(new Error(`bkend-local exited ${code}: ${text}`)))
-  })
-  const baseUrl = /http:\/\/[0-9.]+:\d+/.exec(banner)?.[0] ?? ""
-  const pk = /pk_[0-9a-f]{64}/.exec(banner)?.[0] ?? ""
-  const sk = /sk_[0-9a-f]{64}/.exec(banner)?.[0] ?? ""
-  return { child, exited, banner, baseUrl, pk, sk }
-}
-
-/** Runs `f` with the URL of a fresh PostgreSQL database, dropped afterwards. */
-const withDatabase = <A>(f: (url: string) => Promise<A>): Promise<A> =>
-  Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(Layer.build(databaseLayer), (ctx) =>
-        Effect.promise(() => f(databaseUrl(Context.get(ctx, TestDatabase))))
-      )
-    )
-  )
 
 /** Drops the database of `url` with its connections, as a failing database server would end them. */
 const dropDatabase = (url: string): Promise<void> =>
@@ -195,7 +152,7 @@ describe.concurrent("bkend-local CLI", () => {
   it("--config problems: one line per problem with its path, unknown keys included; exit 2", {
     timeout: 200_000
   }, async () => {
-    const file = tmpFile(
+    const file = tempFile(
       "config.json",
       JSON.stringify({
         envelope: "bar",
@@ -217,10 +174,10 @@ describe.concurrent("bkend-local CLI", () => {
         '  tables.0.columns.title.type: Expected "string" | "number" | "int" | "double" | "boolean" | "date" | "object" | "array" | "reference", actual "strin"'
       ].sort()
     )
-    const notJson = await run(["--config", tmpFile("config.json", "{ tables: [")])
+    const notJson = await run(["--config", tempFile("config.json", "{ tables: [")])
     expect(notJson.code).toBe(2)
     expect(notJson.stderr).toMatch(/invalid --config .*: not valid JSON/)
-    const array = await run(["--config", tmpFile("tables.json", JSON.stringify([{ name: "posts", colums: {} }]))])
+    const array = await run(["--config", tempFile("tables.json", JSON.stringify([{ name: "posts", colums: {} }]))])
     expect(array.code).toBe(2)
     expect(array.stderr).toContain("  0.colums: unknown key")
   })
@@ -228,12 +185,13 @@ describe.concurrent("bkend-local CLI", () => {
   it("--files-dir (or BKEND_FILES_DIR) is created and named at start; a file in its place is refused", {
     timeout: 200_000
   }, async () => {
-    const notADir = tmpFile("plain.txt", "x")
+    const notADir = tempFile("plain.txt", "x")
     const refused = await run(["--port", "0"], { BKEND_FILES_DIR: notADir })
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toContain(notADir)
-    const dir = path.join(path.dirname(tmpFile("unused", "")), "files")
-    const child = spawn(tsx, [cli, "--port", "0", "--files-dir", dir], { cwd: root })
+    const dir = path.join(path.dirname(tempFile("unused", "")), "files")
+    const [file, argv] = command(["--port", "0", "--files-dir", dir])
+    const child = spawn(file, argv, { cwd: root })
     try {
       const banner = await new Promise<string>((resolve, reject) => {
         let text = ""
@@ -292,7 +250,7 @@ describe.concurrent("bkend-local CLI", () => {
   })
 
   it("SIGTERM: stops accepting, lets the request in flight finish, exits 0", { timeout: 200_000 }, async () => {
-    const config = tmpFile(
+    const config = tempFile(
       "config.json",
       JSON.stringify({ faults: [{ route: "GET /v1/data/slow*", kind: "delay", delayMillis: 4000 }] })
     )
@@ -326,7 +284,7 @@ describe.concurrent("bkend-local CLI", () => {
   it("SIGTERM: a request still running after shutdownTimeoutMillis is cut off; exit 0", {
     timeout: 200_000
   }, async () => {
-    const config = tmpFile(
+    const config = tempFile(
       "config.json",
       JSON.stringify({
         shutdownTimeoutMillis: 1000,
@@ -397,7 +355,7 @@ describe.concurrent("bkend-local CLI", () => {
   it("import: a folder imported twice into a database; the second run adds nothing", { timeout: 200_000 }, () =>
     withDatabase(async (url) => {
       const dir = path.dirname(
-        tmpFile(
+        tempFile(
           "notes_page1.json",
           JSON.stringify({
             success: true,
@@ -416,7 +374,7 @@ describe.concurrent("bkend-local CLI", () => {
           })
         )
       )
-      const owners = tmpFile("owners.json", JSON.stringify({ "old-user": "owner@example.com" }))
+      const owners = tempFile("owners.json", JSON.stringify({ "old-user": "owner@example.com" }))
       const first = await run(["import", dir, "--owner-map", owners], { BKEND_DATABASE_URL: url })
       expect(first.stderr).toBe("")
       expect(first.code).toBe(0)
@@ -451,13 +409,13 @@ describe.concurrent("bkend-local CLI", () => {
   it("import: without a database, or with a bad owner map, says what is wrong and exits 2", {
     timeout: 200_000
   }, async () => {
-    const dir = path.dirname(tmpFile("x_page1.json", "{}"))
+    const dir = path.dirname(tempFile("x_page1.json", "{}"))
     const noDatabase = await run(["import", dir], { BKEND_DATABASE_URL: "" })
     expect(noDatabase.code).toBe(2)
     expect(noDatabase.stderr).toContain(
       "import needs a database: give --database-url postgres://… or set BKEND_DATABASE_URL"
     )
-    const owners = tmpFile("owners.json", JSON.stringify({ "old-user": "not-an-address" }))
+    const owners = tempFile("owners.json", JSON.stringify({ "old-user": "not-an-address" }))
     const badMap = await run([
       "import",
       dir,

@@ -72,6 +72,11 @@ interface TokenPair {
   readonly expiresIn: number
 }
 
+/**
+ * A new access token. Its own `jti` makes every issued token distinct: without it, a rotation within the second of
+ * the previous issue answered the very same access token, and a client that tells sessions apart by their access
+ * token (as the SDK does when another process may have refreshed first) took the rotated session for the old one.
+ */
 const accessTokenOf = (local: K.Local["Type"], session: K.SessionRecord, user: K.UserRecord, iat: number): string =>
   Jwt.sign(
     {
@@ -80,7 +85,8 @@ const accessTokenOf = (local: K.Local["Type"], session: K.SessionRecord, user: K
       typ: "access",
       iat,
       exp: iat + local.options.accessTokenTtlSeconds,
-      role: user.role
+      role: user.role,
+      jti: K.uuid()
     },
     local.state.signingSecret
   )
