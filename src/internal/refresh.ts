@@ -156,7 +156,8 @@ export const make = (options: Options) =>
         })
       )
 
-    const run = (stale: string, epoch: number) =>
+    /** `stale`: the access token the callers hold; `spent`: the refresh token this client would present for it. */
+    const run = (stale: string, spent: string, epoch: number) =>
       Effect.gen(function* () {
         const deadline = (yield* Clock.currentTimeMillis) + budgetMillis
         // the epoch was read before the store: a sign-out or sign-in since then is not undone by what it holds
@@ -166,8 +167,9 @@ export const make = (options: Options) =>
           return yield* new Ended({ error: unauthorized("signed out while the session was being refreshed") })
         }
         const current = now.current.value
-        // rotated or replaced meanwhile (here, or by another tab or process): nothing to spend
-        if (access(current) !== stale) return current
+        // rotated or replaced meanwhile (here, or by another tab or process): nothing to spend. The refresh token is
+        // compared too: a server may issue the same access token twice within a second
+        if (access(current) !== stale || Redacted.value(current.refreshToken) !== spent) return current
         if (now.epoch !== epoch) {
           return yield* new Ended({ error: unauthorized("signed out while the session was being refreshed") })
         }
@@ -196,11 +198,11 @@ export const make = (options: Options) =>
             )
           )
 
-    const start = (stale: string, epoch: number, parent: Tracer.AnySpan | undefined) =>
+    const start = (stale: string, spent: string, epoch: number, parent: Tracer.AnySpan | undefined) =>
       Effect.gen(function* () {
         const done = yield* Deferred.make<Session.Session, Failed>()
         flight = { epoch, done }
-        yield* underLock(run(stale, epoch)).pipe(
+        yield* underLock(run(stale, spent, epoch)).pipe(
           Effect.withSpan("BkendClient.refresh", {
             captureStackTrace: false,
             ...(parent === undefined ? {} : { parent })
@@ -229,7 +231,10 @@ export const make = (options: Options) =>
         const { current, epoch } = yield* session.snapshot
         if (Option.isNone(current)) return yield* new Ended({ error: unauthorized("not signed in") })
         if (access(current.value) !== stale) return current.value
-        const done = flight !== undefined && flight.epoch === epoch ? flight.done : yield* start(stale, epoch, parent)
+        const done =
+          flight !== undefined && flight.epoch === epoch
+            ? flight.done
+            : yield* start(stale, Redacted.value(current.value.refreshToken), epoch, parent)
         const left = deadline - (yield* Clock.currentTimeMillis)
         return yield* withTimeout(Deferred.await(done), left).pipe(
           Effect.catchIf(Cause.isTimeoutException, () => new Busy({ error: timedOut() }))

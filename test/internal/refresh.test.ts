@@ -268,6 +268,29 @@ describe("refresh coordinator", () => {
       })
   )
 
+  // a server that issues the same access token twice within a second (its claims alone, no unique id): another
+  // process's rotation leaves the access token as it was and changes only the refresh token
+  it.scoped("a shared store rotated elsewhere to the same access token: its new refresh token is not spent", () =>
+    Effect.gen(function* () {
+      const store = yield* Effect.provide(Session.TokenStore, Session.layerMemory)
+      const lock = { waitTimeout: Duration.seconds(10), withLock: <A, E, R>(self: Effect.Effect<A, E, R>) => self }
+      const { coordinator, presented, first, session } = yield* setup([], { lock: Option.some(lock) }, store)
+      const elsewhere = Session.fromTokenResponse({ ...pair(), accessToken: access(first) }, 1)
+      yield* store.set(elsewhere)
+      const retry = yield* coordinator.afterUnauthorized(
+        access(first),
+        Infinity,
+        { refreshed: false, proactive: true },
+        timedOut
+      )
+      expect(presented).toEqual([])
+      expect(Redacted.value(Option.getOrThrow(yield* session.current).refreshToken)).toBe(
+        Redacted.value(elsewhere.refreshToken)
+      )
+      expect(retry).toBe(false)
+    })
+  )
+
   // two processes signed in one after the other; the first one's file write landed last, so the shared store holds
   // a session older than this client's
   for (const outcome of ["rotated", "in doubt"] as const) {
