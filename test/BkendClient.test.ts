@@ -21,13 +21,13 @@ import {
   Schema,
   type Scope,
   Stream,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Session from "../src/Session.js"
 import { Me, me, signIn } from "./utils/scriptedClient.js"
 import * as Scripted from "./utils/scriptedServer.js"
+import { recordingTracer } from "./utils/tracing.js"
 
 const PK = `pk_${"a1".repeat(32)}`
 const SK = `sk_${"b2".repeat(32)}`
@@ -618,16 +618,7 @@ describe("BkendClient spans", () => {
     Effect.gen(function* () {
       const server = yield* Scripted.start
       const client = yield* build(clientLayer(server))
-      const spans: Array<Tracer.Span> = []
-      const native = yield* Effect.tracer
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = native.span(name, parent, context, links, startTime, kind, options)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => native.context(f, fiber)
-      })
+      const { spans, tracer } = yield* recordingTracer
       server.script("/v1/script/rows", { status: 503 }, { status: 200, body: "[]" })
       const fiber = yield* client
         .request({

@@ -20,8 +20,7 @@ import {
   Schema,
   type Scope,
   Stream,
-  TestClock,
-  Tracer
+  TestClock
 } from "effect"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
@@ -30,6 +29,7 @@ import * as Session from "../src/Session.js"
 import * as Local from "./utils/bkend.js"
 import { me, signIn } from "./utils/scriptedClient.js"
 import * as Scripted from "./utils/scriptedServer.js"
+import { recordingTracer } from "./utils/tracing.js"
 
 const PK = `pk_${"c3".repeat(32)}`
 
@@ -370,16 +370,7 @@ describe("secrets and deadlines", () => {
   it.scoped("no span ends with a raw token (sign-in and refresh)", () =>
     Effect.gen(function* () {
       const server = yield* Scripted.start
-      const spans: Array<Tracer.Span> = []
-      const native = yield* Effect.tracer
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind, options) => {
-          const span = native.span(name, parent, context, links, startTime, kind, options)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => native.context(f, fiber)
-      })
+      const { spans, tracer } = yield* recordingTracer
       const client = yield* build(server, { retryPolicy: { maxAttempts: 1 } })
       const run = Effect.gen(function* () {
         yield* signIn(client)

@@ -8,7 +8,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, FiberRef, Layer, Option, Redacted, Schema, Stream, Tracer } from "effect"
+import { Chunk, Effect, FiberRef, Layer, Option, Redacted, Schema, Stream, type Tracer } from "effect"
 import * as Auth from "../src/Auth.js"
 import * as BkendClient from "../src/BkendClient.js"
 import * as Files from "../src/Files.js"
@@ -16,6 +16,7 @@ import type * as LocalTables from "../src/local/internal/tables.js"
 import type * as Session from "../src/Session.js"
 import * as Tables from "../src/Tables.js"
 import { BkendLocal, clientLayer, clientOptions, localLayer, uniqueEmail } from "./utils/bkend.js"
+import { recordingTracer } from "./utils/tracing.js"
 
 const postsConfig: LocalTables.TableConfig = {
   name: "posts",
@@ -32,20 +33,6 @@ interface Recorded {
   readonly attributes: Record<string, unknown>
   readonly events: ReadonlyArray<unknown>
 }
-
-/** A tracer that keeps every span it starts (the native tracer does the work). */
-const recordingTracer = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = native.span(name, parent, context, links, startTime, kind, options)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => native.context(f, fiber)
-  })
-  return { tracer, spans }
-})
 
 const nameOf = (span: Tracer.AnySpan) => (span._tag === "Span" ? span.name : `external ${span.spanId}`)
 

@@ -22,8 +22,7 @@ import {
   Redacted,
   Schema,
   type Scope,
-  Stream,
-  Tracer
+  Stream
 } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -32,6 +31,7 @@ import * as undici from "undici"
 import * as BkendClient from "../../src/BkendClient.js"
 import { NodeTransport } from "../../src/node/index.js"
 import { progressBody } from "../../src/internal/multipart.js"
+import { recordingTracer } from "../utils/tracing.js"
 
 interface Transport {
   readonly name: string
@@ -220,19 +220,6 @@ const httpClient = (transport: Transport) =>
 /** fetch follows redirects unless told not to; the SDK always tells it (the undici transports never follow). */
 const manual = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.provideService(self, FetchHttpClient.RequestInit, { redirect: "manual" })
-
-const recordingTracer = Effect.map(Effect.tracer, (native) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = native.span(name, parent, context, links, startTime, kind, options)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => native.context(f, fiber)
-  })
-  return { spans, tracer }
-})
 
 const render = (u: unknown): string => {
   let text = ""

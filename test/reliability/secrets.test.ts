@@ -4,10 +4,11 @@
  * access or refresh token the client ever held appears in any of it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, HashMap, List, Logger, LogLevel, Tracer } from "effect"
+import { Cause, Effect, Exit, HashMap, List, Logger, LogLevel } from "effect"
 import { inspect } from "node:util"
 import * as BkendError from "../../src/BkendError.js"
 import { runChaos } from "./workload.js"
+import { recordingTracer } from "../utils/tracing.js"
 
 const render = (u: unknown): string => {
   let json = ""
@@ -26,7 +27,7 @@ describe("reliability: secrets", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const logs: Array<string> = []
-          const spans: Array<Tracer.Span> = []
+          const { spans, tracer } = yield* recordingTracer
           const logger = Logger.make((entry) => {
             logs.push(
               [
@@ -37,15 +38,6 @@ describe("reliability: secrets", () => {
                 Cause.isEmpty(entry.cause) ? "" : Cause.pretty(entry.cause, { renderErrorCause: true })
               ].join("\n")
             )
-          })
-          const native = yield* Effect.tracer
-          const tracer = Tracer.make({
-            span: (name, parent, context, links, startTime, kind, options) => {
-              const span = native.span(name, parent, context, links, startTime, kind, options)
-              spans.push(span)
-              return span
-            },
-            context: (f, fiber) => native.context(f, fiber)
           })
 
           const result = yield* runChaos({
