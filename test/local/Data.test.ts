@@ -349,6 +349,32 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
       })
     )
 
+    it.effect(
+      "$regex syntax only RE2 knows (\\p{L}, \\z, \\Q…\\E, \\x{…}, named and flag groups) is 400 on every engine",
+      () =>
+        Effect.gen(function* () {
+          for (const pattern of [
+            "^\\p{Lu}",
+            "rry\\z",
+            "\\Qan\\E",
+            "^\\x{61}",
+            "^(?P<first>d)",
+            "a(?i)p",
+            "(?i:a)",
+            "[[:^alpha:]]"
+          ]) {
+            expectError(
+              yield* listCatalog({ andFilters: JSON.stringify({ name: { $regex: pattern } }) }),
+              400,
+              "data/validation-error"
+            )
+          }
+          // what both engines share still filters
+          expect(yield* filtered({ name: { $regex: "(?i)^e[[:alpha:]]+\\b" } })).toEqual(["Elderberry"])
+          expect(yield* filtered({ name: { $regex: "^[^a-c]\\w" } })).toEqual(["date", "Elderberry"])
+        })
+    )
+
     it.effect("orFilters on two fields, and combined with andFilters", () =>
       Effect.gen(function* () {
         expect(yield* filtered(undefined, { color: "yellow", qty: { $gte: 100 } })).toEqual(["banana", "Elderberry"])

@@ -925,7 +925,48 @@ export const compileRegex = (source: string): Either.Either<RE2JS, string> => {
   } catch {
     return Either.left("not a supported regular expression (RE2 syntax: no backreferences or lookaround)")
   }
-  return regex.programSize() > maxRegexProgramSize ? Either.left("too complex") : Either.right(regex)
+  if (regex.programSize() > maxRegexProgramSize) return Either.left("too complex")
+  const unportable = unportableRegex(source)
+  return unportable === undefined ? Either.right(regex) : Either.left(unportable)
+}
+
+// Escapes with a letter that mean the same to RE2 and to PostgreSQL's regular expressions, outside and inside `[…]`.
+const SHARED_ESCAPES = new Set("dDwWsSbBAntfrv")
+const SHARED_CLASS_ESCAPES = new Set("dDwWsSntfrv")
+
+/**
+ * Why a pattern RE2 accepts would not mean the same on every storage engine, if it would not: the PostgreSQL engine
+ * runs patterns as PostgreSQL regular expressions, which lack RE2's `\p{…}`, `\z`, `\Q…\E`, `\x{…}`, named groups,
+ * flag groups (other than a leading `(?i)`) and negated POSIX classes.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const unportableRegex = (source: string): string | undefined => {
+  let inClass = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]
+    if (c === "\\") {
+      const next = source[++i] ?? ""
+      const shared = inClass ? SHARED_CLASS_ESCAPES : SHARED_ESCAPES
+      if (/[A-Za-z0-9]/.test(next) && !shared.has(next)) return `the escape \\${next} is not supported`
+    } else if (inClass) {
+      if (c === "]") inClass = false
+      else if (c === "[" && source[i + 1] === ":") {
+        if (source[i + 2] === "^") return "negated POSIX classes are not supported"
+        const end = source.indexOf(":]", i + 2)
+        if (end >= 0) i = end + 1
+      }
+    } else if (c === "[") {
+      inClass = true
+      // a `]` (after an optional `^`) right after the opening bracket is a literal
+      if (source[i + 1] === "^") i++
+      if (source[i + 1] === "]") i++
+    } else if (c === "(" && source[i + 1] === "?" && source[i + 2] !== ":" && !(i === 0 && source.startsWith("(?i)"))) {
+      return "only (?:…) groups and a leading (?i) are supported"
+    }
+  }
+  return undefined
 }
 
 const parseRegex = (field: string, operand: unknown): Either.Either<Condition, TableError> => {
