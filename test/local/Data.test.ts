@@ -927,6 +927,25 @@ layer(harnessLayer({ devMode: true }))("devMode", (it) => {
       )
     })
   )
+
+  it.effect("$regex: . does not match a line break, on every engine (RE2's meaning)", () =>
+    Effect.gen(function* () {
+      for (const text of ["a\nb", "a-b"]) {
+        expect((yield* request("POST", "/v1/data/lines", { key: "sk", body: { text } })).status).toBe(201)
+      }
+      const list = (pattern: string) =>
+        Effect.map(
+          request("GET", "/v1/data/lines", {
+            key: "sk",
+            query: { andFilters: JSON.stringify({ text: { $regex: pattern } }) }
+          }),
+          (res) => arr(res.data, "items").map((item) => get(item, "text"))
+        )
+      expect(yield* list("^a.b$")).toEqual(["a-b"])
+      // a negated class does match one, in RE2 as in PostgreSQL
+      expect([...(yield* list("^a[^x]b$"))].sort()).toEqual(["a\nb", "a-b"].sort())
+    })
+  )
 })
 
 layer(harnessLayer({ tables, envelope: "bare", deletes: "204", errors: "nest", pagination: "union" }))(
