@@ -375,6 +375,17 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
         })
     )
 
+    it.effect("dates outside years 1 to 9999 on createdAt: the same answer on every engine, never a 5xx", () =>
+      Effect.gen(function* () {
+        for (const date of ["-000001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "+010000-01-01T00:00:00Z"]) {
+          for (const condition of [{ $gt: date }, { $lt: date }, date, { $in: [date] }]) {
+            const res = yield* listCatalog({ andFilters: JSON.stringify({ createdAt: condition }) })
+            expectError(res, 400, "data/validation-error")
+          }
+        }
+      })
+    )
+
     it.effect("orFilters on two fields, and combined with andFilters", () =>
       Effect.gen(function* () {
         expect(yield* filtered(undefined, { color: "yellow", qty: { $gte: 100 } })).toEqual(["banana", "Elderberry"])

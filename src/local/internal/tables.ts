@@ -980,9 +980,11 @@ const parseRegex = (field: string, operand: unknown): Either.Either<Condition, T
 const dateOperand = (config: TableConfig, field: string, operand: string): Either.Either<string, TableError> => {
   if (!isDateField(config, field)) return Either.right(operand)
   const ms = Date.parse(operand)
-  return Number.isNaN(ms)
-    ? invalid(`Field '${field}' compares with an ISO 8601 date string`)
-    : Either.right(new Date(ms).toISOString())
+  // four-digit years only: the ISO form of other years (-000001, +010000) is not a date every engine reads
+  const year = Number.isNaN(ms) ? Number.NaN : new Date(ms).getUTCFullYear()
+  return year >= 1 && year <= 9999
+    ? Either.right(new Date(ms).toISOString())
+    : invalid(`Field '${field}' compares with an ISO 8601 date string (years 1 to 9999)`)
 }
 
 const scalarOperand = (config: TableConfig, field: string, operand: Scalar): Either.Either<Scalar, TableError> =>
