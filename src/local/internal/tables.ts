@@ -7,7 +7,7 @@
  */
 import { Data, Either, Schema } from "effect"
 import { RE2JS } from "re2js"
-import { parseIntParam } from "./kernel.js"
+import { parseIntParam, parseJson, UNSTORABLE_MESSAGE } from "./kernel.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -1058,16 +1058,18 @@ const parseCondition = (
  * @category filters
  */
 export const parseFilter = (config: TableConfig, param: string, raw: string): Either.Either<Filter, TableError> => {
-  let json: unknown
+  let parsed: ReturnType<typeof parseJson>
   try {
-    json = JSON.parse(raw)
+    parsed = parseJson(raw)
   } catch {
     try {
-      json = JSON.parse(decodeURIComponent(raw))
+      parsed = parseJson(decodeURIComponent(raw))
     } catch {
       return invalid(`${param} must be a URL-encoded JSON object`)
     }
   }
+  if (parsed.unstorable) return invalid(`${param}: ${UNSTORABLE_MESSAGE}`)
+  const json = parsed.value
   if (!isPlainObject(json)) return invalid(`${param} must be a JSON object`)
   const out: Array<{ field: string; conditions: ReadonlyArray<Condition> }> = []
   for (const [field, value] of Object.entries(json)) {
