@@ -867,3 +867,18 @@ layer(harnessLayer({ oauthProviders: ["google"], oauthDevSignIn: true }))(
     )
   }
 )
+
+layer(harnessLayer({ maxFailedSignIns: 3 }))("sign-in lockout under concurrency (socket)", (it) => {
+  it.effect("concurrent wrong passwords: at most maxFailedSignIns of them are checked, the rest get 429", () =>
+    Effect.gen(function* () {
+      const email = uniqueEmail("race-lock")
+      yield* post("/v1/auth/email/signup", { method: "password", email, password: "secret1", name: "R" })
+      const guesses = Array.from({ length: 20 }, (_, i) => `wrong-${i}`)
+      const replies = yield* Effect.forEach(guesses, (pw) => signIn(email, pw), { concurrency: "unbounded" })
+      const statuses = replies.map((r) => r.status)
+      // every guess past the third is refused without its password being tried
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3)
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(17)
+    })
+  )
+})

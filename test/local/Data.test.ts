@@ -349,6 +349,63 @@ layer(harnessLayer({ tables }))("data routes", (it) => {
       })
     )
 
+    it.effect(
+      "$regex syntax only RE2 knows (\\p{L}, \\z, \\Q…\\E, \\x{…}, named and flag groups) is 400 on every engine",
+      () =>
+        Effect.gen(function* () {
+          for (const pattern of [
+            "^\\p{Lu}",
+            "rry\\z",
+            "\\Qan\\E",
+            "^\\x{61}",
+            "^(?P<first>d)",
+            "a(?i)p",
+            "(?i:a)",
+            "[[:^alpha:]]"
+          ]) {
+            expectError(
+              yield* listCatalog({ andFilters: JSON.stringify({ name: { $regex: pattern } }) }),
+              400,
+              "data/validation-error"
+            )
+          }
+          // what both engines share still filters
+          expect(yield* filtered({ name: { $regex: "(?i)^e[[:alpha:]]+\\b" } })).toEqual(["Elderberry"])
+          expect(yield* filtered({ name: { $regex: "^[^a-c]\\w" } })).toEqual(["date", "Elderberry"])
+        })
+    )
+
+    it.effect("dates outside years 1 to 9999 on createdAt: the same answer on every engine, never a 5xx", () =>
+      Effect.gen(function* () {
+        for (const date of ["-000001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "+010000-01-01T00:00:00Z"]) {
+          for (const condition of [{ $gt: date }, { $lt: date }, date, { $in: [date] }]) {
+            const res = yield* listCatalog({ andFilters: JSON.stringify({ createdAt: condition }) })
+            expectError(res, 400, "data/validation-error")
+          }
+        }
+      })
+    )
+
+    it.effect(
+      "a NUL character in a filter value, a search or a row: the same answer on every engine, never a 5xx",
+      () =>
+        Effect.gen(function* () {
+          const statuses = [
+            (yield* listCatalog({ andFilters: JSON.stringify({ name: "a\u0000" }) })).status,
+            (yield* listCatalog({ andFilters: JSON.stringify({ name: { $in: ["a\u0000"] } }) })).status,
+            (yield* listCatalog({ andFilters: JSON.stringify({ name: { $gt: "a\u0000" } }) })).status,
+            (yield* listCatalog({ andFilters: JSON.stringify({ id: "a\u0000" }) })).status,
+            (yield* listCatalog({ search: "a\u0000" })).status,
+            (yield* request("POST", "/v1/data/posts", { key: "sk", body: { title: "nul\u0000title" } })).status,
+            (yield* request("POST", "/v1/data/posts", { key: "sk", body: { title: "half \ud800 pair" } })).status,
+            (yield* request("GET", "/v1/data/posts/a%00b", { key: "sk" })).status,
+            (yield* request("GET", "/v1/users/a%00b", { key: "sk" })).status,
+            (yield* request("GET", "/v1/files/a%00b", { key: "sk" })).status
+          ]
+          expect(statuses).toEqual([400, 400, 400, 400, 400, 400, 400, 400, 400, 400])
+        })
+    )
+
     it.effect("orFilters on two fields, and combined with andFilters", () =>
       Effect.gen(function* () {
         expect(yield* filtered(undefined, { color: "yellow", qty: { $gte: 100 } })).toEqual(["banana", "Elderberry"])
@@ -899,6 +956,25 @@ layer(harnessLayer({ devMode: true }))("devMode", (it) => {
         400,
         "data/validation-error"
       )
+    })
+  )
+
+  it.effect("$regex: . does not match a line break, on every engine (RE2's meaning)", () =>
+    Effect.gen(function* () {
+      for (const text of ["a\nb", "a-b"]) {
+        expect((yield* request("POST", "/v1/data/lines", { key: "sk", body: { text } })).status).toBe(201)
+      }
+      const list = (pattern: string) =>
+        Effect.map(
+          request("GET", "/v1/data/lines", {
+            key: "sk",
+            query: { andFilters: JSON.stringify({ text: { $regex: pattern } }) }
+          }),
+          (res) => arr(res.data, "items").map((item) => get(item, "text"))
+        )
+      expect(yield* list("^a.b$")).toEqual(["a-b"])
+      // a negated class does match one, in RE2 as in PostgreSQL
+      expect([...(yield* list("^a[^x]b$"))].sort()).toEqual(["a\nb", "a-b"].sort())
     })
   )
 })

@@ -260,6 +260,26 @@ const importSuite = (engine: string, storeLayer: Layer.Layer<Store, unknown>, ma
           yield* refused({ "t_page1.json": page([row(1, "u\u0000", {})]) }, /createdBy that is not a user id/)
         })
       )
+      it.effect("symbolic links: a file, the files folder or a page that points outside the folder", () =>
+        Effect.gen(function* () {
+          const outside = folder({ "secret.txt": "not for the import", "t_page1.json": page([]) })
+          const linked = (link: string, target: string, files: Record<string, string> = {}) => {
+            const dir = folder(files)
+            fs.mkdirSync(path.dirname(path.join(dir, link)), { recursive: true })
+            fs.symlinkSync(target, path.join(dir, link))
+            return dir
+          }
+          for (const dir of [
+            linked("bkend_files/notes.txt", path.join(outside, "secret.txt")),
+            linked("bkend_files", outside),
+            linked("t_page1.json", path.join(outside, "t_page1.json"))
+          ]) {
+            const error = yield* Effect.flip(provided(importFolder(dir, { blobs: makeBlobs() })))
+            expect(error._tag).toBe("ImportError")
+            expect(error.message).toMatch(/is a symbolic link/)
+          }
+        })
+      )
       it.effect("pages that are not list pages, or missing", () =>
         Effect.gen(function* () {
           yield* refused({ "t_page1.json": "{ not json" }, /t_page1\.json is not JSON/)

@@ -487,15 +487,17 @@ const requestMagicLink = (
 
 const lockoutKey = (email: string) => `signin-failures:${email}`
 
-/** 429 while the e-mail has `lockout` failed sign-ins in its current window. */
-const checkLockout = (email: string, lockout: number, t: number) =>
+/**
+ * Counts a sign-in attempt for the e-mail, then answers 429 when it is past the `lockout` attempts of its window. The
+ * attempt is counted before its password is checked, in one store write: concurrent guesses (also on other instances)
+ * cannot all pass a count read before any of them was recorded. A successful sign-in resets the window.
+ */
+const claimAttempt = (email: string, lockout: number, t: number) =>
   Effect.flatMap(
-    K.stored((s) => s.windows.get(lockoutKey(email))),
+    K.stored((s) => s.windows.hit(lockoutKey(email), LOCKOUT_WINDOW, t)),
     (window) => {
-      if (Option.isNone(window) || t >= window.value.windowStart + LOCKOUT_WINDOW || window.value.count < lockout) {
-        return Effect.void
-      }
-      const retryAfter = Math.max(1, Math.ceil((window.value.windowStart + LOCKOUT_WINDOW - t) / 1000))
+      if (window.count <= lockout) return Effect.void
+      const retryAfter = Math.max(1, Math.ceil((window.windowStart + LOCKOUT_WINDOW - t) / 1000))
       return K.fail(429, "auth/too-many-login-attempts", "Too many failed sign-in attempts", {
         "retry-after": String(retryAfter)
       })
@@ -551,10 +553,9 @@ const signIn = Effect.gen(function* () {
   if (input.method !== "password") return yield* K.fail(400, INVALID, "method must be password or magiclink")
   if (input.password === undefined) return yield* K.fail(400, INVALID, "password is required")
   const lockout = options.maxFailedSignIns
-  if (lockout !== undefined) yield* checkLockout(email, lockout, t)
+  if (lockout !== undefined) yield* claimAttempt(email, lockout, t)
   const user = yield* K.findUserByEmail(email)
   if (user === undefined || !K.verifyPassword(input.password, user.passwordHash)) {
-    if (lockout !== undefined) yield* K.stored((s) => s.windows.hit(lockoutKey(email), LOCKOUT_WINDOW, t))
     return yield* K.fail(401, "auth/invalid-credentials", "Invalid e-mail or password")
   }
   if (lockout !== undefined) yield* K.stored((s) => s.windows.reset(lockoutKey(email)))

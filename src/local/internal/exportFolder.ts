@@ -84,6 +84,15 @@ const entries = (fs: FileSystem.FileSystem, dir: string) =>
 const statOf = (fs: FileSystem.FileSystem, file: string) =>
   Effect.mapError(fs.stat(file), (e) => problem(`cannot read ${file}: ${e.message}`))
 
+/**
+ * Fails when `file` is a symbolic link: a folder from elsewhere could otherwise point the import at any file the
+ * importing user can read (keys, the server's environment) and store it as an imported file or page.
+ */
+const refuseLink = (fs: FileSystem.FileSystem, file: string, where: string) =>
+  Effect.flatMap(Effect.isSuccess(fs.readLink(file)), (linked) =>
+    linked ? Effect.fail(problem(`${where} is a symbolic link: copy what it points to into the folder`)) : Effect.void
+  )
+
 /** Groups the page files by table and checks that every table's pages run 1, 2, … without a gap. */
 const tablesOf = (pageFiles: ReadonlyArray<{ readonly table: string; readonly page: number; readonly file: string }>) =>
   Effect.gen(function* () {
@@ -125,12 +134,14 @@ const filesOf = (fs: FileSystem.FileSystem, dir: string) =>
   Effect.gen(function* () {
     const folder = path.join(dir, FILES_FOLDER)
     if (!(yield* Effect.orElseSucceed(fs.exists(folder), () => false))) return []
+    yield* refuseLink(fs, folder, FILES_FOLDER)
     const files: Array<ExportFile> = []
     for (const fileName of yield* entries(fs, folder)) {
       const where = `${FILES_FOLDER}/${quoted(fileName)}`
       const bad = fileNameProblem(fileName)
       if (bad !== undefined) return yield* problem(`${where}: ${bad}`)
       const file = path.join(folder, fileName)
+      yield* refuseLink(fs, file, where)
       const info = yield* statOf(fs, file)
       if (info.type !== "File") return yield* problem(`${where} is not a regular file`)
       files.push({ path: file, fileName, ...splitFileName(fileName), size: Number(info.size) })
@@ -165,6 +176,7 @@ export const scan = (dir: string): Effect.Effect<ExportFolder, ImportError, File
           `${quoted(name)}: ${quoted(table)} is not a table name (letters, digits, _ and -, starting with a letter or _, at most 64)`
         )
       }
+      yield* refuseLink(fs, path.join(dir, name), quoted(name))
       pageFiles.push({ table, page: Number(m[2]), file: path.join(dir, name) })
     }
     return { dir, tables: yield* tablesOf(pageFiles), files: yield* filesOf(fs, dir), ignored }

@@ -1221,6 +1221,43 @@ const describeIssues = (error: ParseResult.ParseError): string => {
   return `Invalid request body: ${parts.join("; ")}`
 }
 
+// a NUL, or a surrogate without its pair
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding the NUL character is the point
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * Whether a string holds what no storage engine keeps alike: a NUL character or an unpaired surrogate (PostgreSQL
+ * refuses both in text and JSON, the memory engine would keep them).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const unstorableText = (text: string): boolean => UNSTORABLE.test(text)
+
+/**
+ * Parses JSON text; `unstorable` tells whether a key or string in it is `unstorableText` (escapes such as `\u0000`
+ * only become one when parsed).
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const parseJson = (text: string): { readonly value: unknown; readonly unstorable: boolean } => {
+  let unstorable = false
+  const value: unknown = JSON.parse(text, (key, v: unknown) => {
+    if (unstorableText(key) || (typeof v === "string" && unstorableText(v))) unstorable = true
+    return v
+  })
+  return { value, unstorable }
+}
+
+/**
+ * The answer to a JSON text that `parseJson` found unstorable.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const UNSTORABLE_MESSAGE = "JSON strings must not contain NUL characters or unpaired surrogates"
+
 /**
  * Whether JSON text nests objects/arrays deeper than `max` (a linear scan that skips string contents), so a deep
  * document is refused before `JSON.parse` recurses into it.
@@ -1265,11 +1302,13 @@ export const jsonBody = (code: string): Effect.Effect<unknown, ApiError, HttpSer
     if (jsonTooDeep(text, options.maxJsonDepth)) {
       return yield* fail(400, code, `JSON body nests deeper than ${options.maxJsonDepth} levels`)
     }
+    let parsed: ReturnType<typeof parseJson>
     try {
-      return JSON.parse(text) as unknown
+      parsed = parseJson(text)
     } catch {
       return yield* fail(400, code, "Malformed JSON body")
     }
+    return parsed.unstorable ? yield* fail(400, code, UNSTORABLE_MESSAGE) : parsed.value
   })
 
 /**

@@ -37,6 +37,16 @@ const pathOf = (url: string): string => {
   return p
 }
 
+/** Whether the decoded path or query of a request URL holds what no storage engine keeps alike. */
+const unstorableUrl = (url: string): boolean => {
+  try {
+    return K.unstorableText(decodeURIComponent(url.replace(/\+/g, " ")))
+  } catch {
+    // not percent-decodable as a whole: each part is decoded (or refused) where it is read
+    return false
+  }
+}
+
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
 /**
@@ -234,6 +244,11 @@ export const middleware = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<n
             yield* Effect.sleep(rule.delayMillis ?? 1000)
         }
       }
+    }
+
+    // a NUL in the path or the query would reach the store (ids, searches): no engine keeps it alike
+    if (!isStorage && unstorableUrl(req.url)) {
+      return yield* renderFail(400, "common/invalid-parameters", "The URL must not contain NUL characters", rateHeaders)
     }
 
     const declared = Number(K.header(req, "content-length") ?? "0")

@@ -7,7 +7,7 @@
  */
 import { Data, Either, Schema } from "effect"
 import { RE2JS } from "re2js"
-import { parseIntParam } from "./kernel.js"
+import { parseIntParam, parseJson, UNSTORABLE_MESSAGE } from "./kernel.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -925,7 +925,48 @@ export const compileRegex = (source: string): Either.Either<RE2JS, string> => {
   } catch {
     return Either.left("not a supported regular expression (RE2 syntax: no backreferences or lookaround)")
   }
-  return regex.programSize() > maxRegexProgramSize ? Either.left("too complex") : Either.right(regex)
+  if (regex.programSize() > maxRegexProgramSize) return Either.left("too complex")
+  const unportable = unportableRegex(source)
+  return unportable === undefined ? Either.right(regex) : Either.left(unportable)
+}
+
+// Escapes with a letter that mean the same to RE2 and to PostgreSQL's regular expressions, outside and inside `[…]`.
+const SHARED_ESCAPES = new Set("dDwWsSbBAntfrv")
+const SHARED_CLASS_ESCAPES = new Set("dDwWsSntfrv")
+
+/**
+ * Why a pattern RE2 accepts would not mean the same on every storage engine, if it would not: the PostgreSQL engine
+ * runs patterns as PostgreSQL regular expressions, which lack RE2's `\p{…}`, `\z`, `\Q…\E`, `\x{…}`, named groups,
+ * flag groups (other than a leading `(?i)`) and negated POSIX classes.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const unportableRegex = (source: string): string | undefined => {
+  let inClass = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]
+    if (c === "\\") {
+      const next = source[++i] ?? ""
+      const shared = inClass ? SHARED_CLASS_ESCAPES : SHARED_ESCAPES
+      if (/[A-Za-z0-9]/.test(next) && !shared.has(next)) return `the escape \\${next} is not supported`
+    } else if (inClass) {
+      if (c === "]") inClass = false
+      else if (c === "[" && source[i + 1] === ":") {
+        if (source[i + 2] === "^") return "negated POSIX classes are not supported"
+        const end = source.indexOf(":]", i + 2)
+        if (end >= 0) i = end + 1
+      }
+    } else if (c === "[") {
+      inClass = true
+      // a `]` (after an optional `^`) right after the opening bracket is a literal
+      if (source[i + 1] === "^") i++
+      if (source[i + 1] === "]") i++
+    } else if (c === "(" && source[i + 1] === "?" && source[i + 2] !== ":" && !(i === 0 && source.startsWith("(?i)"))) {
+      return "only (?:…) groups and a leading (?i) are supported"
+    }
+  }
+  return undefined
 }
 
 const parseRegex = (field: string, operand: unknown): Either.Either<Condition, TableError> => {
@@ -939,9 +980,11 @@ const parseRegex = (field: string, operand: unknown): Either.Either<Condition, T
 const dateOperand = (config: TableConfig, field: string, operand: string): Either.Either<string, TableError> => {
   if (!isDateField(config, field)) return Either.right(operand)
   const ms = Date.parse(operand)
-  return Number.isNaN(ms)
-    ? invalid(`Field '${field}' compares with an ISO 8601 date string`)
-    : Either.right(new Date(ms).toISOString())
+  // four-digit years only: the ISO form of other years (-000001, +010000) is not a date every engine reads
+  const year = Number.isNaN(ms) ? Number.NaN : new Date(ms).getUTCFullYear()
+  return year >= 1 && year <= 9999
+    ? Either.right(new Date(ms).toISOString())
+    : invalid(`Field '${field}' compares with an ISO 8601 date string (years 1 to 9999)`)
 }
 
 const scalarOperand = (config: TableConfig, field: string, operand: Scalar): Either.Either<Scalar, TableError> =>
@@ -1015,16 +1058,18 @@ const parseCondition = (
  * @category filters
  */
 export const parseFilter = (config: TableConfig, param: string, raw: string): Either.Either<Filter, TableError> => {
-  let json: unknown
+  let parsed: ReturnType<typeof parseJson>
   try {
-    json = JSON.parse(raw)
+    parsed = parseJson(raw)
   } catch {
     try {
-      json = JSON.parse(decodeURIComponent(raw))
+      parsed = parseJson(decodeURIComponent(raw))
     } catch {
       return invalid(`${param} must be a URL-encoded JSON object`)
     }
   }
+  if (parsed.unstorable) return invalid(`${param}: ${UNSTORABLE_MESSAGE}`)
+  const json = parsed.value
   if (!isPlainObject(json)) return invalid(`${param} must be a JSON object`)
   const out: Array<{ field: string; conditions: ReadonlyArray<Condition> }> = []
   for (const [field, value] of Object.entries(json)) {

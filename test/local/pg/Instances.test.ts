@@ -4,7 +4,7 @@
  * spread over both with one rotation and no replay (under the reuse interval).
  */
 import { expect, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
 import * as PgStore from "../../../src/local/internal/pg/PgStore.js"
 import { cliDefaults } from "../../../src/local/index.js"
 import * as LocalServer from "../../../src/local/LocalServer.js"
@@ -108,6 +108,54 @@ layer(databaseLayer, { timeout: 60_000, excludeTestServices: true })("two instan
         reuses: after.refreshReuses - before.refreshReuses,
         replays: after.replaysDetected - before.replaysDetected
       }).toEqual({ rotations: 1, reuses: 7, replays: 0 })
+    })
+  )
+
+  it.scoped("a refresh and an organization switch of one session at once: one active refresh token remains", () =>
+    Effect.gen(function* () {
+      const a = yield* instance
+      const b = yield* instance
+      const name = yield* TestDatabase
+      const raw = Context.get(yield* Layer.build(PgClient.layer(clientConfig(name))), PgClient.PgClient)
+      const email = `org-${crypto.randomUUID()}@example.com`
+      yield* post(a, "/v1/auth/email/signup", signUpBody(email))
+      const user = Option.getOrThrow(yield* a.server.store.users.getByEmail(email))
+      const [session] = yield* a.server.store.sessions.listByUser(user.id)
+      const sessionId = session!.id
+      const oldJti = session!.refreshJti
+      const next = () => ({ jti: crypto.randomUUID(), issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000 })
+      const waiting = (n: number) =>
+        Effect.repeat(
+          raw<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          { until: (rows) => (rows[0]?.n ?? 0) >= n }
+        )
+      // the token row is held (on its own connection) while the rotation, then the switch queue for it
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(
+        raw.withTransaction(
+          Effect.gen(function* () {
+            yield* raw`SELECT 1 FROM bkend_refresh_tokens WHERE jti = ${oldJti} FOR UPDATE`
+            yield* Deferred.succeed(locked, undefined)
+            yield* Deferred.await(release)
+          })
+        )
+      )
+      yield* Deferred.await(locked)
+      const rotation = yield* Effect.fork(a.server.store.lineage.rotate(oldJti, next, Date.now()))
+      yield* waiting(1)
+      const reissue = yield* Effect.fork(
+        b.server.store.lineage.reissue(sessionId, (s) => ({ ...s, organizationId: "org-2" }), next)
+      )
+      yield* waiting(2)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      expect((yield* Fiber.join(rotation))._tag).toBe("Rotated")
+      const reissued = Option.getOrThrow(yield* Fiber.join(reissue))
+      const active = yield* raw<{ jti: string }>`SELECT jti FROM bkend_refresh_tokens
+        WHERE session_id = ${sessionId} AND data ->> 'status' = 'active'`
+      expect(active.map((r) => r.jti)).toEqual([reissued.token.jti])
     })
   )
 })

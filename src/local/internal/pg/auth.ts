@@ -114,6 +114,9 @@ const rotate = (
     return rotated
   })
 
+/** How often a reissue looks again when a rotation moved the session to a new token while it waited. */
+const REISSUE_ATTEMPTS = 5
+
 const reissue = (
   sql: Sql,
   s: Stores,
@@ -122,14 +125,21 @@ const reissue = (
   next: (session: SessionRecord) => NextToken
 ) =>
   Effect.gen(function* () {
-    const current = yield* s.sessions.get(sessionId)
-    if (Option.isNone(current)) return Option.none()
-    yield* sql`UPDATE bkend_refresh_tokens SET data = data || ${revoked}::jsonb
-      WHERE jti = ${current.value.refreshJti} AND data ->> 'status' = 'active'`
-    const session = yield* s.sessions.lock(sessionId)
-    if (Option.isNone(session)) return Option.none()
-    const changed = f(session.value)
-    return Option.some(yield* issue(s, changed, next(changed)))
+    for (let attempt = 1; ; attempt++) {
+      const current = yield* s.sessions.get(sessionId)
+      if (Option.isNone(current)) return Option.none()
+      // the session's token, then the session (the lock order): a rotation of that token cannot run in between
+      const jti = current.value.refreshJti
+      yield* s.tokens.lock(jti)
+      const session = yield* s.sessions.lock(sessionId)
+      if (Option.isNone(session)) return Option.none()
+      // a rotation committed while this waited: its new token is the one to retire
+      if (session.value.refreshJti !== jti && attempt < REISSUE_ATTEMPTS) continue
+      yield* sql`UPDATE bkend_refresh_tokens SET data = data || ${revoked}::jsonb
+        WHERE jti = ${session.value.refreshJti} AND data ->> 'status' = 'active'`
+      const changed = f(session.value)
+      return Option.some(yield* issue(s, changed, next(changed)))
+    }
   })
 
 const consume = (s: Stores, token: string, kind: string, now: number, email: string | undefined) =>

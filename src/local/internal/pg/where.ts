@@ -309,8 +309,9 @@ export interface RowColumns {
 }
 
 /**
- * The pattern in PostgreSQL's regular-expression dialect: word boundaries `\b`/`\B` are `\y`/`\Y` there; the
- * rest of the accepted syntax (classes, anchors, quantifiers, groups, `\d \w \s`) means the same.
+ * The pattern in PostgreSQL's regular-expression dialect: word boundaries `\b`/`\B` are `\y`/`\Y` there, and `.`
+ * (which matches a line break there, not in RE2) is `[^\n]`; the rest of the accepted syntax (classes, anchors,
+ * quantifiers, groups, `\d \w \s`) means the same.
  *
  * @since 0.1.0
  * @category compiler
@@ -325,9 +326,25 @@ export const posixRegex = (source: string): string => {
       out += !inClass && (next === "b" || next === "B") ? `\\${next === "b" ? "y" : "Y"}` : `\\${next}`
       continue
     }
-    if (c === "[") inClass = true
-    else if (c === "]") inClass = false
-    out += c
+    if (!inClass && c === "[") {
+      inClass = true
+      // a `]` right after the opening bracket (and its `^`) is a literal, not the end of the class
+      const literal = /^\[\^?\]/.exec(source.slice(i))?.[0] ?? "["
+      out += literal
+      i += literal.length - 1
+      continue
+    }
+    if (inClass && c === "[" && source[i + 1] === ":") {
+      const end = source.indexOf(":]", i + 2)
+      if (end >= 0) {
+        out += source.slice(i, end + 2)
+        i = end + 1
+        continue
+      }
+    }
+    if (inClass && c === "]") inClass = false
+    // RE2's `.` stops at a line break; PostgreSQL's matches one
+    out += c === "." && !inClass ? "[^\\n]" : c
   }
   return out
 }
