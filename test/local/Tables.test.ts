@@ -539,6 +539,15 @@ describe("ids and spec", () => {
     expect(Tables.isRowId("507f1f77bcf86cd79943901")).toBe(false)
     expect(Tables.isRowId("507F1F77BCF86CD799439011")).toBe(false)
   })
+  it("row ids cannot be guessed from a neighbour's: their last 40 bits are random, not a sequence", () => {
+    const at = Date.parse("2025-01-01T00:00:05Z")
+    const ids = Array.from({ length: 200 }, () => Tables.newRowId(at))
+    const low = ids.map((id) => BigInt(`0x${id.slice(14)}`))
+    const successors = low.filter((v, i) => i > 0 && v === (low[i - 1] ?? 0n) + 1n).length
+    expect(successors).toBe(0)
+    expect(new Set(low).size).toBe(ids.length)
+    expect([...ids].sort()).toEqual(ids)
+  })
   it("spec: bsonType schema, required, indexes, effective permissions", () => {
     const s = Tables.spec(posts)
     expect(s.tableName).toBe("posts")

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as crypto from "node:crypto"
 import { Data, Either, Schema } from "effect"
 import { RE2JS } from "re2js"
 import { parseIntParam, parseJson, UNSTORABLE_MESSAGE } from "./kernel.js"
@@ -821,19 +822,30 @@ export const uniqueConflict = (
 // Ids
 // ---------------------------------------------------------------------------------------------------------------
 
-let sequence = Math.floor(Math.random() * 2 ** 40)
+let lastSecond = -1
+let inSecond = 0
 
 /**
- * A 24-hex row id: 8 hex of Unix seconds then a 16-hex process-wide counter, so ids sort by creation order (the
- * default list order is by `id`).
+ * A 24-hex row id: 8 hex of Unix seconds, a 6-hex counter within that second, then 10 hex (40 bits) of randomness.
+ * Ids sort by creation order within a process (the default list order is by `id`), and nobody can guess another
+ * row's id from their own: reading a row that exists but is hidden answers 403 where a missing one answers 404, so
+ * guessable ids would let a caller enumerate rows.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const newRowId = (nowMillis: number): string => {
-  sequence += 1
   const seconds = Math.max(0, Math.floor(nowMillis / 1000)) % 2 ** 32
-  return seconds.toString(16).padStart(8, "0") + sequence.toString(16).padStart(16, "0")
+  if (seconds !== lastSecond) {
+    lastSecond = seconds
+    inSecond = 0
+  }
+  inSecond += 1
+  return (
+    seconds.toString(16).padStart(8, "0") +
+    (inSecond % 2 ** 24).toString(16).padStart(6, "0") +
+    crypto.randomBytes(5).toString("hex")
+  )
 }
 
 /**
