@@ -126,6 +126,12 @@ export interface ObjectMeta {
   readonly contentType: string | undefined
   readonly etag: string
   readonly createdAt: number
+  /**
+   * Which stored bytes are this object's: a name unique to the write that stored them, so replacing an object with
+   * the same bytes never shares (and later deletes) another write's bytes. Absent on objects stored before: their
+   * ETag names their bytes.
+   */
+  readonly version?: string | undefined
 }
 
 /**

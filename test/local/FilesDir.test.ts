@@ -259,7 +259,7 @@ describe("hostile keys on disk", () => {
       expect(fs.readdirSync(parent)).toEqual(["files"])
       const stored = filesUnder(dir)
       expect(stored).toHaveLength(HOSTILE.length)
-      for (const file of stored) expect(file).toMatch(/^objects\/[0-9a-f]{64}\/[0-9a-f]{32}$/)
+      for (const file of stored) expect(file).toMatch(/^objects\/[0-9a-f]{64}\/[0-9a-f]{32}\.[0-9a-f]{16}$/)
     })
   )
 

@@ -61,7 +61,7 @@ const folder = (files: Record<string, string | Uint8Array>): string => {
 const objectText = (blobs: Blobs.Service, key: string) =>
   Effect.gen(function* () {
     const object = Option.getOrThrow(yield* Effect.flatMap(Store, (store) => store.objects.get(key)))
-    const name = Either.getOrThrow(Blobs.objectBlob(key))(object.etag)
+    const name = Either.getOrThrow(Blobs.objectBlob(key))(Blobs.versionOf(object))
     const blob = Option.getOrThrow(yield* blobs.get(name))
     return Buffer.concat(Chunk.toReadonlyArray(yield* Stream.runCollect(blob.bytes))).toString()
   })

@@ -92,7 +92,7 @@ describe("reliability: chaos", () => {
             const key = file?.s3Key ?? ""
             const object = state.objects.get(key)
             const version = Either.getOrThrow(Blobs.objectBlob(key))
-            expect(state.blobs.get(version(object?.etag ?? ""))).toEqual(upload.bytes)
+            expect(object && state.blobs.get(version(Blobs.versionOf(object)))).toEqual(upload.bytes)
           }
 
           // 4. no refresh-token replay, and the session survived

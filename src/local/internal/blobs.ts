@@ -3,14 +3,15 @@
  * in memory, or in files under a directory (`filesDir`). Bytes go in and out as streams.
  *
  * Every blob has a name made here from what it stores, never from raw client input: an object's bytes live under
- * `objects/<sha-256 of the key>/<ETag>`, a part under `parts/<sha-256 of the upload id>/<part number>-<MD5>`. A name
- * names one version: writing new bytes for a key writes a new name, and the object's metadata says which one is
- * current, so a reader never sees the bytes of one upload with the ETag of another.
+ * `objects/<sha-256 of the key>/<ETag>.<64 random bits>`, a part under `parts/<sha-256 of the upload id>/<part
+ * number>-<MD5>`. A name names one write: every write of a key gets a new name, even of the same bytes, and the
+ * object's metadata says which one is current, so a reader never sees the bytes of one upload with the ETag of
+ * another, and retiring an old version never deletes a newer one.
  *
  * @since 0.1.0
  */
 import { Context, Data, Effect, Either, Option, Stream } from "effect"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 
 /**
  * Reading or writing bytes failed (disk full, permission denied, …). Carries the operation and the system error
@@ -106,7 +107,24 @@ const digest = (text: string): string => createHash("sha256").update(text, "utf8
 const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, "$1")
 
 /**
- * The names of the versions of object `key`, by ETag (quoted or not), or why the key cannot name stored bytes.
+ * A new version of an object with ETag `etag` (quoted or not): the ETag and 64 random bits, unique to one write.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const newVersion = (etag: string): string => `${unquote(etag)}.${randomBytes(8).toString("hex")}`
+
+/**
+ * What names an object's bytes: its version, or its ETag when it was stored before versions existed.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const versionOf = (object: { readonly etag: string; readonly version?: string | undefined }): string =>
+  object.version ?? object.etag
+
+/**
+ * The names of the versions of object `key`, by version (see `versionOf`), or why the key cannot name stored bytes.
  *
  * @since 0.1.0
  * @category names
@@ -142,7 +160,9 @@ export const partBlob = (uploadId: string, partNumber: number, md5: string): str
  * @category names
  */
 export const isBlobName = (name: string): boolean =>
-  /^(objects\/[0-9a-f]{64}\/[0-9a-f]{32}(-[0-9]{1,5})?|parts\/[0-9a-f]{64}\/[0-9]{1,5}-[0-9a-f]{32})$/.test(name)
+  /^(objects\/[0-9a-f]{64}\/[0-9a-f]{32}(-[0-9]{1,5})?(\.[0-9a-f]{16})?|parts\/[0-9a-f]{64}\/[0-9]{1,5}-[0-9a-f]{32})$/.test(
+    name
+  )
 
 /**
  * @since 0.1.0

@@ -299,7 +299,9 @@ const retire = (blobs: Blobs.Service, previous: Option.Option<StoredObject>, cur
   Option.match(previous, {
     onNone: () => Effect.void,
     onSome: (old) =>
-      old.etag === current.etag ? Effect.void : Effect.flatMap(versionsOf(old.key), (v) => blobs.delete(v(old.etag)))
+      Blobs.versionOf(old) === Blobs.versionOf(current)
+        ? Effect.void
+        : Effect.flatMap(versionsOf(old.key), (v) => blobs.delete(v(Blobs.versionOf(old))))
   })
 
 /**
@@ -332,10 +334,15 @@ export const putObjectInto = <E, R>(
 ): Effect.Effect<StoredObject, E | BlobError | Store.StoreError, Blobs.Blobs | R> =>
   Effect.gen(function* () {
     const blobs = yield* Blobs.Blobs
-    const version = yield* versionsOf(key)
-    const written = yield* blobs.put(bytes, (w) => version(w.md5))
+    const name = yield* versionsOf(key)
+    let version = ""
+    const written = yield* blobs.put(bytes, (w) => {
+      version = Blobs.newVersion(w.md5)
+      return name(version)
+    })
     const previous = yield* store.objects.get(key)
-    const object: StoredObject = { key, size: written.size, contentType, etag: `"${written.md5}"`, createdAt: now }
+    const etag = `"${written.md5}"`
+    const object: StoredObject = { key, size: written.size, contentType, etag, createdAt: now, version }
     yield* store.objects.put(object)
     yield* retire(blobs, previous, object)
     return object
@@ -360,7 +367,7 @@ export const getObject = (
     if (Option.isNone(found)) return Option.none()
     const object = found.value
     const version = yield* versionsOf(key)
-    const blob = yield* (yield* Blobs.Blobs).get(version(object.etag))
+    const blob = yield* (yield* Blobs.Blobs).get(version(Blobs.versionOf(object)))
     return Option.map(blob, (b) => ({ object, blob: b }))
   })
 
@@ -377,7 +384,7 @@ export const deleteObject = (key: string): Effect.Effect<boolean, BlobError | St
     if (Option.isNone(found)) return false
     yield* store.objects.delete(key)
     const version = yield* versionsOf(key)
-    yield* (yield* Blobs.Blobs).delete(version(found.value.etag))
+    yield* (yield* Blobs.Blobs).delete(version(Blobs.versionOf(found.value)))
     return true
   })
 
@@ -470,17 +477,24 @@ export const completeMultipart = (
     const etag = multipartEtag(parts)
     const blobs = yield* Blobs.Blobs
     const store = yield* objectStore
-    const version = yield* versionsOf(key)
+    const name = yield* versionsOf(key)
+    const version = Blobs.newVersion(etag)
     const written = yield* blobs.concat(
-      version(etag),
+      name(version),
       parts.map((p) => Blobs.partBlob(uploadId, p.partNumber, p.etag))
     )
-    const object: StoredObject = { key, size: written.size, contentType: upload.contentType, etag, createdAt: now }
+    const object: StoredObject = {
+      key,
+      size: written.size,
+      contentType: upload.contentType,
+      etag,
+      createdAt: now,
+      version
+    }
     const previous = yield* store.objects.get(key)
-    // Another request ended the upload meanwhile: keep the assembled bytes only if they are what the key names.
+    // Another request ended the upload meanwhile: nothing names the assembled bytes (their version is this write's)
     if (!(yield* store.uploads.complete(uploadId, object))) {
-      const current = yield* store.objects.get(key)
-      if (Option.isNone(current) || current.value.etag !== etag) yield* blobs.delete(version(etag))
+      yield* blobs.delete(name(version))
       return { _tag: "NoSuchUpload" } as const
     }
     yield* retire(blobs, previous, object)

@@ -239,7 +239,10 @@ export const bytesOf = (state: FilesState, key: string): Uint8Array | undefined 
   const { objects, blobs } = state.storage.state
   const object = objects.get(key)
   if (object === undefined) return undefined
-  return Either.match(Blobs.objectBlob(key), { onLeft: () => undefined, onRight: (v) => blobs.get(v(object.etag)) })
+  return Either.match(Blobs.objectBlob(key), {
+    onLeft: () => undefined,
+    onRight: (v) => blobs.get(v(Blobs.versionOf(object)))
+  })
 }
 
 /** The bytes a storage GET of `url` reads, if the object exists. */
