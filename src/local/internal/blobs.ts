@@ -107,12 +107,20 @@ const digest = (text: string): string => createHash("sha256").update(text, "utf8
 const unquote = (etag: string): string => etag.replace(/^"(.*)"$/, "$1")
 
 /**
- * A new version of an object with ETag `etag` (quoted or not): the ETag and 64 random bits, unique to one write.
+ * 64 random bits (hex) that make one write's version unique: drawn before the write, as the ETag is known only after.
  *
  * @since 0.1.0
  * @category names
  */
-export const newVersion = (etag: string): string => `${unquote(etag)}.${randomBytes(8).toString("hex")}`
+export const newNonce = (): string => randomBytes(8).toString("hex")
+
+/**
+ * The version of an object with ETag `etag` (quoted or not) stored by the write that drew `nonce`.
+ *
+ * @since 0.1.0
+ * @category names
+ */
+export const versionFor = (etag: string, nonce: string): string => `${unquote(etag)}.${nonce}`
 
 /**
  * What names an object's bytes: its version, or its ETag when it was stored before versions existed.

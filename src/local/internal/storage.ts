@@ -335,13 +335,11 @@ export const putObjectInto = <E, R>(
   Effect.gen(function* () {
     const blobs = yield* Blobs.Blobs
     const name = yield* versionsOf(key)
-    let version = ""
-    const written = yield* blobs.put(bytes, (w) => {
-      version = Blobs.newVersion(w.md5)
-      return name(version)
-    })
+    const nonce = Blobs.newNonce()
+    const written = yield* blobs.put(bytes, (w) => name(Blobs.versionFor(w.md5, nonce)))
     const previous = yield* store.objects.get(key)
     const etag = `"${written.md5}"`
+    const version = Blobs.versionFor(etag, nonce)
     const object: StoredObject = { key, size: written.size, contentType, etag, createdAt: now, version }
     yield* store.objects.put(object)
     yield* retire(blobs, previous, object)
@@ -478,7 +476,7 @@ export const completeMultipart = (
     const blobs = yield* Blobs.Blobs
     const store = yield* objectStore
     const name = yield* versionsOf(key)
-    const version = Blobs.newVersion(etag)
+    const version = Blobs.versionFor(etag, Blobs.newNonce())
     const written = yield* blobs.concat(
       name(version),
       parts.map((p) => Blobs.partBlob(uploadId, p.partNumber, p.etag))
