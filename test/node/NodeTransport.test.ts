@@ -24,14 +24,14 @@ import {
   type Scope,
   Stream
 } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
+import type * as Http from "node:http"
 import { inspect } from "node:util"
 import * as undici from "undici"
 import * as BkendClient from "../../src/BkendClient.js"
 import { NodeTransport } from "../../src/node/index.js"
 import { progressBody } from "../../src/internal/multipart.js"
 import { recordingTracer } from "../utils/tracing.js"
+import { listen } from "../utils/listen.js"
 
 interface Transport {
   readonly name: string
@@ -72,19 +72,6 @@ interface Servers {
   readonly disconnects: { count: number }
   readonly hits: (path: string) => number
 }
-
-const listen = (host: string, handler: Http.RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<Http.Server>((resume) => {
-      const server = Http.createServer(handler)
-      server.listen(0, host, () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map((server) => `http://${host}:${(server.address() as AddressInfo).port}`))
 
 const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Http.OutgoingHttpHeaders = {}) =>
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))

@@ -9,10 +9,10 @@ import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted, Schema } from "effect"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
+import type * as Http from "node:http"
 import * as BkendClient from "../../src/BkendClient.js"
 import { progressBody } from "../../src/internal/multipart.js"
+import { listen } from "../utils/listen.js"
 
 interface Seen {
   readonly server: "bkend" | "elsewhere"
@@ -24,19 +24,6 @@ interface Seen {
 
 const API_KEY = `pk_${"c0ffee".repeat(10)}`
 const ACCESS = "access.token.value"
-
-const listen = (host: string, handler: Http.RequestListener) =>
-  Effect.acquireRelease(
-    Effect.async<Http.Server>((resume) => {
-      const server = Http.createServer(handler)
-      server.listen(0, host, () => resume(Effect.succeed(server)))
-    }),
-    (server) =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map((server) => `http://${host}:${(server.address() as AddressInfo).port}`))
 
 const servers = Effect.gen(function* () {
   const seen: Array<Seen> = []
